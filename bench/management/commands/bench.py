@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from bench.scenarios import SCENARIOS
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark scenario; with --json the last line is one JSON object."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("scenario", choices=SCENARIOS)
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--seconds", type=float, default=None, help="time per measured phase (scenario default)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        module = importlib.import_module(f"bench.scenarios.{options['scenario']}")
+        try:
+            result = module.run(options, log=self._log)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+        else:
+            for key, value in result.items():
+                self.stdout.write(f"{key:>28}: {value}")
+
+    def _log(self, message: str) -> None:
+        self.stderr.write(message)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChampionshipsConfig(AppConfig):
+    name = "championships"
+    verbose_name = "Championships"

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from easychamp import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("django_prometheus.urls")),
+]

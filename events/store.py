@@ -1,0 +1,450 @@
+"""The event store: append to a stream with optimistic concurrency, load, read all.
+
+``append`` joins the caller's transaction, so a domain change and its events commit
+together or not at all. On PostgreSQL one append is one statement whatever the batch
+size: a data-modifying CTE moves the stream head (the concurrency check: a conditional
+update that serialises writers of one stream) and inserts every event from arrays.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import psycopg
+from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from events.context import Metadata, current_metadata
+from events.models import EventStream, StoredEvent
+from events.registry import Event, EventError, registry
+
+MAX_STREAM_ID_LENGTH = 128
+_metadata_encoder = msgspec.json.Encoder()
+_metadata_decoder = msgspec.json.Decoder(Metadata)
+
+
+class ConcurrencyError(EventError):
+    """Another writer moved the stream since ``expected_version`` was read."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual_version}, "
+            f"not the expected version {expected_version}"
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class InvalidAppend(EventError, ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: the envelope and the decoded domain event."""
+
+    event_id: uuid.UUID
+    stream_id: str
+    stream_type: str
+    version: int
+    position: int
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    data: Event
+    metadata: Metadata
+
+    def envelope(self) -> dict[str, Any]:
+        """The JSON shape used by the API and the feed."""
+        return {
+            "event_id": str(self.event_id),
+            "stream_id": self.stream_id,
+            "stream_type": self.stream_type,
+            "version": self.version,
+            "position": self.position,
+            "event_type": self.event_type,
+            "schema_version": self.schema_version,
+            "occurred_at": self.occurred_at.isoformat(),
+            "payload": msgspec.to_builtins(self.data),
+            "metadata": msgspec.to_builtins(self.metadata),
+        }
+
+
+AppendListener = Callable[[str, str, int], None]
+_append_listeners: list[AppendListener] = []
+
+
+def on_append_committed(listener: AppendListener) -> AppendListener:
+    """Call ``listener(stream_id, stream_type, version)`` after each append commits."""
+    if listener not in _append_listeners:
+        _append_listeners.append(listener)
+    return listener
+
+
+def remove_append_listener(listener: AppendListener) -> None:
+    if listener in _append_listeners:
+        _append_listeners.remove(listener)
+
+
+def append(
+    stream_id: str,
+    events: Sequence[Event],
+    expected_version: int,
+    *,
+    stream_type: str = "",
+) -> list[RecordedEvent]:
+    """Append ``events`` to ``stream_id`` if it is still at ``expected_version``.
+
+    Joins the caller's transaction (or opens one). Raises ``ConcurrencyError`` when the
+    stream has moved, writing nothing; ``EventEncodingError`` / ``UnknownEventType`` for
+    a payload or class the store cannot record.
+    """
+    stream_type = _validate(stream_id, events, expected_version, stream_type)
+    payloads = [registry.encode(event).decode() for event in events]
+    meta = current_metadata()
+    metadata_json = _metadata_encoder.encode(meta).decode()
+    occurred_at = timezone.now()
+    event_ids = [uuid.uuid4() for _ in events]
+    new_version = expected_version + len(events)
+
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            positions = _insert_postgresql(
+                stream_id,
+                stream_type,
+                expected_version,
+                event_ids,
+                events,
+                payloads,
+                metadata_json,
+                occurred_at,
+            )
+        else:
+            positions = _insert_generic(
+                stream_id,
+                stream_type,
+                expected_version,
+                event_ids,
+                events,
+                payloads,
+                metadata_json,
+                occurred_at,
+            )
+        if positions and _append_listeners:
+            transaction.on_commit(lambda: _notify(stream_id, stream_type, new_version))
+    if not positions:
+        # Raised outside the atomic block: nothing was written, so the caller's
+        # transaction stays usable (it may reload and try again).
+        raise ConcurrencyError(stream_id, expected_version, stream_version(stream_id))
+
+    return [
+        RecordedEvent(
+            event_id=event_ids[i],
+            stream_id=stream_id,
+            stream_type=stream_type,
+            version=expected_version + 1 + i,
+            position=positions[i],
+            event_type=event.event_type,
+            schema_version=event.schema_version,
+            occurred_at=occurred_at,
+            data=event,
+            metadata=meta,
+        )
+        for i, event in enumerate(events)
+    ]
+
+
+def _notify(stream_id: str, stream_type: str, version: int) -> None:
+    for listener in list(_append_listeners):
+        listener(stream_id, stream_type, version)
+
+
+def _validate(
+    stream_id: str, events: Sequence[Event], expected_version: int, stream_type: str
+) -> str:
+    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID_LENGTH:
+        raise InvalidAppend(
+            f"stream_id must be a non-empty string of at most {MAX_STREAM_ID_LENGTH} characters"
+        )
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise InvalidAppend(
+            f"expected_version must be an integer, not {type(expected_version).__name__}"
+        )
+    if expected_version < 0:
+        raise InvalidAppend(f"expected_version must be >= 0, not {expected_version}")
+    if not events:
+        raise InvalidAppend("append needs at least one event")
+    for event in events:
+        if not isinstance(event, Event):
+            raise InvalidAppend(f"{type(event).__name__} is not an Event")
+    resolved = stream_type or type(events[0]).stream_type
+    if not resolved:
+        raise InvalidAppend("stream_type is required (pass it, or set it on the event class)")
+    return resolved
+
+
+_PG_HEAD_CREATE = """
+    INSERT INTO event_stream (stream_id, stream_type, version, updated_at)
+    VALUES (%s, %s, %s, statement_timestamp())
+    ON CONFLICT (stream_id) DO NOTHING
+    RETURNING 1
+"""
+_PG_HEAD_MOVE = """
+    UPDATE event_stream SET version = %s, updated_at = statement_timestamp()
+    WHERE stream_id = %s AND version = %s
+    RETURNING 1
+"""
+_PG_INSERT = """
+    WITH head AS ({head})
+    INSERT INTO event_store
+        (event_id, stream_id, stream_type, version, event_type, schema_version,
+         occurred_at, payload, metadata)
+    SELECT u.event_id, %s, %s, u.version, u.event_type, u.schema_version,
+           %s, u.payload::jsonb, %s::jsonb
+    FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::int[], %s::text[])
+         AS u(event_id, version, event_type, schema_version, payload)
+    WHERE EXISTS (SELECT 1 FROM head)
+    RETURNING position, version
+"""
+# One event (the common case, a live score): plain parameters, no arrays to build.
+_PG_INSERT_ONE = """
+    WITH head AS ({head})
+    INSERT INTO event_store
+        (event_id, stream_id, stream_type, version, event_type, schema_version,
+         occurred_at, payload, metadata)
+    SELECT %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb
+    WHERE EXISTS (SELECT 1 FROM head)
+    RETURNING position, version
+"""
+_PG_SQL = {
+    (False, False): _PG_INSERT.format(head=_PG_HEAD_CREATE),
+    (False, True): _PG_INSERT.format(head=_PG_HEAD_MOVE),
+    (True, False): _PG_INSERT_ONE.format(head=_PG_HEAD_CREATE),
+    (True, True): _PG_INSERT_ONE.format(head=_PG_HEAD_MOVE),
+}
+
+
+def _insert_postgresql(
+    stream_id: str,
+    stream_type: str,
+    expected_version: int,
+    event_ids: list[uuid.UUID],
+    events: Sequence[Event],
+    payloads: list[str],
+    metadata_json: str,
+    occurred_at: datetime,
+) -> list[int]:
+    """Positions of the inserted events, or [] (nothing written) on a version conflict."""
+    new_version = expected_version + len(events)
+    single = len(events) == 1
+    moving = expected_version > 0
+    params: list[object] = (
+        [new_version, stream_id, expected_version]
+        if moving
+        else [stream_id, stream_type, new_version]
+    )
+    if single:
+        event = events[0]
+        params += [
+            event_ids[0],
+            stream_id,
+            stream_type,
+            new_version,
+            event.event_type,
+            event.schema_version,
+            occurred_at,
+            payloads[0],
+            metadata_json,
+        ]
+    else:
+        params += [
+            stream_id,
+            stream_type,
+            occurred_at,
+            metadata_json,
+            event_ids,
+            list(range(expected_version + 1, new_version + 1)),
+            [e.event_type for e in events],
+            [e.schema_version for e in events],
+            payloads,
+        ]
+    sql = _PG_SQL[single, moving]
+    # The hot statement goes straight to the driver with server-side binding, prepared
+    # once per connection: planning the CTE on every append costs more than executing it.
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    by_version = {version: position for position, version in rows}
+    return [by_version[v] for v in range(expected_version + 1, new_version + 1)]
+
+
+_GENERIC_CHUNK = 500
+
+
+def _insert_generic(
+    stream_id: str,
+    stream_type: str,
+    expected_version: int,
+    event_ids: list[uuid.UUID],
+    events: Sequence[Event],
+    payloads: list[str],
+    metadata_json: str,
+    occurred_at: datetime,
+) -> list[int]:
+    # SQLite: the transaction began IMMEDIATE (settings), so it holds the write lock and
+    # reading the head then writing cannot interleave with another writer.
+    if stream_version(stream_id) != expected_version:
+        return []
+    new_version = expected_version + len(events)
+    now = timezone.now()
+    if expected_version == 0:
+        EventStream.objects.create(
+            stream_id=stream_id, stream_type=stream_type, version=new_version, updated_at=now
+        )
+    else:
+        EventStream.objects.filter(stream_id=stream_id).update(version=new_version, updated_at=now)
+    table = StoredEvent._meta.db_table
+    columns = (
+        "event_id, stream_id, stream_type, version, event_type, schema_version, "
+        "occurred_at, payload, metadata"
+    )
+    ops = connection.ops
+    occurred = ops.adapt_datetimefield_value(occurred_at)
+    positions: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), _GENERIC_CHUNK):
+            chunk = range(start, min(start + _GENERIC_CHUNK, len(events)))
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for i in chunk:
+                params += [
+                    event_ids[i].hex,
+                    stream_id,
+                    stream_type,
+                    expected_version + 1 + i,
+                    events[i].event_type,
+                    events[i].schema_version,
+                    occurred,
+                    payloads[i],
+                    metadata_json,
+                ]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING position, version",
+                params,
+            )
+            rows = cursor.fetchall()
+            by_version = {version: position for position, version in rows}
+            positions += [by_version[expected_version + 1 + i] for i in chunk]
+    return positions
+
+
+def stream_version(stream_id: str) -> int:
+    """The stream's current version (0 for a stream with no events)."""
+    version = (
+        EventStream.objects.filter(stream_id=stream_id).values_list("version", flat=True).first()
+    )
+    return version or 0
+
+
+_COLUMNS = (
+    "event_id",
+    "stream_id",
+    "stream_type",
+    "version",
+    "position",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "payload_text",
+    "metadata_text",
+)
+
+
+def _rows(queryset: Any) -> Any:
+    return queryset.annotate(
+        payload_text=Cast("payload", TextField()), metadata_text=Cast("metadata", TextField())
+    ).values_list(*_COLUMNS)
+
+
+def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
+    (
+        event_id,
+        stream_id,
+        stream_type,
+        version,
+        position,
+        event_type,
+        schema_version,
+        occurred_at,
+        payload,
+        metadata,
+    ) = row
+    data = registry.decode(event_type, schema_version, payload)
+    return RecordedEvent(
+        event_id=event_id,
+        stream_id=stream_id,
+        stream_type=stream_type,
+        version=version,
+        position=position,
+        event_type=event_type,
+        schema_version=type(data).schema_version,
+        occurred_at=occurred_at,
+        data=data,
+        metadata=_metadata_decoder.decode(metadata),
+    )
+
+
+def load(
+    stream_id: str, after_version: int = 0, *, limit: int | None = None
+) -> list[RecordedEvent]:
+    """The stream's events after ``after_version``, in version order."""
+    if isinstance(after_version, bool) or not isinstance(after_version, int) or after_version < 0:
+        raise InvalidAppend(f"after_version must be an integer >= 0, not {after_version!r}")
+    qs = StoredEvent.objects.filter(stream_id=stream_id, version__gt=after_version).order_by(
+        "version"
+    )
+    if limit is not None:
+        qs = qs[:limit]
+    return [_recorded(row) for row in _rows(qs)]
+
+
+def read_all(
+    after_position: int = 0,
+    limit: int = 1000,
+    *,
+    stream_ids: Sequence[str] | None = None,
+    event_types: Sequence[str] | None = None,
+) -> list[RecordedEvent]:
+    """Events in global position order after ``after_position`` (the feed).
+
+    On PostgreSQL positions can commit out of order, so only events written by
+    transactions older than every transaction still running are returned: a reader
+    that resumes from the last position it saw never skips an event that commits late.
+    """
+    if isinstance(after_position, bool) or not isinstance(after_position, int):
+        raise InvalidAppend("after_position must be an integer")
+    limit = max(1, min(int(limit), 10_000))
+    qs = StoredEvent.objects.filter(position__gt=after_position).order_by("position")
+    if stream_ids is not None:
+        qs = qs.filter(stream_id__in=list(stream_ids))
+    if event_types is not None:
+        qs = qs.filter(event_type__in=list(event_types))
+    if connection.vendor == "postgresql":
+        qs = qs.extra(
+            where=[
+                "(txid < pg_snapshot_xmin(pg_current_snapshot())"
+                " OR txid = pg_current_xact_id_if_assigned())"
+            ]
+        )
+    return [_recorded(row) for row in _rows(qs[:limit])]

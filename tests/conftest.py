@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    is_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    redis_ok = bool(os.environ.get("REDIS_URL")) and _reachable(settings.REDIS_URL, 6379)
+    rabbit_url = os.environ.get("RABBITMQ_URL", "")
+    rabbit_ok = bool(rabbit_url) and _reachable(rabbit_url, 5672)
+    skips = {
+        "postgres": (is_postgres, "needs PostgreSQL: set DATABASE_URL=postgres://..."),
+        "redis": (redis_ok, "needs Redis: set REDIS_URL to a reachable server"),
+        "rabbitmq": (rabbit_ok, "needs RabbitMQ: set RABBITMQ_URL to a reachable broker"),
+    }
+    for item in items:
+        for marker, (available, reason) in skips.items():
+            if item.get_closest_marker(marker) and not available:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+_skipped_count = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _skipped_count
+    if report.skipped:
+        _skipped_count += 1
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # In CI every service is running, so a skipped test is a gap, not an excuse.
+    if os.environ.get("EASYCHAMP_FAIL_ON_SKIP") == "1" and _skipped_count and exitstatus == 0:
+        print(f"\nEASYCHAMP_FAIL_ON_SKIP: {_skipped_count} test(s) skipped; failing the run")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
