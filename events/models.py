@@ -47,3 +47,96 @@ class EventStream(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream_type} {self.stream_id}@{self.version}"
+
+
+class Checkpoint(models.Model):
+    """How far one subscription has handled one stream.
+
+    The row is also the delivery lock (``SELECT ... FOR UPDATE SKIP LOCKED``) and holds
+    the retry state of the event after ``version`` while its handler keeps failing.
+    """
+
+    subscription = models.CharField(max_length=100)
+    stream_id = models.CharField(max_length=128)
+    stream_type = models.CharField(max_length=64)
+    version = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    blocked = models.BooleanField(
+        default=False, help_text="A dead letter parks this stream for this subscription."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "event_checkpoint"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "stream_id"], name="checkpoint_subscription_stream"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.stream_id}@{self.version}"
+
+
+class DeadLetter(models.Model):
+    """An event a subscription could not handle after its last retry.
+
+    Later events of the same stream wait behind it for that subscription (sequenced dead
+    letters) until staff retry it (deliver again) or skip it (move past it).
+    """
+
+    class Status(models.TextChoices):
+        PARKED = "parked", "Parked"
+        RETRIED = "retried", "Retried"
+        SKIPPED = "skipped", "Skipped"
+
+    subscription = models.CharField(max_length=100)
+    stream_id = models.CharField(max_length=128)
+    stream_type = models.CharField(max_length=64)
+    event_id = models.UUIDField()
+    event_position = models.BigIntegerField()
+    event_version = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=128)
+    attempts = models.PositiveIntegerField()
+    last_error = models.TextField()
+    traceback = models.TextField(blank=True)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PARKED)
+    resolved_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "event_dead_letter"
+        ordering = ["-last_failed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "stream_id"],
+                condition=models.Q(status="parked"),
+                name="one_parked_dead_letter_per_stream",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "subscription"], name="dead_letter_status")]
+
+    def __str__(self) -> str:
+        return f"{self.subscription}: {self.event_type} {self.stream_id}@{self.event_version}"
+
+
+class SweepCursor(models.Model):
+    """Per subscription: every stream written before ``swept_until`` was caught up (or
+    parked behind a dead letter) at the last sweep."""
+
+    subscription = models.CharField(max_length=100, primary_key=True)
+    swept_until = models.DateTimeField()
+
+    class Meta:
+        db_table = "event_sweep_cursor"
+
+    def __str__(self) -> str:
+        return f"{self.subscription} swept until {self.swept_until}"

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from events import store, wakeup
+
+pytest_plugins = ["events.testing"]
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -39,6 +44,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _no_wakeups_unless_asked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit tests deliver through ``event_bus``; only tests marked ``live_delivery``
+    send real wake-ups to a broker after each commit."""
+    if request.node.get_closest_marker("live_delivery"):
+        yield
+        return
+    store.remove_append_listener(wakeup.request)
+    try:
+        yield
+    finally:
+        store.on_append_committed(wakeup.request)
 
 
 _skipped_count = 0

@@ -326,7 +326,7 @@ def test_read_all_does_not_skip_an_event_whose_lower_position_commits_late():
     t.join(timeout=30)
     # Transactions of other databases in the cluster (parallel test workers) can hold
     # the horizon back for a moment too: poll until it has passed both events.
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 90
     seen_after = [r.stream_id for r in store.read_all(0)]
     while len(seen_after) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -1,0 +1,64 @@
+"""A small projection on "probe" streams for delivery tests and the dispatch benchmark.
+
+Registered always: it follows only streams of type "probe", so it costs nothing
+elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F
+from django.db.models.expressions import Func, Value
+from django.db.models.fields.json import JSONField
+
+from bench.models import ProbeCounter, ProbeFault
+from events.registry import Event
+from events.store import RecordedEvent
+
+SUBSCRIPTION = "bench.probe"
+STREAM_TYPE = "probe"
+
+
+@dataclass(frozen=True)
+class ProbeTicked(Event):
+    event_type = "bench.ProbeTicked"
+    stream_type = STREAM_TYPE
+
+    n: int
+
+
+class ProbeFailure(RuntimeError):
+    pass
+
+
+def apply_probe(event: RecordedEvent) -> None:
+    """Count the event and record its version; fail while a ProbeFault names it."""
+    if ProbeFault.objects.filter(stream_id=event.stream_id, version=event.version).exists():
+        raise ProbeFailure(f"probe fault at {event.stream_id}@{event.version}")
+    updated = ProbeCounter.objects.filter(stream_id=event.stream_id).update(
+        applied=F("applied") + 1, versions=_append_version(event.version)
+    )
+    if not updated:
+        ProbeCounter.objects.create(stream_id=event.stream_id, applied=1, versions=[event.version])
+
+
+def _append_version(version: int) -> Func:
+    # PostgreSQL: jsonb || to_jsonb(n); SQLite: json_insert(list, '$[#]', n).
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return Func(
+            F("versions"),
+            Func(Value(version), function="to_jsonb"),
+            template="%(expressions)s",
+            arg_joiner=" || ",
+            output_field=JSONField(),
+        )
+    return Func(
+        F("versions"),
+        Value("$[#]"),
+        Value(version),
+        function="json_insert",
+        output_field=JSONField(),
+    )

@@ -1,0 +1,299 @@
+"""Delivery: hand a stream's new events to each subscription, in version order.
+
+For each (subscription, stream) the checkpoint row is the lock and the progress: a
+delivery locks it (``FOR UPDATE SKIP LOCKED``, so two workers never handle the same
+pair at once and a busy pair is reported, not waited for), runs the handler over the
+pending events in one transaction and advances the checkpoint in that same transaction.
+Redelivering therefore never repeats a database effect.
+
+A failing handler rolls its batch back. The events before the failing one are delivered
+again on their own, then the failure is recorded on the checkpoint with the time of the
+next attempt (exponential backoff with jitter). After the last attempt the event becomes
+a dead letter and the pair is blocked: later events of that stream wait behind it for
+this subscription only.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from events import metrics
+from events.context import event_context
+from events.models import Checkpoint, DeadLetter, StoredEvent
+from events.registry import registry
+from events.store import RecordedEvent, _metadata_decoder
+from events.subscriptions import Subscription, subscriptions
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+
+
+@dataclass
+class StreamResult:
+    """What one delivery pass over a stream did, and what the caller should schedule."""
+
+    delivered: int = 0
+    busy: list[str] = field(default_factory=list)
+    retry_in: dict[str, float] = field(default_factory=dict)
+    blocked: list[str] = field(default_factory=list)
+    more: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    pk: int
+    version: int
+    attempts: int
+    next_attempt_at: datetime | None
+    failing_since: datetime | None
+    blocked: bool
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, index: int, row: tuple[Any, ...], exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.index = index
+        self.row = row
+        self.exc = exc
+        self.traceback = "".join(traceback.format_exception(exc))
+
+
+_ROW_COLUMNS = (
+    "version",
+    "event_id",
+    "position",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "payload_text",
+    "metadata_text",
+)
+
+
+def deliver_stream(
+    stream_id: str, stream_type: str, *, only: str | None = None, max_batches: int = 20
+) -> StreamResult:
+    """Deliver the stream's pending events to every subscription that follows it."""
+    result = StreamResult()
+    targets = [subscriptions.get(only)] if only else subscriptions.following(stream_type)
+    for sub in targets:
+        if not sub.follows(stream_type):
+            continue
+        _deliver_subscription(sub, stream_id, stream_type, max_batches, result)
+    return result
+
+
+def _deliver_subscription(
+    sub: Subscription, stream_id: str, stream_type: str, max_batches: int, result: StreamResult
+) -> None:
+    limit = sub.batch_size
+    for _ in range(max_batches):
+        try:
+            with transaction.atomic():
+                state = _lock(sub.name, stream_id, stream_type)
+                if state is None:
+                    result.busy.append(sub.name)
+                    return
+                if state.blocked:
+                    result.blocked.append(sub.name)
+                    return
+                wait = _seconds_until(state.next_attempt_at)
+                if wait > 0:
+                    result.retry_in[sub.name] = wait
+                    return
+                rows = _pending(stream_id, state.version, limit)
+                if not rows:
+                    return
+                _handle(sub, stream_id, stream_type, rows)
+                _advance(state, rows[-1][0])
+        except _HandlerFailed as failure:
+            if failure.index > 0:
+                # Commit the events before the failing one first, on their own.
+                limit = failure.index
+                continue
+            _record_failure(sub, stream_id, stream_type, failure, result)
+            return
+        result.delivered += len(rows)
+        metrics.events_delivered.labels(sub.name).inc(len(rows))
+        if len(rows) < limit:
+            return
+        limit = sub.batch_size
+    result.more.append(sub.name)
+
+
+def _seconds_until(moment: datetime | None) -> float:
+    if moment is None:
+        return 0.0
+    return max(0.0, (moment - timezone.now()).total_seconds())
+
+
+def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
+    """Lock the pair's checkpoint (creating it at version 0); None if another holds it."""
+    row = (
+        Checkpoint.objects.select_for_update(skip_locked=True)
+        .filter(subscription=subscription, stream_id=stream_id)
+        .values_list("pk", "version", "attempts", "next_attempt_at", "failing_since", "blocked")
+        .first()
+    )
+    if row is not None:
+        return _State(*row)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Checkpoint._meta.db_table} "
+            "(subscription, stream_id, stream_type, version, attempts, last_error, blocked, "
+            "updated_at) VALUES (%s, %s, %s, 0, 0, '', %s, %s) "
+            "ON CONFLICT (subscription, stream_id) DO NOTHING RETURNING id",
+            [subscription, stream_id, stream_type, False, timezone.now()],
+        )
+        created = cursor.fetchone()
+    if created is None:
+        return None  # created (and so locked) by a concurrent delivery
+    return _State(created[0], 0, 0, None, None, False)
+
+
+def _pending(stream_id: str, after_version: int, limit: int) -> list[tuple[Any, ...]]:
+    return list(
+        StoredEvent.objects.filter(stream_id=stream_id, version__gt=after_version)
+        .order_by("version")
+        .annotate(
+            payload_text=Cast("payload", TextField()), metadata_text=Cast("metadata", TextField())
+        )
+        .values_list(*_ROW_COLUMNS)[:limit]
+    )
+
+
+def _recorded(stream_id: str, stream_type: str, row: tuple[Any, ...]) -> RecordedEvent:
+    version, event_id, position, event_type, schema_version, occurred_at, payload, meta = row
+    data = registry.decode(event_type, schema_version, payload)
+    return RecordedEvent(
+        event_id=event_id,
+        stream_id=stream_id,
+        stream_type=stream_type,
+        version=version,
+        position=position,
+        event_type=event_type,
+        schema_version=type(data).schema_version,
+        occurred_at=occurred_at,
+        data=data,
+        metadata=_metadata_decoder.decode(meta),
+    )
+
+
+def _handle(
+    sub: Subscription, stream_id: str, stream_type: str, rows: list[tuple[Any, ...]]
+) -> None:
+    lag = metrics.delivery_lag_seconds.labels(sub.name)
+    timer = metrics.handle_seconds.labels(sub.name)
+    for index, row in enumerate(rows):
+        if not sub.wants(row[3]):
+            continue
+        try:
+            event = _recorded(stream_id, stream_type, row)
+            meta = event.metadata
+            started = time.perf_counter()
+            with event_context(
+                correlation_id=meta.correlation_id,
+                causation_id=str(event.event_id),
+                user_id=meta.user_id,
+                trace=meta.trace,
+            ):
+                sub.handler(event)
+            timer.observe(time.perf_counter() - started)
+            lag.observe(max(0.0, (timezone.now() - event.occurred_at).total_seconds()))
+        except Exception as exc:  # the delivery boundary: recorded, retried, dead-lettered
+            raise _HandlerFailed(index, row, exc) from exc
+
+
+def _advance(state: _State, version: int) -> None:
+    fields: dict[str, Any] = {"version": version, "updated_at": timezone.now()}
+    if state.attempts or state.failing_since:
+        fields |= {"attempts": 0, "next_attempt_at": None, "failing_since": None, "last_error": ""}
+    Checkpoint.objects.filter(pk=state.pk).update(**fields)
+
+
+def _record_failure(
+    sub: Subscription,
+    stream_id: str,
+    stream_type: str,
+    failure: _HandlerFailed,
+    result: StreamResult,
+) -> None:
+    version, event_id, position, event_type = failure.row[:4]
+    error = f"{type(failure.exc).__name__}: {failure.exc}"[:MAX_ERROR_LENGTH]
+    metrics.handler_failures.labels(sub.name, event_type, type(failure.exc).__name__).inc()
+    now = timezone.now()
+    with transaction.atomic():
+        state = _lock(sub.name, stream_id, stream_type)
+        if state is None:
+            result.busy.append(sub.name)
+            return
+        if state.version != version - 1:
+            return  # another delivery moved the checkpoint meanwhile; nothing to record
+        attempts = state.attempts + 1
+        failing_since = state.failing_since or now
+        if attempts >= sub.retry.max_attempts:
+            DeadLetter.objects.create(
+                subscription=sub.name,
+                stream_id=stream_id,
+                stream_type=stream_type,
+                event_id=event_id,
+                event_position=position,
+                event_version=version,
+                event_type=event_type,
+                attempts=attempts,
+                last_error=error,
+                traceback=failure.traceback[-20_000:],
+                first_failed_at=failing_since,
+                last_failed_at=now,
+            )
+            Checkpoint.objects.filter(pk=state.pk).update(
+                blocked=True,
+                attempts=0,
+                next_attempt_at=None,
+                failing_since=None,
+                last_error=error,
+                updated_at=now,
+            )
+            metrics.dead_letters.labels(sub.name).inc()
+            logger.error(
+                "dead-lettered %s %s@%s for %s after %s attempts: %s",
+                event_type,
+                stream_id,
+                version,
+                sub.name,
+                attempts,
+                error,
+            )
+            result.blocked.append(sub.name)
+            return
+        delay = sub.retry.delay(attempts, random.random())
+        Checkpoint.objects.filter(pk=state.pk).update(
+            attempts=attempts,
+            next_attempt_at=now + timedelta(seconds=delay),
+            failing_since=failing_since,
+            last_error=error,
+            updated_at=now,
+        )
+    logger.warning(
+        "%s failed on %s %s@%s (attempt %s), retrying in %.2fs: %s",
+        sub.name,
+        event_type,
+        stream_id,
+        version,
+        attempts,
+        delay,
+        error,
+    )
+    result.retry_in[sub.name] = delay
