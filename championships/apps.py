@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class ChampionshipsConfig(AppConfig):
     name = "championships"
     verbose_name = "Championships"
+
+    def ready(self) -> None:
+        from championships import handlers
+        from championships.events import ALL_EVENTS
+        from events.registry import registry
+
+        for event_class in ALL_EVENTS:
+            registry.register(event_class)
+        handlers.register()

@@ -1,0 +1,388 @@
+"""The championship aggregate: rules, organisers, teams, fixtures, deductions."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from championships import events as ev
+from championships import scheduling, tiebreakers
+from championships.exceptions import InvalidCommand, InvalidState, NotFound, PermissionDenied
+from championships.models import ChampionshipFormat
+from events.registry import Event
+
+MAX_POINTS = 10
+
+
+@dataclass(frozen=True)
+class TeamState:
+    team_id: UUID
+    name: str
+    group: str
+    withdrawn: bool = False
+    points_deducted: int = 0
+
+
+@dataclass(frozen=True)
+class ChampionshipState:
+    championship_id: UUID
+    name: str
+    season: str
+    format: str
+    owner_id: int
+    points_win: int
+    points_draw: int
+    points_loss: int
+    tie_breakers: tuple[str, ...]
+    head_to_head_reapply: bool
+    tie_break_preset: str
+    organiser_ids: frozenset[int] = frozenset()
+    teams: dict[UUID, TeamState] = field(default_factory=dict)
+    fixtures_generated: bool = False
+    version: int = 0
+
+    def may_organise(self, user_id: int) -> bool:
+        return user_id == self.owner_id or user_id in self.organiser_ids
+
+    def team(self, team_id: UUID) -> TeamState:
+        try:
+            return self.teams[team_id]
+        except KeyError:
+            raise NotFound(f"team {team_id} is not registered in this championship") from None
+
+    def active_teams(self, group: str | None = None) -> list[TeamState]:
+        return [
+            t
+            for t in self.teams.values()
+            if not t.withdrawn and (group is None or t.group == group)
+        ]
+
+
+# --- decisions ----------------------------------------------------------------------
+
+
+def _text(value: str, what: str, max_length: int) -> str:
+    cleaned = " ".join(value.split()) if isinstance(value, str) else ""
+    if not cleaned:
+        raise InvalidCommand(f"{what} must not be blank")
+    if len(cleaned) > max_length:
+        raise InvalidCommand(f"{what} must be at most {max_length} characters")
+    return cleaned
+
+
+def _points(win: int, draw: int, loss: int) -> tuple[int, int, int]:
+    for label, value in (("win", win), ("draw", draw), ("loss", loss)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_POINTS:
+            raise InvalidCommand(f"points for a {label} must be an integer from 0 to {MAX_POINTS}")
+    if not win >= draw >= loss:
+        raise InvalidCommand("points must satisfy win >= draw >= loss")
+    return win, draw, loss
+
+
+def _rules(
+    tie_breakers: str | Sequence[str], head_to_head_reapply: bool | None
+) -> tuple[tuple[str, ...], bool, str]:
+    try:
+        criteria, reapply, preset = tiebreakers.resolve(tie_breakers)
+    except ValueError as exc:
+        raise InvalidCommand(str(exc)) from None
+    if head_to_head_reapply is not None and not preset:
+        reapply = head_to_head_reapply
+    return criteria, reapply, preset
+
+
+def ensure_organiser(state: ChampionshipState, user_id: int, *, is_superuser: bool) -> None:
+    if not (is_superuser or state.may_organise(user_id)):
+        raise PermissionDenied("only the owner or a co-organiser may change this championship")
+
+
+def create(
+    *,
+    championship_id: UUID,
+    owner_id: int,
+    name: str,
+    season: str,
+    format: str,
+    points_win: int,
+    points_draw: int,
+    points_loss: int,
+    tie_breakers: str | Sequence[str],
+    head_to_head_reapply: bool | None,
+) -> list[Event]:
+    if format not in ChampionshipFormat.values:
+        raise InvalidCommand(f"format must be one of {ChampionshipFormat.values}")
+    win, draw, loss = _points(points_win, points_draw, points_loss)
+    criteria, reapply, preset = _rules(tie_breakers, head_to_head_reapply)
+    return [
+        ev.ChampionshipCreated(
+            championship_id=championship_id,
+            name=_text(name, "name", 200),
+            season=_text(season, "season", 50),
+            format=format,
+            owner_id=owner_id,
+            points_win=win,
+            points_draw=draw,
+            points_loss=loss,
+            tie_breakers=criteria,
+            head_to_head_reapply=reapply,
+            tie_break_preset=preset,
+        )
+    ]
+
+
+def update(
+    state: ChampionshipState,
+    *,
+    name: str | None,
+    season: str | None,
+    points_win: int | None,
+    points_draw: int | None,
+    points_loss: int | None,
+    tie_breakers: str | Sequence[str] | None,
+    head_to_head_reapply: bool | None,
+) -> list[Event]:
+    win, draw, loss = _points(
+        state.points_win if points_win is None else points_win,
+        state.points_draw if points_draw is None else points_draw,
+        state.points_loss if points_loss is None else points_loss,
+    )
+    if tie_breakers is None:
+        criteria, preset = state.tie_breakers, state.tie_break_preset
+        reapply = state.head_to_head_reapply
+        if head_to_head_reapply is not None and not preset:
+            reapply = head_to_head_reapply
+    else:
+        criteria, reapply, preset = _rules(tie_breakers, head_to_head_reapply)
+    event = ev.ChampionshipUpdated(
+        championship_id=state.championship_id,
+        name=state.name if name is None else _text(name, "name", 200),
+        season=state.season if season is None else _text(season, "season", 50),
+        points_win=win,
+        points_draw=draw,
+        points_loss=loss,
+        tie_breakers=criteria,
+        head_to_head_reapply=reapply,
+        tie_break_preset=preset,
+    )
+    unchanged = dataclasses.replace(
+        event,
+        name=state.name,
+        season=state.season,
+        points_win=state.points_win,
+        points_draw=state.points_draw,
+        points_loss=state.points_loss,
+        tie_breakers=state.tie_breakers,
+        head_to_head_reapply=state.head_to_head_reapply,
+        tie_break_preset=state.tie_break_preset,
+    )
+    if event == unchanged:
+        raise InvalidCommand("nothing to change")
+    return [event]
+
+
+def add_organiser(state: ChampionshipState, *, user_id: int) -> list[Event]:
+    if state.may_organise(user_id):
+        raise InvalidState(f"user {user_id} already organises this championship")
+    return [ev.OrganiserAdded(championship_id=state.championship_id, user_id=user_id)]
+
+
+def register_team(state: ChampionshipState, *, team_id: UUID, name: str, group: str) -> list[Event]:
+    clean = _text(name, "team name", 100)
+    group = group.strip() if isinstance(group, str) else ""
+    if state.format == ChampionshipFormat.GROUPS:
+        if not group:
+            raise InvalidCommand("a team of a group championship needs a group")
+        if len(group) > 20:
+            raise InvalidCommand("group must be at most 20 characters")
+    elif group:
+        raise InvalidCommand("groups are only for championships in the groups format")
+    if state.fixtures_generated:
+        raise InvalidState("fixtures are generated: no more teams can register")
+    if any(t.name.casefold() == clean.casefold() for t in state.teams.values()):
+        raise InvalidState(f"a team named {clean!r} is already registered")
+    return [
+        ev.TeamRegistered(
+            championship_id=state.championship_id, team_id=team_id, name=clean, group=group
+        )
+    ]
+
+
+def withdraw_team(state: ChampionshipState, *, team_id: UUID, reason: str) -> list[Event]:
+    team = state.team(team_id)
+    if team.withdrawn:
+        raise InvalidState(f"{team.name} has already withdrawn")
+    return [
+        ev.TeamWithdrawn(
+            championship_id=state.championship_id,
+            team_id=team_id,
+            group=team.group,
+            reason=reason.strip(),
+        )
+    ]
+
+
+def deduct_points(
+    state: ChampionshipState, *, team_id: UUID, points: int, reason: str
+) -> list[Event]:
+    team = state.team(team_id)
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= 1000:
+        raise InvalidCommand("points to deduct must be an integer from 1 to 1000")
+    return [
+        ev.PointsDeducted(
+            championship_id=state.championship_id,
+            team_id=team_id,
+            group=team.group,
+            points=points,
+            reason=_text(reason, "reason", 500),
+        )
+    ]
+
+
+def generate_fixtures(
+    state: ChampionshipState,
+    *,
+    double_round_robin: bool | None,
+    new_id: Callable[[], UUID],
+    first_kickoff: datetime | None,
+    days_between_rounds: int,
+) -> tuple[list[Event], list[ev.MatchScheduled]]:
+    """Championship-stream events, and one MatchScheduled per new match stream."""
+    if state.fixtures_generated:
+        raise InvalidState("fixtures have already been generated")
+    double = (
+        state.format == ChampionshipFormat.DOUBLE_ROUND_ROBIN
+        if double_round_robin is None
+        else double_round_robin
+    )
+    groups = sorted({t.group for t in state.active_teams()})
+    scheduled: list[ev.MatchScheduled] = []
+    rounds_total = 0
+    for group in groups:
+        teams = sorted(state.active_teams(group), key=lambda t: (t.name.casefold(), t.team_id))
+        if len(teams) < 2:
+            raise InvalidState(f"group {group or '(all)'} needs at least two teams")
+        ids = [t.team_id for t in teams]
+        rounds = (
+            scheduling.double_round_robin(ids) if double else scheduling.single_round_robin(ids)
+        )
+        rounds_total = max(rounds_total, len(rounds))
+        for number, pairs in enumerate(rounds, start=1):
+            kickoff = (
+                first_kickoff + timedelta(days=days_between_rounds * (number - 1))
+                if first_kickoff is not None
+                else None
+            )
+            scheduled += [
+                ev.MatchScheduled(
+                    match_id=new_id(),
+                    championship_id=state.championship_id,
+                    group=group,
+                    round=number,
+                    home_team_id=home,
+                    away_team_id=away,
+                    kickoff=kickoff,
+                )
+                for home, away in pairs
+            ]
+    if not groups:
+        raise InvalidState("register at least two teams before generating fixtures")
+    summary = ev.FixturesGenerated(
+        championship_id=state.championship_id,
+        double_round_robin=double,
+        groups=tuple(groups),
+        rounds=rounds_total,
+        match_ids=tuple(m.match_id for m in scheduled),
+    )
+    return [summary], scheduled
+
+
+def schedule_match(
+    state: ChampionshipState,
+    *,
+    match_id: UUID,
+    home_team_id: UUID,
+    away_team_id: UUID,
+    round: int | None,
+    kickoff: datetime | None,
+) -> ev.MatchScheduled:
+    if home_team_id == away_team_id:
+        raise InvalidCommand("a team cannot play itself")
+    home, away = state.team(home_team_id), state.team(away_team_id)
+    for team in (home, away):
+        if team.withdrawn:
+            raise InvalidState(f"{team.name} has withdrawn")
+    if home.group != away.group:
+        raise InvalidCommand("both teams must be in the same group")
+    if round is not None and (isinstance(round, bool) or not 1 <= round <= 1000):
+        raise InvalidCommand("round must be from 1 to 1000")
+    return ev.MatchScheduled(
+        match_id=match_id,
+        championship_id=state.championship_id,
+        group=home.group,
+        round=round,
+        home_team_id=home_team_id,
+        away_team_id=away_team_id,
+        kickoff=kickoff,
+    )
+
+
+# --- evolution ----------------------------------------------------------------------
+
+
+def apply_championship(state: ChampionshipState | None, event: Event) -> ChampionshipState:
+    """The state after ``event`` (a championship-stream event)."""
+    if isinstance(event, ev.ChampionshipCreated):
+        return ChampionshipState(
+            championship_id=event.championship_id,
+            name=event.name,
+            season=event.season,
+            format=event.format,
+            owner_id=event.owner_id,
+            points_win=event.points_win,
+            points_draw=event.points_draw,
+            points_loss=event.points_loss,
+            tie_breakers=tuple(event.tie_breakers),
+            head_to_head_reapply=event.head_to_head_reapply,
+            tie_break_preset=event.tie_break_preset,
+            version=1,
+        )
+    if state is None:
+        raise InvalidState(f"{event.event_type} before ChampionshipCreated")
+    bumped = dataclasses.replace(state, version=state.version + 1)
+    if isinstance(event, ev.ChampionshipUpdated):
+        return dataclasses.replace(
+            bumped,
+            name=event.name,
+            season=event.season,
+            points_win=event.points_win,
+            points_draw=event.points_draw,
+            points_loss=event.points_loss,
+            tie_breakers=tuple(event.tie_breakers),
+            head_to_head_reapply=event.head_to_head_reapply,
+            tie_break_preset=event.tie_break_preset,
+        )
+    if isinstance(event, ev.OrganiserAdded):
+        return dataclasses.replace(bumped, organiser_ids=state.organiser_ids | {event.user_id})
+    if isinstance(event, ev.TeamRegistered):
+        team = TeamState(team_id=event.team_id, name=event.name, group=event.group)
+        return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
+    if isinstance(event, ev.TeamWithdrawn):
+        team = dataclasses.replace(state.teams[event.team_id], withdrawn=True)
+        return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
+    if isinstance(event, ev.PointsDeducted):
+        old = state.teams[event.team_id]
+        team = dataclasses.replace(old, points_deducted=old.points_deducted + event.points)
+        return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
+    if isinstance(event, ev.FixturesGenerated):
+        return dataclasses.replace(bumped, fixtures_generated=True)
+    raise TypeError(f"{event.event_type} is not a championship event")
+
+
+def replay_championship(events: Iterable[Event]) -> ChampionshipState | None:
+    state: ChampionshipState | None = None
+    for event in events:
+        state = apply_championship(state, event)
+    return state

@@ -1,0 +1,290 @@
+"""The match aggregate: schedule, live events, result, corrections, forfeits."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from championships import events as ev
+from championships.exceptions import InvalidCommand, InvalidState
+from championships.models import MatchStatus
+from events.registry import Event
+
+MAX_SCORE = 999
+MAX_MINUTE = 150
+
+# Statuses a result can be counted in.
+RESULT_STATUSES = (MatchStatus.COMPLETED, MatchStatus.AWARDED)
+
+
+@dataclass(frozen=True)
+class GoalState:
+    team_id: UUID
+    minute: int
+    player: str
+    own_goal: bool
+    penalty: bool
+
+
+@dataclass(frozen=True)
+class MatchState:
+    match_id: UUID
+    championship_id: UUID
+    group: str
+    round: int | None
+    home_team_id: UUID
+    away_team_id: UUID
+    kickoff: datetime | None
+    status: str = MatchStatus.SCHEDULED
+    home_score: int = 0
+    away_score: int = 0
+    minute: int | None = None
+    goals: tuple[GoalState, ...] = ()
+    awarded_to_team_id: UUID | None = None
+    version: int = 0
+
+
+def _score(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidCommand(f"{what} must be an integer")
+    if value < 0:
+        raise InvalidCommand(f"{what} must not be negative")
+    if value > MAX_SCORE:
+        raise InvalidCommand(f"{what} must be at most {MAX_SCORE}")
+    return value
+
+
+def _minute(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MINUTE:
+        raise InvalidCommand(f"minute must be an integer from 0 to {MAX_MINUTE}")
+    return value
+
+
+def _status_error(state: MatchState, action: str) -> InvalidState:
+    return InvalidState(f"cannot {action} a match that is {state.status}")
+
+
+def start(state: MatchState, *, started_at: datetime) -> list[Event]:
+    if state.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
+        raise _status_error(state, "start")
+    return [
+        ev.MatchStarted(
+            match_id=state.match_id, championship_id=state.championship_id, started_at=started_at
+        )
+    ]
+
+
+def record_goal(
+    state: MatchState, *, team_id: UUID, minute: int, player: str, own_goal: bool, penalty: bool
+) -> list[Event]:
+    if state.status != MatchStatus.LIVE:
+        raise _status_error(state, "record a goal in")
+    if team_id not in (state.home_team_id, state.away_team_id):
+        raise InvalidCommand("the goal must count for the home or the away team")
+    if own_goal and penalty:
+        raise InvalidCommand("a goal cannot be both an own goal and a penalty")
+    home = state.home_score + (team_id == state.home_team_id)
+    away = state.away_score + (team_id == state.away_team_id)
+    return [
+        ev.GoalScored(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            team_id=team_id,
+            minute=_minute(minute),
+            player=" ".join(player.split())[:100],
+            own_goal=own_goal,
+            penalty=penalty,
+            home_score=home,
+            away_score=away,
+        )
+    ]
+
+
+def update(state: MatchState, *, minute: int) -> list[Event]:
+    if state.status != MatchStatus.LIVE:
+        raise _status_error(state, "update")
+    return [
+        ev.MatchUpdated(
+            match_id=state.match_id, championship_id=state.championship_id, minute=_minute(minute)
+        )
+    ]
+
+
+def complete(state: MatchState, *, home_score: int | None, away_score: int | None) -> list[Event]:
+    """From live the live score is final unless a score is given; from scheduled (or
+    postponed) both scores are required (a result entered afterwards)."""
+    if state.status in RESULT_STATUSES:
+        raise InvalidState("the match is already completed; correct the result instead")
+    if state.status == MatchStatus.CANCELLED:
+        raise _status_error(state, "complete")
+    if (home_score is None) != (away_score is None):
+        raise InvalidCommand("give both scores or neither")
+    if home_score is None or away_score is None:
+        if state.status != MatchStatus.LIVE:
+            raise InvalidCommand("a match that was not live needs home_score and away_score")
+        home, away = state.home_score, state.away_score
+    else:
+        home, away = _score(home_score, "home_score"), _score(away_score, "away_score")
+    return [
+        ev.MatchCompleted(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            group=state.group,
+            home_team_id=state.home_team_id,
+            away_team_id=state.away_team_id,
+            home_score=home,
+            away_score=away,
+        )
+    ]
+
+
+def correct_result(
+    state: MatchState, *, home_score: int, away_score: int, reason: str
+) -> list[Event]:
+    if state.status not in RESULT_STATUSES:
+        raise _status_error(state, "correct the result of")
+    home, away = _score(home_score, "home_score"), _score(away_score, "away_score")
+    if not reason or not reason.strip():
+        raise InvalidCommand("a correction needs a reason")
+    if (home, away) == (state.home_score, state.away_score):
+        raise InvalidCommand("the corrected result equals the recorded one")
+    return [
+        ev.MatchResultCorrected(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            group=state.group,
+            home_team_id=state.home_team_id,
+            away_team_id=state.away_team_id,
+            previous_home_score=state.home_score,
+            previous_away_score=state.away_score,
+            home_score=home,
+            away_score=away,
+            reason=reason.strip(),
+        )
+    ]
+
+
+def postpone(state: MatchState, *, reason: str, kickoff: datetime | None) -> list[Event]:
+    """Also for an abandoned live match: its live score is void."""
+    if state.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED, MatchStatus.LIVE):
+        raise _status_error(state, "postpone")
+    return [
+        ev.MatchPostponed(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            reason=reason.strip(),
+            kickoff=kickoff,
+        )
+    ]
+
+
+def cancel(state: MatchState, *, reason: str) -> list[Event]:
+    if state.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED, MatchStatus.LIVE):
+        raise _status_error(state, "cancel")
+    return [
+        ev.MatchCancelled(
+            match_id=state.match_id, championship_id=state.championship_id, reason=reason.strip()
+        )
+    ]
+
+
+def award(
+    state: MatchState, *, awarded_to_team_id: UUID, home_score: int, away_score: int, reason: str
+) -> list[Event]:
+    """A forfeit with a stated score, also replacing a result already recorded."""
+    if state.status in (MatchStatus.CANCELLED, MatchStatus.AWARDED):
+        raise _status_error(state, "award")
+    home, away = _score(home_score, "home_score"), _score(away_score, "away_score")
+    if awarded_to_team_id == state.home_team_id:
+        winner_ahead = home > away
+    elif awarded_to_team_id == state.away_team_id:
+        winner_ahead = away > home
+    else:
+        raise InvalidCommand("the match must be awarded to the home or the away team")
+    if not winner_ahead:
+        raise InvalidCommand("the stated score must have the awarded team winning")
+    if not reason or not reason.strip():
+        raise InvalidCommand("an award needs a reason")
+    return [
+        ev.MatchAwarded(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            group=state.group,
+            home_team_id=state.home_team_id,
+            away_team_id=state.away_team_id,
+            home_score=home,
+            away_score=away,
+            awarded_to_team_id=awarded_to_team_id,
+            reason=reason.strip(),
+        )
+    ]
+
+
+def apply_match(state: MatchState | None, event: Event) -> MatchState:
+    """The state after ``event`` (a match-stream event)."""
+    if isinstance(event, ev.MatchScheduled):
+        return MatchState(
+            match_id=event.match_id,
+            championship_id=event.championship_id,
+            group=event.group,
+            round=event.round,
+            home_team_id=event.home_team_id,
+            away_team_id=event.away_team_id,
+            kickoff=event.kickoff,
+            version=1,
+        )
+    if state is None:
+        raise InvalidState(f"{event.event_type} before MatchScheduled")
+    bumped = dataclasses.replace(state, version=state.version + 1)
+    if isinstance(event, ev.MatchStarted):
+        return dataclasses.replace(bumped, status=MatchStatus.LIVE, minute=0)
+    if isinstance(event, ev.GoalScored):
+        goal = GoalState(event.team_id, event.minute, event.player, event.own_goal, event.penalty)
+        return dataclasses.replace(
+            bumped,
+            home_score=event.home_score,
+            away_score=event.away_score,
+            minute=max(state.minute or 0, event.minute),
+            goals=(*state.goals, goal),
+        )
+    if isinstance(event, ev.MatchUpdated):
+        return dataclasses.replace(bumped, minute=event.minute)
+    if isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected):
+        status = MatchStatus.AWARDED if state.status == MatchStatus.AWARDED else None
+        return dataclasses.replace(
+            bumped,
+            status=status or MatchStatus.COMPLETED,
+            home_score=event.home_score,
+            away_score=event.away_score,
+        )
+    if isinstance(event, ev.MatchPostponed):
+        return dataclasses.replace(
+            bumped,
+            status=MatchStatus.POSTPONED,
+            kickoff=event.kickoff or state.kickoff,
+            home_score=0,
+            away_score=0,
+            minute=None,
+            goals=(),
+        )
+    if isinstance(event, ev.MatchCancelled):
+        return dataclasses.replace(bumped, status=MatchStatus.CANCELLED)
+    if isinstance(event, ev.MatchAwarded):
+        return dataclasses.replace(
+            bumped,
+            status=MatchStatus.AWARDED,
+            home_score=event.home_score,
+            away_score=event.away_score,
+            awarded_to_team_id=event.awarded_to_team_id,
+        )
+    raise TypeError(f"{event.event_type} is not a match event")
+
+
+def replay_match(events: Iterable[Event]) -> MatchState | None:
+    state: MatchState | None = None
+    for event in events:
+        state = apply_match(state, event)
+    return state

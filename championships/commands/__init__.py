@@ -1,0 +1,46 @@
+"""Every write to championships: keyword-only functions named ``<entity>_<action>``.
+
+Each runs in one transaction: it loads the aggregate's row, decides (pure, in
+``championships.aggregates``), appends the events at the row's version and updates the
+row. Errors: ``championships.exceptions`` and ``events.store.ConcurrencyError``.
+"""
+
+from championships.commands.championship import (
+    championship_add_organiser,
+    championship_create,
+    championship_update,
+    fixtures_generate,
+    match_schedule,
+    team_deduct_points,
+    team_register,
+    team_withdraw,
+)
+from championships.commands.match import (
+    match_award,
+    match_cancel,
+    match_complete,
+    match_correct_result,
+    match_postpone,
+    match_record_goal,
+    match_start,
+    match_update,
+)
+
+__all__ = [
+    "championship_add_organiser",
+    "championship_create",
+    "championship_update",
+    "fixtures_generate",
+    "match_award",
+    "match_cancel",
+    "match_complete",
+    "match_correct_result",
+    "match_postpone",
+    "match_record_goal",
+    "match_schedule",
+    "match_start",
+    "match_update",
+    "team_deduct_points",
+    "team_register",
+    "team_withdraw",
+]

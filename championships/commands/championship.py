@@ -1,0 +1,245 @@
+"""Commands on the championship stream: rules, organisers, teams, fixtures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.utils import timezone
+
+from championships.aggregates import championship as agg
+from championships.commands.streams import (
+    authorise,
+    championship_state,
+    check_expected,
+    command,
+    create_matches,
+    get_championship,
+    save_championship,
+    user_exists,
+)
+from championships.exceptions import InvalidCommand, NotFound
+from championships.models import Championship, ChampionshipFormat, Match, Team
+from championships.tiebreakers import DEFAULT_PRESET
+from events import store
+
+
+@command
+def championship_create(
+    *,
+    actor_id: int,
+    name: str,
+    season: str,
+    format: str = ChampionshipFormat.ROUND_ROBIN,
+    points_win: int = 3,
+    points_draw: int = 1,
+    points_loss: int = 0,
+    tie_breakers: str | Sequence[str] = DEFAULT_PRESET,
+    head_to_head_reapply: bool | None = None,
+    championship_id: uuid.UUID | None = None,
+    expected_version: int | None = None,
+) -> Championship:
+    """Create a championship owned by ``actor_id``. ``tie_breakers`` is a preset name
+    (``fifa_2022``, ``uefa``, ``premier_league``) or a list of criteria."""
+    championship_id = championship_id or uuid.uuid4()
+    check_expected(str(championship_id), expected_version, 0)
+    if not user_exists(actor_id):
+        raise NotFound(f"user {actor_id} does not exist")
+    events = agg.create(
+        championship_id=championship_id,
+        owner_id=actor_id,
+        name=name,
+        season=season,
+        format=format,
+        points_win=points_win,
+        points_draw=points_draw,
+        points_loss=points_loss,
+        tie_breakers=tie_breakers,
+        head_to_head_reapply=head_to_head_reapply,
+    )
+    created = events[0]
+    assert isinstance(created, agg.ev.ChampionshipCreated)
+    store.append(str(championship_id), events, 0, stream_type=agg.ev.CHAMPIONSHIP_STREAM)
+    return Championship.objects.create(
+        id=championship_id,
+        name=created.name,
+        season=created.season,
+        format=created.format,
+        owner_id=actor_id,
+        points_win=created.points_win,
+        points_draw=created.points_draw,
+        points_loss=created.points_loss,
+        tie_breakers=list(created.tie_breakers),
+        head_to_head_reapply=created.head_to_head_reapply,
+        tie_break_preset=created.tie_break_preset,
+        version=1,
+        created_at=timezone.now(),
+    )
+
+
+def _load(championship_id: uuid.UUID, actor_id: int, expected_version: int | None) -> Championship:
+    row = get_championship(championship_id)
+    authorise(row, actor_id)
+    check_expected(str(row.id), expected_version, row.version)
+    return row
+
+
+@command
+def championship_update(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    name: str | None = None,
+    season: str | None = None,
+    points_win: int | None = None,
+    points_draw: int | None = None,
+    points_loss: int | None = None,
+    tie_breakers: str | Sequence[str] | None = None,
+    head_to_head_reapply: bool | None = None,
+    expected_version: int | None = None,
+) -> Championship:
+    """Change names or rules; standings are re-ranked with the new rules."""
+    row = _load(championship_id, actor_id, expected_version)
+    state = championship_state(row)
+    events = agg.update(
+        state,
+        name=name,
+        season=season,
+        points_win=points_win,
+        points_draw=points_draw,
+        points_loss=points_loss,
+        tie_breakers=tie_breakers,
+        head_to_head_reapply=head_to_head_reapply,
+    )
+    save_championship(row, state, events)
+    return row
+
+
+@command
+def championship_add_organiser(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    user_id: int,
+    expected_version: int | None = None,
+) -> Championship:
+    """Let ``user_id`` organise the championship alongside its owner."""
+    row = _load(championship_id, actor_id, expected_version)
+    if not user_exists(user_id):
+        raise NotFound(f"user {user_id} does not exist")
+    state = championship_state(row)
+    save_championship(row, state, agg.add_organiser(state, user_id=user_id))
+    return row
+
+
+@command
+def team_register(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    name: str,
+    group: str = "",
+    team_id: uuid.UUID | None = None,
+    expected_version: int | None = None,
+) -> Team:
+    """Register a team (name unique in the championship, ignoring case). A team of a
+    ``groups`` championship names its group."""
+    row = _load(championship_id, actor_id, expected_version)
+    state = championship_state(row)
+    team_id = team_id or uuid.uuid4()
+    save_championship(row, state, agg.register_team(state, team_id=team_id, name=name, group=group))
+    return Team.objects.get(id=team_id, championship=row)
+
+
+@command
+def team_withdraw(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    team_id: uuid.UUID,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Team:
+    """Withdraw a team: it can no longer be scheduled, its results stand, and it ranks
+    below every active team."""
+    row = _load(championship_id, actor_id, expected_version)
+    state = championship_state(row)
+    save_championship(row, state, agg.withdraw_team(state, team_id=team_id, reason=reason))
+    return Team.objects.get(id=team_id, championship=row)
+
+
+@command
+def team_deduct_points(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    team_id: uuid.UUID,
+    points: int,
+    reason: str,
+    expected_version: int | None = None,
+) -> Team:
+    """Deduct points from a team (a sanction); the standings subtract them."""
+    row = _load(championship_id, actor_id, expected_version)
+    state = championship_state(row)
+    events = agg.deduct_points(state, team_id=team_id, points=points, reason=reason)
+    save_championship(row, state, events)
+    return Team.objects.get(id=team_id, championship=row)
+
+
+@command
+def fixtures_generate(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    double_round_robin: bool | None = None,
+    first_kickoff: datetime | None = None,
+    days_between_rounds: int = 7,
+    expected_version: int | None = None,
+) -> list[Match]:
+    """Generate every round-robin match (per group for ``groups``) by the circle method.
+
+    ``double_round_robin`` defaults to the championship's format. With an odd number of
+    teams each team has one bye per round robin. Kickoffs are spaced by round when a
+    ``first_kickoff`` is given."""
+    if isinstance(days_between_rounds, bool) or not 0 <= days_between_rounds <= 365:
+        raise InvalidCommand("days_between_rounds must be from 0 to 365")
+    row = _load(championship_id, actor_id, expected_version)
+    state = championship_state(row)
+    events, scheduled = agg.generate_fixtures(
+        state,
+        double_round_robin=double_round_robin,
+        new_id=uuid.uuid4,
+        first_kickoff=first_kickoff,
+        days_between_rounds=days_between_rounds,
+    )
+    save_championship(row, state, events)
+    return create_matches(row, scheduled)
+
+
+@command
+def match_schedule(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    home_team_id: uuid.UUID,
+    away_team_id: uuid.UUID,
+    round: int | None = None,
+    kickoff: datetime | None = None,
+    match_id: uuid.UUID | None = None,
+    expected_version: int | None = None,
+) -> Match:
+    """Schedule one match between two active teams of the championship (same group).
+
+    ``expected_version`` is the championship's version (the teams checked against)."""
+    row = _load(championship_id, actor_id, expected_version)
+    state = championship_state(row)
+    scheduled = agg.schedule_match(
+        state,
+        match_id=match_id or uuid.uuid4(),
+        home_team_id=home_team_id,
+        away_team_id=away_team_id,
+        round=round,
+        kickoff=kickoff,
+    )
+    return create_matches(row, [scheduled])[0]

@@ -1,0 +1,212 @@
+"""Commands on a match stream: live events, result, correction, postponement, forfeit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from django.utils import timezone
+
+from championships.aggregates import MatchState
+from championships.aggregates import match as agg
+from championships.commands.streams import (
+    authorise,
+    check_expected,
+    command,
+    get_match,
+    match_state,
+    save_match,
+)
+from championships.models import Match
+from events.registry import Event
+
+
+def _run(
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    actor_id: int,
+    expected_version: int | None,
+    decide: Callable[[MatchState], list[Event]],
+) -> Match:
+    row = get_match(championship_id, match_id)
+    authorise(row.championship, actor_id)
+    check_expected(str(row.id), expected_version, row.version)
+    state = match_state(row)
+    save_match(row, state, decide(state))
+    return row
+
+
+@command
+def match_start(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    expected_version: int | None = None,
+) -> Match:
+    """Kick off: the match goes live at minute 0."""
+    now = timezone.now()
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.start(s, started_at=now),
+    )
+
+
+@command
+def match_record_goal(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    team_id: uuid.UUID,
+    minute: int,
+    player: str = "",
+    own_goal: bool = False,
+    penalty: bool = False,
+    expected_version: int | None = None,
+) -> Match:
+    """A goal in a live match, counting for ``team_id`` (for an own goal: the team that
+    benefits, not the scorer's)."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.record_goal(
+            s, team_id=team_id, minute=minute, player=player, own_goal=own_goal, penalty=penalty
+        ),
+    )
+
+
+@command
+def match_update(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    minute: int,
+    expected_version: int | None = None,
+) -> Match:
+    """Move the clock of a live match."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.update(s, minute=minute),
+    )
+
+
+@command
+def match_complete(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    home_score: int | None = None,
+    away_score: int | None = None,
+    expected_version: int | None = None,
+) -> Match:
+    """Final whistle. A live match keeps its live score unless scores are given; a
+    scheduled or postponed one needs both scores (a result entered afterwards)."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.complete(s, home_score=home_score, away_score=away_score),
+    )
+
+
+@command
+def match_correct_result(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    home_score: int,
+    away_score: int,
+    reason: str,
+    expected_version: int | None = None,
+) -> Match:
+    """Amend a recorded result; the standings apply the difference."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.correct_result(
+            s, home_score=home_score, away_score=away_score, reason=reason
+        ),
+    )
+
+
+@command
+def match_postpone(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    reason: str = "",
+    kickoff: datetime | None = None,
+    expected_version: int | None = None,
+) -> Match:
+    """Postpone (or abandon, when live: the live score is void); optionally a new kickoff."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.postpone(s, reason=reason, kickoff=kickoff),
+    )
+
+
+@command
+def match_cancel(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Match:
+    """Cancel a match that has no result; it will not be played."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.cancel(s, reason=reason),
+    )
+
+
+@command
+def match_award(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    awarded_to_team_id: uuid.UUID,
+    home_score: int,
+    away_score: int,
+    reason: str,
+    expected_version: int | None = None,
+) -> Match:
+    """Award the match (forfeit) with a stated score, replacing any recorded result."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.award(
+            s,
+            awarded_to_team_id=awarded_to_team_id,
+            home_score=home_score,
+            away_score=away_score,
+            reason=reason,
+        ),
+    )

@@ -1,0 +1,246 @@
+"""Loading aggregates from their rows and saving rows + events in one transaction."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
+from uuid import UUID
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+
+from championships import events as ev
+from championships.aggregates import (
+    ChampionshipState,
+    GoalState,
+    MatchState,
+    TeamState,
+    apply_championship,
+    apply_match,
+)
+from championships.exceptions import NotFound, PermissionDenied
+from championships.models import Championship, Goal, Match, MatchStatus, Team
+from events import store
+from events.registry import Event
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RETRIES = 3
+
+
+def command(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` in one transaction. Without an ``expected_version`` a lost race on the
+    stream is retried with fresh state; with one, the ConcurrencyError reaches the
+    caller (HTTP If-Match: the client decides)."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        attempts = 1 if kwargs.get("expected_version") is not None else RETRIES
+        for attempt in range(1, attempts + 1):
+            try:
+                with transaction.atomic():
+                    return fn(*args, **kwargs)
+            except store.ConcurrencyError:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    return run
+
+
+def check_expected(stream_id: str, expected_version: int | None, actual_version: int) -> None:
+    if expected_version is not None and expected_version != actual_version:
+        raise store.ConcurrencyError(stream_id, expected_version, actual_version)
+
+
+def user_exists(user_id: int) -> bool:
+    return get_user_model().objects.filter(id=user_id, is_active=True).exists()
+
+
+def authorise(championship: Championship, actor_id: int) -> None:
+    """Owner, co-organisers and superusers may change a championship."""
+    if championship.owner_id == actor_id:
+        return
+    if championship.organisers.filter(id=actor_id).exists():
+        return
+    if get_user_model().objects.filter(id=actor_id, is_superuser=True, is_active=True).exists():
+        return
+    raise PermissionDenied("only the owner or a co-organiser may change this championship")
+
+
+# --- championship -------------------------------------------------------------------
+
+
+def get_championship(championship_id: UUID) -> Championship:
+    try:
+        return Championship.objects.get(id=championship_id)
+    except (Championship.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"championship {championship_id} does not exist") from None
+
+
+def championship_state(row: Championship) -> ChampionshipState:
+    return ChampionshipState(
+        championship_id=row.id,
+        name=row.name,
+        season=row.season,
+        format=row.format,
+        owner_id=row.owner_id,
+        points_win=row.points_win,
+        points_draw=row.points_draw,
+        points_loss=row.points_loss,
+        tie_breakers=tuple(row.tie_breakers),
+        head_to_head_reapply=row.head_to_head_reapply,
+        tie_break_preset=row.tie_break_preset,
+        organiser_ids=frozenset(row.organisers.values_list("id", flat=True)),
+        teams={
+            t.id: TeamState(t.id, t.name, t.group, t.withdrawn, t.points_deducted)
+            for t in Team.objects.filter(championship=row)
+        },
+        fixtures_generated=row.fixtures_generated,
+        version=row.version,
+    )
+
+
+_CHAMPIONSHIP_FIELDS = [
+    "name",
+    "season",
+    "points_win",
+    "points_draw",
+    "points_loss",
+    "tie_breakers",
+    "head_to_head_reapply",
+    "tie_break_preset",
+    "fixtures_generated",
+]
+
+
+def save_championship(
+    row: Championship, state: ChampionshipState, events: Sequence[Event]
+) -> ChampionshipState:
+    """Append ``events`` at the row's version, then bring the row (and its teams) up to
+    the new state. Raises ConcurrencyError (writing nothing) if the stream moved."""
+    store.append(str(row.id), events, row.version, stream_type=ev.CHAMPIONSHIP_STREAM)
+    for event in events:
+        state = apply_championship(state, event)
+        if isinstance(event, ev.TeamRegistered):
+            Team.objects.create(
+                id=event.team_id, championship=row, name=event.name, group=event.group
+            )
+        elif isinstance(event, ev.TeamWithdrawn):
+            Team.objects.filter(id=event.team_id, championship=row).update(withdrawn=True)
+        elif isinstance(event, ev.PointsDeducted):
+            Team.objects.filter(id=event.team_id, championship=row).update(
+                points_deducted=F("points_deducted") + event.points
+            )
+        elif isinstance(event, ev.OrganiserAdded):
+            row.organisers.add(event.user_id)
+    row.name, row.season = state.name, state.season
+    row.points_win, row.points_draw = state.points_win, state.points_draw
+    row.points_loss = state.points_loss
+    row.tie_breakers = list(state.tie_breakers)
+    row.head_to_head_reapply = state.head_to_head_reapply
+    row.tie_break_preset = state.tie_break_preset
+    row.fixtures_generated = state.fixtures_generated
+    row.version = state.version
+    row.save(update_fields=[*_CHAMPIONSHIP_FIELDS, "version"])
+    return state
+
+
+# --- match --------------------------------------------------------------------------
+
+
+def get_match(championship_id: UUID, match_id: UUID) -> Match:
+    try:
+        return Match.objects.select_related("championship").get(
+            id=match_id, championship_id=championship_id
+        )
+    except (Match.DoesNotExist, ValueError, TypeError):
+        raise NotFound(
+            f"match {match_id} does not exist in championship {championship_id}"
+        ) from None
+
+
+def match_state(row: Match) -> MatchState:
+    goals: tuple[GoalState, ...] = ()
+    # Goals exist only once a match has gone live (postponing voids them).
+    if row.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
+        goals = tuple(
+            GoalState(g.team_id, g.minute, g.player, g.own_goal, g.penalty)
+            for g in Goal.objects.filter(match=row).order_by("sequence")
+        )
+    return MatchState(
+        match_id=row.id,
+        championship_id=row.championship_id,
+        group=row.group,
+        round=row.round,
+        home_team_id=row.home_team_id,
+        away_team_id=row.away_team_id,
+        kickoff=row.kickoff,
+        status=row.status,
+        home_score=row.home_score,
+        away_score=row.away_score,
+        minute=row.minute,
+        goals=goals,
+        awarded_to_team_id=row.awarded_to_id,
+        version=row.version,
+    )
+
+
+def create_matches(
+    championship: Championship, scheduled: Sequence[ev.MatchScheduled]
+) -> list[Match]:
+    """One new stream and one row per MatchScheduled."""
+    rows = []
+    for event in scheduled:
+        store.append(str(event.match_id), [event], 0, stream_type=ev.MATCH_STREAM)
+        rows.append(
+            Match(
+                id=event.match_id,
+                championship=championship,
+                group=event.group,
+                round=event.round,
+                home_team_id=event.home_team_id,
+                away_team_id=event.away_team_id,
+                kickoff=event.kickoff,
+                version=1,
+            )
+        )
+    return Match.objects.bulk_create(rows)
+
+
+def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchState:
+    store.append(str(row.id), events, row.version, stream_type=ev.MATCH_STREAM)
+    for event in events:
+        state = apply_match(state, event)
+        if isinstance(event, ev.GoalScored):
+            Goal.objects.create(
+                match=row,
+                sequence=len(state.goals),
+                team_id=event.team_id,
+                minute=event.minute,
+                player=event.player,
+                own_goal=event.own_goal,
+                penalty=event.penalty,
+            )
+        elif isinstance(event, ev.MatchPostponed):
+            Goal.objects.filter(match=row).delete()
+    row.status = state.status
+    row.home_score, row.away_score = state.home_score, state.away_score
+    row.minute, row.kickoff = state.minute, state.kickoff
+    row.awarded_to_id = state.awarded_to_team_id
+    row.version = state.version
+    row.save(
+        update_fields=[
+            "status",
+            "home_score",
+            "away_score",
+            "minute",
+            "kickoff",
+            "awarded_to",
+            "version",
+        ]
+    )
+    return state

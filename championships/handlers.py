@@ -1,0 +1,23 @@
+"""What reacts to championship events. Registered in ChampionshipsConfig.ready()."""
+
+from __future__ import annotations
+
+from championships import projections
+from events.store import RecordedEvent
+from events.subscriptions import subscribe
+
+STANDINGS_SUBSCRIPTION = "championships.standings"
+
+
+def standings_on_event(recorded: RecordedEvent) -> None:
+    """Results, deductions, teams and rules → the standings tables (+ StandingsUpdated)."""
+    projections.apply_standings(recorded)
+
+
+def register() -> None:
+    subscribe(
+        STANDINGS_SUBSCRIPTION,
+        standings_on_event,
+        event_types=projections.HANDLED_EVENTS,
+        stream_types=["championship", "match"],
+    )

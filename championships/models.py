@@ -1,0 +1,222 @@
+"""Write-side rows (one per aggregate, ``version`` = its stream version) and the
+standings read model. Rows change only through ``championships.commands`` (write side)
+and ``championships.projections`` (read side)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class ChampionshipFormat(models.TextChoices):
+    ROUND_ROBIN = "round_robin", "Round robin"
+    DOUBLE_ROUND_ROBIN = "double_round_robin", "Double round robin"
+    GROUPS = "groups", "Groups (each a round robin)"
+
+
+class MatchStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    COMPLETED = "completed", "Completed"
+    POSTPONED = "postponed", "Postponed"
+    CANCELLED = "cancelled", "Cancelled"
+    AWARDED = "awarded", "Awarded (forfeit)"
+
+
+class Championship(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    season = models.CharField(max_length=50)
+    format = models.CharField(max_length=32, choices=ChampionshipFormat.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_championships"
+    )
+    organisers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="organised_championships"
+    )
+    points_win = models.PositiveSmallIntegerField(default=3)
+    points_draw = models.PositiveSmallIntegerField(default=1)
+    points_loss = models.PositiveSmallIntegerField(default=0)
+    tie_breakers = models.JSONField(default=list)
+    head_to_head_reapply = models.BooleanField(default=False)
+    tie_break_preset = models.CharField(max_length=32, blank=True)
+    fixtures_generated = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.season}"
+
+
+class Team(models.Model):
+    """Part of the championship aggregate (no stream of its own)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    championship = models.ForeignKey(Championship, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=100)
+    group = models.CharField(max_length=20, blank=True)
+    withdrawn = models.BooleanField(default=False)
+    points_deducted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["group", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                "championship", Lower("name"), name="team_name_unique_in_championship"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Match(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    championship = models.ForeignKey(Championship, on_delete=models.CASCADE, related_name="matches")
+    group = models.CharField(max_length=20, blank=True)
+    round = models.PositiveIntegerField(null=True, blank=True)
+    home_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="home_matches")
+    away_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="away_matches")
+    status = models.CharField(
+        max_length=16, choices=MatchStatus.choices, default=MatchStatus.SCHEDULED
+    )
+    kickoff = models.DateTimeField(null=True, blank=True)
+    home_score = models.PositiveSmallIntegerField(default=0)
+    away_score = models.PositiveSmallIntegerField(default=0)
+    minute = models.PositiveSmallIntegerField(null=True, blank=True)
+    awarded_to = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["round", "kickoff", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(home_team=models.F("away_team")), name="match_two_teams"
+            ),
+        ]
+        indexes = [models.Index(fields=["championship", "round"], name="match_championship_round")]
+
+    def __str__(self) -> str:
+        return f"{self.home_team_id} v {self.away_team_id}"
+
+
+class Goal(models.Model):
+    """Part of the match aggregate: one GoalScored."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="goals")
+    sequence = models.PositiveSmallIntegerField()
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    minute = models.PositiveSmallIntegerField()
+    player = models.CharField(max_length=100, blank=True)
+    own_goal = models.BooleanField(default=False)
+    penalty = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["match", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["match", "sequence"], name="goal_sequence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute}' {self.player}"
+
+
+# --- standings read model (championships.projections) -------------------------------
+
+
+class StandingsHead(models.Model):
+    """The standings projection's state for one championship: its rules, and the
+    version of its ``standings-<id>`` stream. Locked while a handler updates the tables,
+    so concurrent deliveries for one championship take turns."""
+
+    championship_id = models.UUIDField(primary_key=True)
+    points_win = models.PositiveSmallIntegerField(default=3)
+    points_draw = models.PositiveSmallIntegerField(default=1)
+    points_loss = models.PositiveSmallIntegerField(default=0)
+    tie_breakers = models.JSONField(default=list)
+    head_to_head_reapply = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"standings {self.championship_id}@{self.version}"
+
+
+class Standing(models.Model):
+    championship_id = models.UUIDField()
+    group = models.CharField(max_length=20, blank=True)
+    team_id = models.UUIDField()
+    team_name = models.CharField(max_length=100, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    played = models.PositiveIntegerField(default=0)
+    won = models.PositiveIntegerField(default=0)
+    drawn = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    goals_for = models.PositiveIntegerField(default=0)
+    goals_against = models.PositiveIntegerField(default=0)
+    goal_difference = models.IntegerField(default=0)
+    away_goals_for = models.PositiveIntegerField(default=0)
+    points_deducted = models.PositiveIntegerField(default=0)
+    points = models.IntegerField(default=0)
+    form = models.CharField(max_length=5, blank=True)
+    withdrawn = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["championship_id", "group", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["championship_id", "team_id"], name="standing_team_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["championship_id", "group", "position"], name="standing_table")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.team_name} {self.points}"
+
+
+class AppliedResult(models.Model):
+    """The result of one match as the standings currently count it: a correction or an
+    award applies the difference to what is recorded here, and a redelivered event (its
+    ``version`` not newer) changes nothing. Also the source of head-to-head and form."""
+
+    match_id = models.UUIDField(primary_key=True)
+    championship_id = models.UUIDField()
+    group = models.CharField(max_length=20, blank=True)
+    home_team_id = models.UUIDField()
+    away_team_id = models.UUIDField()
+    home_score = models.PositiveSmallIntegerField()
+    away_score = models.PositiveSmallIntegerField()
+    version = models.PositiveIntegerField()
+    # Global position of the event that first completed the match: the order for form.
+    sequence = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["home_team_id", "away_team_id"], name="applied_result_pair"),
+            models.Index(fields=["home_team_id", "-sequence"], name="applied_result_home"),
+            models.Index(fields=["away_team_id", "-sequence"], name="applied_result_away"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.home_team_id} {self.home_score}-{self.away_score} {self.away_team_id}"
+
+
+class AppliedDeduction(models.Model):
+    """A PointsDeducted event already counted (keyed by event id: redelivery is a no-op)."""
+
+    event_id = models.UUIDField(primary_key=True)
+    championship_id = models.UUIDField()
+    team_id = models.UUIDField()
+    points = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"-{self.points} {self.team_id}"

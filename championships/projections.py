@@ -1,0 +1,403 @@
+"""The standings projection: one table per (championship, group).
+
+``apply_standings`` handles one recorded event inside the delivery transaction. A
+result is applied incrementally: the difference between what ``AppliedResult`` holds
+for that match and the new result is added to the two teams' rows, then only that group
+is re-ranked (head-to-head reads only the results among the tied teams). Redelivery
+is a no-op: results are keyed by match and stream version, deductions by event id.
+Each change appends ``StandingsUpdated`` to the ``standings-<championship>`` stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import Q
+
+from championships import events as ev
+from championships.models import (
+    AppliedDeduction,
+    AppliedResult,
+    Match,
+    Standing,
+    StandingsHead,
+)
+from championships.tiebreakers import DEFAULT_PRESET, PRESETS, Result, TeamRecord, rank
+from events import store
+from events.registry import Event
+
+HANDLED_EVENTS: tuple[type[Event], ...] = (
+    ev.ChampionshipCreated,
+    ev.ChampionshipUpdated,
+    ev.TeamRegistered,
+    ev.TeamWithdrawn,
+    ev.PointsDeducted,
+    ev.MatchCompleted,
+    ev.MatchResultCorrected,
+    ev.MatchAwarded,
+)
+HANDLED_TYPES = tuple(cls.event_type for cls in HANDLED_EVENTS)
+FORM_LENGTH = 5
+
+_STAT_FIELDS = [
+    "team_name",
+    "played",
+    "won",
+    "drawn",
+    "lost",
+    "goals_for",
+    "goals_against",
+    "goal_difference",
+    "away_goals_for",
+    "points_deducted",
+    "points",
+    "form",
+    "withdrawn",
+]
+
+
+def apply_standings(recorded: store.RecordedEvent, *, publish: bool = True) -> None:
+    """Bring the standings up to date with one event (idempotent)."""
+    event = recorded.data
+    championship_id: UUID = getattr(event, "championship_id")  # noqa: B009
+    with transaction.atomic():
+        head = _lock_head(championship_id)
+        tables = _Tables(head)
+        changed = tables.apply(recorded)
+        for group in sorted(changed):
+            tables.rerank(group)
+        tables.save()
+        if publish and changed:
+            _publish(head, tables, sorted(changed))
+
+
+def _lock_head(championship_id: UUID) -> StandingsHead:
+    # Deliveries for different streams of one championship (two matches finishing at
+    # once) take turns here, so their read-modify-write of a group never interleaves.
+    preset = PRESETS[DEFAULT_PRESET]
+    head, _ = StandingsHead.objects.select_for_update().get_or_create(
+        championship_id=championship_id,
+        defaults={
+            "tie_breakers": list(preset.criteria),
+            "head_to_head_reapply": preset.head_to_head_reapply,
+        },
+    )
+    return head
+
+
+def _publish(head: StandingsHead, tables: _Tables, groups: list[str]) -> None:
+    updates = []
+    for group in groups:
+        rows = sorted(tables.group_rows(group), key=lambda r: r.position)
+        updates.append(
+            ev.StandingsUpdated(
+                championship_id=head.championship_id,
+                group=group,
+                team_ids=tuple(r.team_id for r in rows),
+                points=tuple(r.points for r in rows),
+            )
+        )
+    stream_id = ev.standings_stream_id(head.championship_id)
+    store.append(stream_id, updates, head.version, stream_type=ev.STANDINGS_STREAM)
+    head.version += len(updates)
+    head.save(update_fields=["version"])
+
+
+class _Tables:
+    """The rows of one championship touched by one event, loaded lazily per group."""
+
+    def __init__(self, head: StandingsHead) -> None:
+        self.head = head
+        self.championship_id = head.championship_id
+        self._groups: dict[str, dict[UUID, Standing]] = {}
+        self._dirty: set[UUID] = set()
+        self._new: list[Standing] = []
+
+    # --- rows -----------------------------------------------------------------------
+
+    def group_rows(self, group: str) -> list[Standing]:
+        if group not in self._groups:
+            self._groups[group] = {
+                r.team_id: r
+                for r in Standing.objects.filter(championship_id=self.championship_id, group=group)
+            }
+        return list(self._groups[group].values())
+
+    def row(self, group: str, team_id: UUID) -> Standing:
+        self.group_rows(group)
+        found = self._groups[group].get(team_id)
+        if found is None:
+            # A result can be delivered before its TeamRegistered (another stream).
+            found = Standing(championship_id=self.championship_id, group=group, team_id=team_id)
+            self._groups[group][team_id] = found
+            self._new.append(found)
+        self._dirty.add(team_id)
+        return found
+
+    def all_groups(self) -> list[str]:
+        groups = Standing.objects.filter(championship_id=self.championship_id)
+        return sorted(set(groups.values_list("group", flat=True)))
+
+    def save(self) -> None:
+        new_ids = {r.team_id for r in self._new}
+        Standing.objects.bulk_create(self._new)
+        changed = [
+            r
+            for rows in self._groups.values()
+            for r in rows.values()
+            if r.team_id in self._dirty and r.team_id not in new_ids
+        ]
+        if changed:
+            Standing.objects.bulk_update(changed, [*_STAT_FIELDS, "position"])
+
+    # --- events ---------------------------------------------------------------------
+
+    def apply(self, recorded: store.RecordedEvent) -> set[str]:
+        """The groups whose table changed."""
+        event = recorded.data
+        if isinstance(event, ev.ChampionshipCreated | ev.ChampionshipUpdated):
+            return self._rules(event)
+        if isinstance(event, ev.TeamRegistered):
+            row = self.row(event.group, event.team_id)
+            if row.team_name == event.name and row.pk is not None:
+                return set()
+            row.team_name = event.name
+            return {event.group}
+        if isinstance(event, ev.TeamWithdrawn):
+            row = self.row(event.group, event.team_id)
+            if row.withdrawn:
+                return set()
+            row.withdrawn = True
+            return {event.group}
+        if isinstance(event, ev.PointsDeducted):
+            _, created = AppliedDeduction.objects.get_or_create(
+                event_id=recorded.event_id,
+                defaults={
+                    "championship_id": self.championship_id,
+                    "team_id": event.team_id,
+                    "points": event.points,
+                },
+            )
+            if not created:
+                return set()
+            row = self.row(event.group, event.team_id)
+            row.points_deducted += event.points
+            self._score(row)
+            return {event.group}
+        if isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
+            return self._result(recorded, event)
+        return set()
+
+    def _rules(self, event: ev.ChampionshipCreated | ev.ChampionshipUpdated) -> set[str]:
+        head = self.head
+        rules = (
+            event.points_win,
+            event.points_draw,
+            event.points_loss,
+            list(event.tie_breakers),
+            event.head_to_head_reapply,
+        )
+        current = (
+            head.points_win,
+            head.points_draw,
+            head.points_loss,
+            head.tie_breakers,
+            head.head_to_head_reapply,
+        )
+        if rules == current:
+            return set()
+        (
+            head.points_win,
+            head.points_draw,
+            head.points_loss,
+            head.tie_breakers,
+            head.head_to_head_reapply,
+        ) = rules
+        head.save(
+            update_fields=[
+                "points_win",
+                "points_draw",
+                "points_loss",
+                "tie_breakers",
+                "head_to_head_reapply",
+            ]
+        )
+        groups = self.all_groups()
+        for group in groups:
+            for row in self.group_rows(group):
+                self._score(self.row(group, row.team_id))
+        return set(groups)
+
+    def _result(
+        self,
+        recorded: store.RecordedEvent,
+        event: ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded,
+    ) -> set[str]:
+        applied = AppliedResult.objects.filter(match_id=event.match_id).first()
+        if applied is not None and applied.version >= recorded.version:
+            return set()
+        home = self.row(event.group, event.home_team_id)
+        away = self.row(event.group, event.away_team_id)
+        if applied is not None:
+            _count(home, away, applied.home_score, applied.away_score, -1)
+            applied.home_score, applied.away_score = event.home_score, event.away_score
+            applied.version = recorded.version
+            applied.save(update_fields=["home_score", "away_score", "version"])
+        else:
+            AppliedResult.objects.create(
+                match_id=event.match_id,
+                championship_id=self.championship_id,
+                group=event.group,
+                home_team_id=event.home_team_id,
+                away_team_id=event.away_team_id,
+                home_score=event.home_score,
+                away_score=event.away_score,
+                version=recorded.version,
+                sequence=recorded.position,
+            )
+        _count(home, away, event.home_score, event.away_score, +1)
+        for row in (home, away):
+            row.form = _form(row.team_id)
+            self._score(row)
+        return {event.group}
+
+    # --- ranking --------------------------------------------------------------------
+
+    def _score(self, row: Standing) -> None:
+        head = self.head
+        row.goal_difference = row.goals_for - row.goals_against
+        row.points = (
+            row.won * head.points_win
+            + row.drawn * head.points_draw
+            + row.lost * head.points_loss
+            - row.points_deducted
+        )
+
+    def rerank(self, group: str) -> None:
+        head = self.head
+        rows = {r.team_id: r for r in self.group_rows(group)}
+        ranked = rank(
+            [_record(r) for r in rows.values()],
+            criteria=head.tie_breakers,
+            head_to_head_reapply=head.head_to_head_reapply,
+            points_for=(head.points_win, head.points_draw, head.points_loss),
+            results_among=_results_among(self.championship_id, group),
+        )
+        for position, record in enumerate(ranked, start=1):
+            row = rows[record.team_id]
+            if row.position != position:
+                row.position = position
+                self._dirty.add(row.team_id)
+
+
+def _count(home: Standing, away: Standing, home_score: int, away_score: int, sign: int) -> None:
+    """Add (sign=+1) or remove (sign=-1) one result from both teams' rows."""
+    for row, scored, conceded, is_away in (
+        (home, home_score, away_score, False),
+        (away, away_score, home_score, True),
+    ):
+        row.played += sign
+        row.goals_for += sign * scored
+        row.goals_against += sign * conceded
+        if is_away:
+            row.away_goals_for += sign * scored
+        if scored > conceded:
+            row.won += sign
+        elif scored < conceded:
+            row.lost += sign
+        else:
+            row.drawn += sign
+
+
+def _form(team_id: UUID) -> str:
+    results = AppliedResult.objects.filter(
+        Q(home_team_id=team_id) | Q(away_team_id=team_id)
+    ).order_by("-sequence")[:FORM_LENGTH]
+    letters = []
+    for r in results:
+        scored, conceded = (
+            (r.home_score, r.away_score)
+            if r.home_team_id == team_id
+            else (r.away_score, r.home_score)
+        )
+        letters.append("W" if scored > conceded else "L" if scored < conceded else "D")
+    # Oldest first, latest on the right: "WWDLW" reads in playing order.
+    return "".join(reversed(letters))
+
+
+def _record(row: Standing) -> TeamRecord:
+    return TeamRecord(
+        team_id=row.team_id,
+        name=row.team_name,
+        points=row.points,
+        won=row.won,
+        goals_for=row.goals_for,
+        goals_against=row.goals_against,
+        away_goals_for=row.away_goals_for,
+        withdrawn=row.withdrawn,
+    )
+
+
+def _results_among(
+    championship_id: UUID, group: str
+) -> Callable[[frozenset[UUID]], Iterable[Result]]:
+    def among(team_ids: frozenset[UUID]) -> list[Result]:
+        ids = list(team_ids)
+        rows = AppliedResult.objects.filter(
+            home_team_id__in=ids, away_team_id__in=ids, championship_id=championship_id, group=group
+        ).values_list("home_team_id", "away_team_id", "home_score", "away_score")
+        return [Result(*row) for row in rows]
+
+    return among
+
+
+def rebuild_standings(
+    championship_id: UUID | None = None, *, progress: Callable[[int], None] | None = None
+) -> int:
+    """Rebuild the standings (of one championship, or all) from the event store.
+
+    Replays the handled events in global order through the same code as live delivery,
+    without publishing StandingsUpdated; each standings stream keeps its version.
+    Returns the number of events replayed.
+    """
+    with transaction.atomic():
+        standings = Standing.objects.all()
+        results = AppliedResult.objects.all()
+        deductions = AppliedDeduction.objects.all()
+        heads = StandingsHead.objects.all()
+        stream_ids: list[str] | None = None
+        if championship_id is not None:
+            standings = standings.filter(championship_id=championship_id)
+            results = results.filter(championship_id=championship_id)
+            deductions = deductions.filter(championship_id=championship_id)
+            heads = heads.filter(championship_id=championship_id)
+            match_ids = Match.objects.filter(championship_id=championship_id).values_list(
+                "id", flat=True
+            )
+            stream_ids = [str(championship_id), *(str(m) for m in match_ids)]
+        for queryset in (standings, results, deductions, heads):
+            queryset.delete()
+        position = 0
+        replayed = 0
+        while True:
+            batch = store.read_all(
+                position, limit=1000, stream_ids=stream_ids, event_types=HANDLED_TYPES
+            )
+            if not batch:
+                break
+            for recorded in batch:
+                apply_standings(recorded, publish=False)
+            position = batch[-1].position
+            replayed += len(batch)
+            if progress is not None:
+                progress(replayed)
+        rebuilt = StandingsHead.objects.all()
+        if championship_id is not None:
+            rebuilt = rebuilt.filter(championship_id=championship_id)
+        for head in rebuilt:
+            # The standings stream was not rewritten: keep appending where it ends.
+            head.version = store.stream_version(ev.standings_stream_id(head.championship_id))
+            head.save(update_fields=["version"])
+    return replayed

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import pytest
+
+from championships import commands, selectors
+from championships.models import Championship, Match, Standing, Team
+from events.registry import registry
+from events.store import RecordedEvent
+from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def owner():
+    return UserFactory.create()
+
+
+@pytest.fixture
+def championship(owner) -> Championship:
+    return ChampionshipFactory.create(actor_id=owner.id)
+
+
+def roundtrip(recorded: Sequence[RecordedEvent]) -> list[object]:
+    """Each event's payload through JSON and back (fails on an unserialisable payload)."""
+    return [
+        registry.decode(r.event_type, r.schema_version, registry.encode(r.data)) for r in recorded
+    ]
+
+
+def play(championship: Championship, home: Team, away: Team, score: str) -> Match:
+    """Schedule ``home`` v ``away`` and enter the result ("2-1") through the commands."""
+    home_score, away_score = (int(x) for x in score.split("-"))
+    match = commands.match_schedule(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        home_team_id=home.id,
+        away_team_id=away.id,
+    )
+    return commands.match_complete(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        match_id=match.id,
+        home_score=home_score,
+        away_score=away_score,
+    )
+
+
+def tournament(
+    owner_id: int,
+    *,
+    teams: Sequence[str],
+    results: Sequence[tuple[str, str, str]],
+    tie_breakers: str,
+    group: str = "",
+) -> Championship:
+    """A championship with these teams and (home, score, away) results, all completed."""
+    fmt = "groups" if group else "round_robin"
+    championship = ChampionshipFactory.create(
+        actor_id=owner_id, format=fmt, tie_breakers=tie_breakers
+    )
+    by_name = {
+        name: TeamFactory.create(championship=championship, name=name, group=group)
+        for name in teams
+    }
+    for home, score, away in results:
+        play(championship, by_name[home], by_name[away], score)
+    return championship
+
+
+def table(championship: Championship, group: str | None = None) -> list[tuple[object, ...]]:
+    """(position, team, played, won, drawn, lost, gf, ga, points) per row."""
+    return [
+        (
+            r.position,
+            r.team_name,
+            r.played,
+            r.won,
+            r.drawn,
+            r.lost,
+            r.goals_for,
+            r.goals_against,
+            r.points,
+        )
+        for r in selectors.standings_for_championship(championship_id=championship.id, group=group)
+    ]
+
+
+def standings_snapshot(championship_id: uuid.UUID) -> list[tuple[object, ...]]:
+    fields = [f.name for f in Standing._meta.fields if f.name != "id"]
+    return list(
+        Standing.objects.filter(championship_id=championship_id)
+        .order_by("group", "position")
+        .values_list(*fields)
+    )
