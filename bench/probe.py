@@ -6,6 +6,8 @@ elsewhere.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 
 from django.db.models import F
@@ -32,8 +34,14 @@ class ProbeFailure(RuntimeError):
     pass
 
 
+# Tests that must catch a worker in the middle of its work slow the handler down.
+_DELAY_SECONDS = float(os.environ.get("EASYCHAMP_PROBE_DELAY_MS") or 0) / 1000
+
+
 def apply_probe(event: RecordedEvent) -> None:
     """Count the event and record its version; fail while a ProbeFault names it."""
+    if _DELAY_SECONDS:
+        time.sleep(_DELAY_SECONDS)
     if ProbeFault.objects.filter(stream_id=event.stream_id, version=event.version).exists():
         raise ProbeFailure(f"probe fault at {event.stream_id}@{event.version}")
     updated = ProbeCounter.objects.filter(stream_id=event.stream_id).update(
@@ -62,3 +70,15 @@ def _append_version(version: int) -> Func:
         function="json_insert",
         output_field=JSONField(),
     )
+
+
+def probe_tick(*, stream_id: str, n: int = 0) -> int:
+    """The probe's one command: append a ProbeTicked at the stream's current version."""
+    from django.db import transaction
+
+    from events import store
+
+    with transaction.atomic():
+        version = store.stream_version(stream_id)
+        store.append(stream_id, [ProbeTicked(n=n)], version)
+    return version + 1

@@ -130,6 +130,7 @@ CACHES = {
 }
 
 # Celery. Reliability choices are explained in README.md ("Delivery").
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "celery"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -36,3 +36,6 @@ def test_events() -> Iterator[None]:
     yield
     registry.unregister(ThingHappened.event_type)
     registry.unregister(PriceSet.event_type)
+
+
+from tests.events.workers import celery_queue, producer_broker, workers  # noqa: E402, F401

@@ -1,0 +1,155 @@
+"""The delivery guarantees with real `celery worker` processes, PostgreSQL and a real
+broker: crash (SIGKILL mid-batch), broker outage, poison event, redelivery."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+
+import pytest
+from django.db.models import Sum
+
+from bench.models import ProbeCounter, ProbeFault
+from bench.probe import SUBSCRIPTION, probe_tick
+from events import delivery
+from events.deadletters import dead_letter_retry
+from events.models import DeadLetter
+from events.tasks import deliver_stream_task
+from tests.events.workers import Worker, wait_for
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("workers"),
+]
+
+REDIS_BROKER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBIT_BROKER = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
+
+
+def applied() -> int:
+    return ProbeCounter.objects.aggregate(n=Sum("applied"))["n"] or 0
+
+
+def versions_by_stream() -> dict[str, list[int]]:
+    return dict(ProbeCounter.objects.values_list("stream_id", "versions"))
+
+
+def write(streams: list[str], per_stream: int) -> None:
+    for n in range(per_stream):
+        for stream in streams:
+            probe_tick(stream_id=stream, n=n)
+
+
+def crash_and_recover(
+    workers: Callable[..., Worker], broker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    streams = [f"crash-{i}" for i in range(200)]
+    # The first worker's handler is slowed so it is surely caught mid-work.
+    monkeypatch.setenv("EASYCHAMP_PROBE_DELAY_MS", "2")
+    write(streams, 25)  # 5,000 events; their wake-ups wait in the broker
+    first = workers("first", broker)
+    first.wait_ready()
+    wait_for(lambda: applied() >= 1000, 120, "the first worker to apply 1,000 events")
+
+    first.kill()
+    at_kill = applied()
+    monkeypatch.delenv("EASYCHAMP_PROBE_DELAY_MS")
+    second = workers("second", broker, beat=True)
+    second.wait_ready()
+    wait_for(lambda: applied() >= 5000, 180, "all 5,000 events to be applied")
+
+    assert at_kill < 5000
+    assert applied() == 5000
+    assert versions_by_stream() == {s: list(range(1, 26)) for s in streams}
+
+
+@pytest.mark.live_delivery
+def test_crash_sigkill_mid_batch_then_new_worker_applies_every_event_once_in_order(
+    workers, celery_queue, monkeypatch
+):
+    crash_and_recover(workers, REDIS_BROKER, monkeypatch)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.live_delivery
+def test_crash_with_rabbitmq_as_broker(workers, celery_queue, producer_broker, monkeypatch):
+    producer_broker(RABBIT_BROKER)
+    crash_and_recover(workers, RABBIT_BROKER, monkeypatch)
+
+
+@pytest.mark.live_delivery
+def test_broker_outage_commands_succeed_and_everything_is_delivered_later(
+    workers, celery_queue, producer_broker
+):
+    streams = [f"outage-{i}" for i in range(20)]
+    producer_broker(CLOSED_PORT_BROKER)
+
+    write(streams, 50)  # 1,000 commands while no broker answers
+
+    assert ProbeCounter.objects.count() == 0
+    producer_broker(REDIS_BROKER)
+    worker = workers("after-outage", REDIS_BROKER, beat=True)
+    worker.wait_ready()
+    wait_for(lambda: applied() >= 1000, 120, "the sweeper-woken worker to apply 1,000 events")
+    assert applied() == 1000
+    assert versions_by_stream() == {s: list(range(1, 51)) for s in streams}
+
+
+@pytest.mark.live_delivery
+def test_poison_event_is_retried_with_growing_delays_then_parked_while_others_flow(
+    workers, celery_queue
+):
+    others = [f"healthy-{i}" for i in range(50)]
+    ProbeFault.objects.create(stream_id="poison", version=3)
+    worker = workers("poison", REDIS_BROKER)
+    worker.wait_ready()
+
+    write(["poison", *others], 10)
+    wait_for(lambda: DeadLetter.objects.exists() and applied() >= 502, 120, "the dead letter")
+
+    letter = DeadLetter.objects.get()
+    assert (letter.subscription, letter.stream_id, letter.event_version) == (
+        SUBSCRIPTION,
+        "poison",
+        3,
+    )
+    assert letter.attempts == 4
+    # Backoff ceilings 0.2, 0.4, 0.8 s with jitter in the upper half: at least 0.7 s.
+    assert (letter.last_failed_at - letter.first_failed_at).total_seconds() >= 0.7
+    delays = [float(d) for d in re.findall(r"retrying in ([0-9.]+)s", worker.log())]
+    assert len(delays) == 3
+    assert delays[0] < delays[2]
+    assert versions_by_stream()["poison"] == [1, 2]
+    assert all(versions_by_stream()[s] == list(range(1, 11)) for s in others)
+
+    ProbeFault.objects.all().delete()
+    dead_letter_retry(dead_letter_id=letter.pk, note="fault removed")
+    wait_for(lambda: applied() >= 510, 60, "the parked stream to be delivered")
+
+    assert versions_by_stream()["poison"] == list(range(1, 11))
+    assert applied() == 510
+
+
+def test_the_same_wake_up_twice_and_the_same_delivery_twice_change_nothing(workers, celery_queue):
+    streams = [f"dup-{i}" for i in range(5)]
+    write(streams, 20)  # no wake-ups: this test sends its own
+    for stream in streams:
+        for _ in range(2):
+            deliver_stream_task.apply_async(args=(stream, "probe", None))
+    worker = workers("dup", REDIS_BROKER)
+    worker.wait_ready()
+
+    wait_for(lambda: applied() >= 100, 60, "the duplicated wake-ups to be handled")
+    wait_for(
+        lambda: worker.log().count("succeeded in") >= 10, 60, "every duplicate to be processed"
+    )
+    again = [delivery.deliver_stream(s, "probe").delivered for s in streams]
+
+    assert again == [0] * 5
+    assert applied() == 100
+    assert versions_by_stream() == {s: list(range(1, 21)) for s in streams}

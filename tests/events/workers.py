@@ -1,0 +1,152 @@
+"""Real Celery worker processes for the delivery tests: started, killed, restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from kombu import pools as kombu_pools
+
+from easychamp.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Worker:
+    def __init__(
+        self, name: str, broker_url: str, queue: str, log_dir: Path, *, beat: bool = False
+    ) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "easychamp.settings",
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_QUEUE": queue,
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": "INFO",
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "easychamp",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "-Q",
+            queue,
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+        if beat:
+            cmd += ["--beat", "--schedule", str(log_dir / f"{name}-beat-schedule")]
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_for(lambda: "ready." in self.log(), timeout, f"worker {self.name} to start")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def celery_queue(worker_id: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A queue of this test's own, so parallel test runs never take each other's tasks."""
+    queue = f"test-{worker_id}-{request.node.name[:40]}-{os.getpid()}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_default_queue = previous
+
+
+@pytest.fixture
+def producer_broker() -> Iterator[Callable[[str], None]]:
+    """Point this process's Celery producer (the writers' wake-ups) at a broker URL."""
+    original = celery_app.conf.broker_url
+
+    def use(url: str) -> None:
+        # Drop every cached connection and producer pool (kombu keeps global ones).
+        kombu_pools.reset()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        celery_app.conf.broker_url = url
+        celery_app.conf.broker_write_url = url
+
+    try:
+        yield use
+    finally:
+        use(original)
+
+
+@pytest.fixture
+def workers(tmp_path: Path, celery_queue: str) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(name: str, broker_url: str, *, beat: bool = False) -> Worker:
+        worker = Worker(name, broker_url, celery_queue, tmp_path, beat=beat)
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
