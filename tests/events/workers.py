@@ -125,10 +125,9 @@ def producer_broker() -> Iterator[Callable[[str], None]]:
     def use(url: str) -> None:
         # Drop every cached connection and producer pool (kombu keeps global ones).
         kombu_pools.reset()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        celery_app.conf.broker_url = url
-        celery_app.conf.broker_write_url = url
+        celery_app._pool = None  # type: ignore[attr-defined]
+        celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
+        celery_app.conf.update(broker_url=url, broker_write_url=url)
 
     try:
         yield use
