@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +12,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import truncatechars
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -18,6 +20,13 @@ from events.deadletters import DeadLetterError, dead_letter_retry, dead_letter_s
 from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
 
 ERROR_PREVIEW_LENGTH = 80
+
+
+def _compact(moment: datetime | None) -> str:
+    """A short local timestamp for list columns (the detail page shows the full one)."""
+    if moment is None:
+        return "-"
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -121,12 +130,11 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         "event_version",
         "attempts",
         "short_error",
-        "first_failed_at",
-        "last_failed_at",
+        "failures",
         "status",
-        "resolved_by",
-        "resolved_at",
+        "resolution",
     )
+    list_display_links = ("id", "subscription")
     list_filter = ("status", "subscription", "event_type", "stream_type")
     search_fields = ("stream_id", "=event_id")
     list_select_related = ("resolved_by",)
@@ -176,6 +184,17 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     @admin.display(description="last error")
     def short_error(self, obj: DeadLetter) -> str:
         return truncatechars(obj.last_error, ERROR_PREVIEW_LENGTH)
+
+    @admin.display(description="failed (first / last)", ordering="last_failed_at")
+    def failures(self, obj: DeadLetter) -> SafeString:
+        return format_html("{}<br>{}", _compact(obj.first_failed_at), _compact(obj.last_failed_at))
+
+    @admin.display(description="resolved (by / at)", ordering="resolved_at")
+    def resolution(self, obj: DeadLetter) -> SafeString | str:
+        if obj.resolved_at is None:
+            return "-"
+        by = obj.resolved_by.get_username() if obj.resolved_by else "-"
+        return format_html("{}<br>{}", by, _compact(obj.resolved_at))
 
     @admin.display(description="event")
     def event_link(self, obj: DeadLetter) -> SafeString:

@@ -230,7 +230,9 @@ def test_staff_who_may_only_view_see_no_actions_and_cannot_run_them(client, log_
     assert page.status_code == 200
     assert "retry_selected" not in page.content.decode()
     # The action is not offered, so the post just shows the changelist again.
-    assert [r.templates[0].name for r in (retry, skip)] == ["admin/change_list.html"] * 2
+    assert [r.templates[0].name for r in (retry, skip)] == [
+        "admin/events/deadletter/change_list.html"
+    ] * 2
     letter.refresh_from_db()
     assert letter.status == "parked"
 
@@ -274,3 +276,13 @@ def test_checkpoint_admin_is_read_only_and_filters_by_blocked(admin_client):
     assert "By blocked" in html
     assert "ProbeFailure: probe fault at p1@2" in html
     assert add.status_code == 403
+
+
+def test_changelist_shows_who_resolved_a_letter(admin_client, admin_user):
+    letter = park("p1")
+    dead_letter_retry(dead_letter_id=letter.pk, user=admin_user)
+
+    response = admin_client.get(CHANGELIST, {"status__exact": "retried"})
+
+    row = response.content.decode().split('class="field-resolution">', 1)[1].split("</td>")[0]
+    assert row.startswith(f"{admin_user.get_username()}<br>")
