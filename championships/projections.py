@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from championships import events as ev
@@ -112,7 +112,9 @@ class _Tables:
         self.head = head
         self.championship_id = head.championship_id
         self._groups: dict[str, dict[UUID, Standing]] = {}
+        # Rows whose figures changed (saved whole) and rows that only changed position.
         self._dirty: set[UUID] = set()
+        self._moved: set[UUID] = set()
         self._new: list[Standing] = []
 
     # --- rows -----------------------------------------------------------------------
@@ -143,14 +145,16 @@ class _Tables:
     def save(self) -> None:
         new_ids = {r.team_id for r in self._new}
         Standing.objects.bulk_create(self._new)
-        changed = [
-            r
-            for rows in self._groups.values()
-            for r in rows.values()
-            if r.team_id in self._dirty and r.team_id not in new_ids
-        ]
-        if changed:
-            Standing.objects.bulk_update(changed, [*_STAT_FIELDS, "position"])
+        rows = [r for group in self._groups.values() for r in group.values()]
+        moved: list[Standing] = []
+        for row in rows:
+            if row.team_id in new_ids:
+                continue
+            if row.team_id in self._dirty:
+                row.save(update_fields=[*_STAT_FIELDS, "position"])
+            elif row.team_id in self._moved:
+                moved.append(row)
+        _save_positions(moved)
 
     # --- events ---------------------------------------------------------------------
 
@@ -289,7 +293,23 @@ class _Tables:
             row = rows[record.team_id]
             if row.position != position:
                 row.position = position
-                self._dirty.add(row.team_id)
+                self._moved.add(row.team_id)
+
+
+def _save_positions(rows: list[Standing]) -> None:
+    """One UPDATE for every row that only moved (bulk_update's per-field CASE costs more)."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(Standing._meta.db_table)
+    cases = " ".join(["WHEN %s THEN %s"] * len(rows))
+    params: list[int] = [value for row in rows for value in (row.pk, row.position)]
+    params += [row.pk for row in rows]
+    placeholders = ", ".join(["%s"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET position = CASE id {cases} END WHERE id IN ({placeholders})",
+            params,
+        )
 
 
 def _count(home: Standing, away: Standing, home_score: int, away_score: int, sign: int) -> None:
@@ -343,12 +363,23 @@ def _record(row: Standing) -> TeamRecord:
 def _results_among(
     championship_id: UUID, group: str
 ) -> Callable[[frozenset[UUID]], Iterable[Result]]:
+    """Results among a set of tied teams: one indexed query per tie, and none for a
+    subset of a tie already fetched (UEFA re-application)."""
+    fetched: list[tuple[frozenset[UUID], list[Result]]] = []
+
     def among(team_ids: frozenset[UUID]) -> list[Result]:
+        for known, results in fetched:
+            if team_ids <= known:
+                return [
+                    r for r in results if r.home_team_id in team_ids and r.away_team_id in team_ids
+                ]
         ids = list(team_ids)
         rows = AppliedResult.objects.filter(
             home_team_id__in=ids, away_team_id__in=ids, championship_id=championship_id, group=group
         ).values_list("home_team_id", "away_team_id", "home_score", "away_score")
-        return [Result(*row) for row in rows]
+        results = [Result(*row) for row in rows]
+        fetched.append((team_ids, results))
+        return results
 
     return among
 

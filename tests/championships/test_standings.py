@@ -318,7 +318,8 @@ def test_rebuild_of_everything_equals_the_live_projection(championship, teams, e
 
 
 def test_one_more_result_costs_the_same_queries_however_long_the_season(owner, event_bus):
-    """Incremental: the handler's work does not grow with the matches already played."""
+    """Incremental: the handler reads as much after 13 results as after 2 (how many rows
+    change position, and so the writes, depends on the results themselves)."""
     championship = ChampionshipFactory.create(
         actor_id=owner.id, tie_breakers=["points", "goal_difference", "goals_for"]
     )
@@ -341,7 +342,7 @@ def test_one_more_result_costs_the_same_queries_however_long_the_season(owner, e
         (recorded,) = store.load(str(match.id), after_version=1)
         with CaptureQueriesContext(connection) as queries:
             projections.apply_standings(recorded)
-        counts.append(len(queries))
+        counts.append(sum(1 for q in queries if q["sql"].startswith("SELECT")))
         event_bus.deliver()
 
     assert counts[0] == counts[1]
