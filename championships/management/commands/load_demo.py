@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from championships import commands
+from championships.models import Championship
+
+# Fixed ids make the command idempotent: a second run finds the demo and stops.
+DEMO_CHAMPIONSHIP_ID = uuid.UUID("6d0c3b8e-2f6a-4c55-9a51-6e2a1c0de000")
+DEMO_TEAMS = ["Northfield", "Riverside", "Eastbrook", "Westgate", "Southport", "Hillcrest"]
+# (round, score) of the matches already played, in fixture order.
+DEMO_RESULTS = [(1, "2-1"), (1, "0-0"), (1, "1-3"), (2, "4-2"), (2, "1-1"), (2, "0-1")]
 
 
 class Command(BaseCommand):
@@ -11,7 +24,55 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
-        if not User.objects.filter(username="admin").exists():
-            User.objects.create_superuser("admin", "admin@example.com", "admin")
+        admin = User.objects.filter(username="admin").first()
+        if admin is None:
+            admin = User.objects.create_superuser("admin", "admin@example.com", "admin")
             self.stdout.write("Created superuser admin / admin (change the password!)")
+        if Championship.objects.filter(id=DEMO_CHAMPIONSHIP_ID).exists():
+            self.stdout.write("Demo championship already loaded.")
+        else:
+            with transaction.atomic():
+                self._championship(admin.id)
+            self.stdout.write("Created the demo championship (6 teams, double round robin).")
         self.stdout.write("Demo data loaded.")
+
+    def _championship(self, owner_id: int) -> None:
+        championship = commands.championship_create(
+            actor_id=owner_id,
+            championship_id=DEMO_CHAMPIONSHIP_ID,
+            name="EasyChamp Demo League",
+            season=str(timezone.now().year),
+            format="double_round_robin",
+            tie_breakers="premier_league",
+        )
+        for name in DEMO_TEAMS:
+            commands.team_register(actor_id=owner_id, championship_id=championship.id, name=name)
+        matches = commands.fixtures_generate(
+            actor_id=owner_id,
+            championship_id=championship.id,
+            first_kickoff=timezone.now() - timedelta(days=14),
+        )
+        for (round_number, score), match in zip(
+            DEMO_RESULTS,
+            [m for m in matches if m.round in (1, 2)],
+            strict=True,
+        ):
+            assert match.round == round_number
+            home_score, away_score = (int(goals) for goals in score.split("-"))
+            commands.match_complete(
+                actor_id=owner_id,
+                championship_id=championship.id,
+                match_id=match.id,
+                home_score=home_score,
+                away_score=away_score,
+            )
+        live = next(m for m in matches if m.round == 3)
+        commands.match_start(actor_id=owner_id, championship_id=championship.id, match_id=live.id)
+        commands.match_record_goal(
+            actor_id=owner_id,
+            championship_id=championship.id,
+            match_id=live.id,
+            team_id=live.home_team_id,
+            minute=17,
+            player="A. Demo",
+        )
