@@ -10,7 +10,7 @@ from uuid import UUID
 
 from championships import events as ev
 from championships import scheduling, tiebreakers
-from championships.exceptions import InvalidCommand, InvalidState, NotFound, PermissionDenied
+from championships.exceptions import InvalidCommand, InvalidState, NotFound
 from championships.models import ChampionshipFormat
 from events.registry import Event
 
@@ -92,11 +92,6 @@ def _rules(
     if head_to_head_reapply is not None and not preset:
         reapply = head_to_head_reapply
     return criteria, reapply, preset
-
-
-def ensure_organiser(state: ChampionshipState, user_id: int, *, is_superuser: bool) -> None:
-    if not (is_superuser or state.may_organise(user_id)):
-        raise PermissionDenied("only the owner or a co-organiser may change this championship")
 
 
 def create(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -9,7 +10,12 @@ from championships import commands, selectors
 from championships.models import Championship, Match, Standing, Team
 from events.registry import registry
 from events.store import RecordedEvent
-from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
+from tests.championships.factories import (
+    ChampionshipFactory,
+    MatchFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture
@@ -94,3 +100,32 @@ def standings_snapshot(championship_id: uuid.UUID) -> list[tuple[object, ...]]:
         .order_by("group", "position")
         .values_list(*fields)
     )
+
+
+@pytest.fixture
+def match(championship) -> Match:
+    return MatchFactory.create(championship=championship)
+
+
+def ids(match: Match) -> dict[str, Any]:
+    return {
+        "actor_id": match.championship.owner_id,
+        "championship_id": match.championship_id,
+        "match_id": match.id,
+    }
+
+
+def live(match: Match) -> Match:
+    return commands.match_start(**ids(match))
+
+
+def completed(match: Match, home: int = 2, away: int = 1) -> Match:
+    return commands.match_complete(**ids(match), home_score=home, away_score=away)
+
+
+def assert_recorded(event_bus, match: Match, expected: list[object]) -> None:
+    recorded = [r for r in event_bus.published() if r.stream_id == str(match.id)]
+    assert [r.data for r in recorded] == expected
+    assert roundtrip(recorded) == expected
+    assert {r.stream_type for r in recorded} == {"match"}
+    assert Match.objects.get(id=match.id).version == recorded[-1].version
