@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from championships.exceptions import NotFound
@@ -17,7 +18,7 @@ def championship_list() -> QuerySet[Championship]:
 def championship_get(*, championship_id: UUID) -> Championship:
     try:
         return Championship.objects.select_related("owner").get(id=championship_id)
-    except (Championship.DoesNotExist, ValueError):
+    except (Championship.DoesNotExist, ValidationError, ValueError):
         raise NotFound(f"championship {championship_id} does not exist") from None
 
 
@@ -60,7 +61,7 @@ def match_get(*, championship_id: UUID, match_id: UUID) -> Match:
         return Match.objects.select_related("home_team", "away_team", "championship").get(
             id=match_id, championship_id=championship_id
         )
-    except (Match.DoesNotExist, ValueError):
+    except (Match.DoesNotExist, ValidationError, ValueError):
         raise NotFound(f"match {match_id} does not exist") from None
 
 

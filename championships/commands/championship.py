@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from championships import events as ev
 from championships.aggregates import championship as agg
 from championships.commands.streams import (
     authorise,
@@ -59,8 +60,8 @@ def championship_create(
         head_to_head_reapply=head_to_head_reapply,
     )
     created = events[0]
-    assert isinstance(created, agg.ev.ChampionshipCreated)
-    store.append(str(championship_id), events, 0, stream_type=agg.ev.CHAMPIONSHIP_STREAM)
+    assert isinstance(created, ev.ChampionshipCreated)
+    store.append(str(championship_id), events, 0, stream_type=ev.CHAMPIONSHIP_STREAM)
     return Championship.objects.create(
         id=championship_id,
         name=created.name,

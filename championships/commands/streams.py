@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
@@ -77,7 +78,7 @@ def authorise(championship: Championship, actor_id: int) -> None:
 def get_championship(championship_id: UUID) -> Championship:
     try:
         return Championship.objects.get(id=championship_id)
-    except (Championship.DoesNotExist, ValueError, TypeError):
+    except (Championship.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound(f"championship {championship_id} does not exist") from None
 
 
@@ -157,7 +158,7 @@ def get_match(championship_id: UUID, match_id: UUID) -> Match:
         return Match.objects.select_related("championship").get(
             id=match_id, championship_id=championship_id
         )
-    except (Match.DoesNotExist, ValueError, TypeError):
+    except (Match.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound(
             f"match {match_id} does not exist in championship {championship_id}"
         ) from None

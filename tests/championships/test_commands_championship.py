@@ -176,6 +176,12 @@ def test_update_with_a_stale_expected_version_conflicts_and_writes_nothing(champ
     assert store.stream_version(str(championship.id)) == 1
 
 
+@pytest.mark.parametrize("championship_id", ["not-a-uuid", 42])
+def test_a_malformed_championship_id_is_not_found(owner, championship_id):
+    with pytest.raises(NotFound):
+        commands.championship_update(actor_id=owner.id, championship_id=championship_id, name="X")
+
+
 def test_a_stranger_may_not_update(championship):
     stranger = UserFactory.create()
 

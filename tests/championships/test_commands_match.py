@@ -244,6 +244,15 @@ def test_a_match_is_looked_up_within_its_championship(match):
         )
 
 
+def test_a_malformed_match_id_is_not_found(championship):
+    with pytest.raises(NotFound):
+        commands.match_start(
+            actor_id=championship.owner_id,
+            championship_id=championship.id,
+            match_id="1; DROP",  # type: ignore[arg-type]  # what a careless caller might pass
+        )
+
+
 def test_an_unknown_match_is_not_found(championship):
     with pytest.raises(NotFound):
         commands.match_start(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from championships import commands, handlers, projections, selectors
 from championships import events as ev
+from championships.exceptions import NotFound
 from championships.models import AppliedResult, Standing
 from events import store
 from events.subscriptions import subscriptions
@@ -347,3 +350,19 @@ def test_one_more_result_costs_the_same_queries_however_long_the_season(owner, e
 
     assert counts[0] == counts[1]
     assert AppliedResult.objects.filter(championship_id=championship.id).count() == 15
+
+
+def test_selectors_find_a_championship_and_its_match_or_say_not_found(championship, teams):
+    match = play(championship, teams[0], teams[1], "1-0")
+
+    found = selectors.match_get(championship_id=championship.id, match_id=match.id)
+
+    assert found.home_team.name == "Ajax"
+    assert selectors.championship_get(championship_id=championship.id) == championship
+    with pytest.raises(NotFound):
+        selectors.match_get(
+            championship_id=championship.id,
+            match_id="nope",  # type: ignore[arg-type]
+        )
+    with pytest.raises(NotFound):
+        selectors.championship_get(championship_id=uuid.uuid4())
