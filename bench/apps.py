@@ -19,4 +19,5 @@ class BenchConfig(AppConfig):
             event_types=[probe.ProbeTicked],
             stream_types=[probe.STREAM_TYPE],
             retry=RetryPolicy(max_attempts=4, base_delay=0.2, max_delay=5.0),
+            batch_handler=probe.apply_probe_batch,
         )

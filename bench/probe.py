@@ -6,6 +6,7 @@ elsewhere.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -51,25 +52,41 @@ def apply_probe(event: RecordedEvent) -> None:
         ProbeCounter.objects.create(stream_id=event.stream_id, applied=1, versions=[event.version])
 
 
+def apply_probe_batch(events: list[RecordedEvent]) -> None:
+    """The same as ``apply_probe`` for each event, in one write per stream."""
+    if _DELAY_SECONDS:
+        time.sleep(_DELAY_SECONDS * len(events))
+    stream_id = events[0].stream_id
+    versions = [e.version for e in events]
+    if ProbeFault.objects.filter(stream_id=stream_id, version__in=versions).exists():
+        raise ProbeFailure(f"probe fault in {stream_id}@{versions[0]}..{versions[-1]}")
+    updated = ProbeCounter.objects.filter(stream_id=stream_id).update(
+        applied=F("applied") + len(versions), versions=_append_versions(versions)
+    )
+    if not updated:
+        ProbeCounter.objects.create(stream_id=stream_id, applied=len(versions), versions=versions)
+
+
 def _append_version(version: int) -> Func:
-    # PostgreSQL: jsonb || to_jsonb(n); SQLite: json_insert(list, '$[#]', n).
+    return _append_versions([version])
+
+
+def _append_versions(versions: list[int]) -> Func:
+    # PostgreSQL: jsonb || jsonb; SQLite: json_insert(list, '$[#]', n, '$[#]', m, ...).
     from django.db import connection
 
     if connection.vendor == "postgresql":
         return Func(
             F("versions"),
-            Func(Value(version), function="to_jsonb"),
+            Func(Value(json.dumps(versions)), template="%(expressions)s::jsonb"),
             template="%(expressions)s",
             arg_joiner=" || ",
             output_field=JSONField(),
         )
-    return Func(
-        F("versions"),
-        Value("$[#]"),
-        Value(version),
-        function="json_insert",
-        output_field=JSONField(),
-    )
+    args: list[Value] = []
+    for version in versions:
+        args += [Value("$[#]"), Value(version)]
+    return Func(F("versions"), *args, function="json_insert", output_field=JSONField())
 
 
 def probe_tick(*, stream_id: str, n: int = 0) -> int:

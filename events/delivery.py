@@ -99,6 +99,7 @@ def _deliver_subscription(
     sub: Subscription, stream_id: str, stream_type: str, max_batches: int, result: StreamResult
 ) -> None:
     limit = sub.batch_size
+    one_by_one = False
     for _ in range(max_batches):
         try:
             with transaction.atomic():
@@ -116,8 +117,11 @@ def _deliver_subscription(
                 rows = _pending(stream_id, state.version, limit)
                 if not rows:
                     return
-                _handle(sub, stream_id, stream_type, rows)
+                _handle(sub, stream_id, stream_type, rows, one_by_one=one_by_one)
                 _advance(state, rows[-1][0])
+        except _BatchFailed:
+            one_by_one = True
+            continue
         except _HandlerFailed as failure:
             if failure.index > 0:
                 # Commit the events before the failing one first, on their own.
@@ -130,6 +134,7 @@ def _deliver_subscription(
         if len(rows) < limit:
             return
         limit = sub.batch_size
+        one_by_one = False
     result.more.append(sub.name)
 
 
@@ -191,14 +196,38 @@ def _recorded(stream_id: str, stream_type: str, row: tuple[Any, ...]) -> Recorde
     )
 
 
+class _BatchFailed(Exception):
+    """The batch handler failed: handle the same events one by one to find the culprit."""
+
+
 def _handle(
-    sub: Subscription, stream_id: str, stream_type: str, rows: list[tuple[Any, ...]]
+    sub: Subscription,
+    stream_id: str,
+    stream_type: str,
+    rows: list[tuple[Any, ...]],
+    *,
+    one_by_one: bool = False,
 ) -> None:
-    lag = metrics.delivery_lag_seconds.labels(sub.name)
-    timer = metrics.handle_seconds.labels(sub.name)
-    for index, row in enumerate(rows):
-        if not sub.wants(row[3]):
-            continue
+    wanted = [(i, row) for i, row in enumerate(rows) if sub.wants(row[3])]
+    if not wanted:
+        return
+    if sub.batch_handler is not None and not one_by_one:
+        try:
+            batch = [_recorded(stream_id, stream_type, row) for _, row in wanted]
+            first = batch[0].metadata
+            started = time.perf_counter()
+            with event_context(
+                correlation_id=first.correlation_id,
+                causation_id=str(batch[-1].event_id),
+                user_id=first.user_id,
+                trace=first.trace,
+            ):
+                sub.batch_handler(batch)
+        except Exception as exc:  # isolate the failing event below
+            raise _BatchFailed(str(exc)) from exc
+        _observe(sub, batch, time.perf_counter() - started)
+        return
+    for index, row in wanted:
         try:
             event = _recorded(stream_id, stream_type, row)
             meta = event.metadata
@@ -210,10 +239,17 @@ def _handle(
                 trace=meta.trace,
             ):
                 sub.handler(event)
-            timer.observe(time.perf_counter() - started)
-            lag.observe(max(0.0, (timezone.now() - event.occurred_at).total_seconds()))
+            _observe(sub, [event], time.perf_counter() - started)
         except Exception as exc:  # the delivery boundary: recorded, retried, dead-lettered
             raise _HandlerFailed(index, row, exc) from exc
+
+
+def _observe(sub: Subscription, events: list[RecordedEvent], seconds: float) -> None:
+    metrics.handle_seconds.labels(sub.name).observe(seconds / len(events))
+    now = timezone.now()
+    lag = metrics.delivery_lag_seconds.labels(sub.name)
+    for event in events:
+        lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
 
 
 def _advance(state: _State, version: int) -> None:

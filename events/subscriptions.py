@@ -17,6 +17,7 @@ from events.registry import Event, EventRegistrationError
 from events.store import RecordedEvent
 
 Handler = Callable[[RecordedEvent], None]
+BatchHandler = Callable[[list[RecordedEvent]], None]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,10 @@ class Subscription:
     """A named subscriber. ``event_types`` empty means every type.
 
     ``stream_types`` limits which streams it follows (None: all). ``batch_size`` caps how
-    many events one delivery transaction handles.
+    many events one delivery transaction handles. ``batch_handler``, if given, receives
+    all the wanted events of a delivery at once (one write instead of one per event);
+    when it fails, the batch is handled again one event at a time with ``handler`` to
+    find the failing event, so both must have the same effect.
     """
 
     name: str
@@ -49,6 +53,7 @@ class Subscription:
     stream_types: frozenset[str] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int = 500
+    batch_handler: BatchHandler | None = None
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
@@ -100,6 +105,7 @@ def subscribe(
     stream_types: Iterable[str] | None = None,
     retry: RetryPolicy | None = None,
     batch_size: int = 500,
+    batch_handler: BatchHandler | None = None,
 ) -> Subscription:
     """Register ``handler`` under ``name`` for these event types (classes or type names)."""
     types = frozenset(t if isinstance(t, str) else t.event_type for t in event_types)
@@ -111,5 +117,6 @@ def subscribe(
             stream_types=frozenset(stream_types) if stream_types is not None else None,
             retry=retry or RetryPolicy(),
             batch_size=batch_size,
+            batch_handler=batch_handler,
         )
     )

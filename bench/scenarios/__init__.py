@@ -1,3 +1,3 @@
 """Benchmark scenarios: each module has ``run(options) -> dict`` and a ``HELP`` line."""
 
-SCENARIOS = ["append", "standings"]
+SCENARIOS = ["dispatch", "append", "standings"]

@@ -1,0 +1,189 @@
+"""Events/s from commit to checkpoint through real Celery workers and the real broker.
+
+1. Throughput: 20,000 events over 200 probe streams are committed while the workers
+   consume nothing (their wake-ups are queued as in normal operation); then the two
+   workers start consuming and deliver them to the probe projection. Baseline: as many
+   no-op tasks, queued on the same broker and drained by the same two workers.
+2. Latency: a producer commits single events at a steady 300/s over 50 streams for 10 s
+   while the workers run; lag = commit → the probe subscription's checkpoint passing
+   that event (a monitor polls the checkpoints every 2 ms).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+
+from bench.models import ProbeCounter
+from bench.probe import SUBSCRIPTION, ProbeTicked
+from bench.tasks import noop_task
+from bench.workers import WorkerPool
+from easychamp.celery import app as celery_app
+from events import store
+from events.models import Checkpoint, EventStream, StoredEvent
+
+WORKERS = 2
+STREAMS = 200
+EVENTS = 20_000
+BATCH = 10
+LATENCY_STREAMS = 50
+OFFERED_PER_S = 300
+LATENCY_SECONDS = 10.0
+
+
+def _checkpointed(prefix: str) -> int:
+    return sum(
+        Checkpoint.objects.filter(
+            subscription=SUBSCRIPTION, stream_id__startswith=prefix
+        ).values_list("version", flat=True)
+    )
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def _drained(pool: WorkerPool) -> bool:
+    """Nothing left in the queue, and no worker holding or running a task."""
+    with celery_app.connection_for_write() as conn:
+        if conn.default_channel.client.llen(pool.queue):
+            return False
+    inspect = celery_app.control.inspect(destination=pool.names, timeout=0.5)
+    busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+    return not any(busy)
+
+
+def _throughput(pool: WorkerPool, prefix: str, log: Callable[[str], None]) -> float:
+    per_stream = EVENTS // STREAMS
+    versions = dict.fromkeys(range(STREAMS), 0)
+    for _ in range(per_stream // BATCH):
+        for s in range(STREAMS):
+            with transaction.atomic():
+                store.append(f"{prefix}-{s}", [ProbeTicked(n=k) for k in range(BATCH)], versions[s])
+            versions[s] += BATCH
+    log(f"committed {EVENTS} events over {STREAMS} streams; workers start consuming")
+    started = time.perf_counter()
+    pool.consume()
+    _wait(lambda: _checkpointed(prefix) >= EVENTS, 300, "the throughput phase")
+    elapsed = time.perf_counter() - started
+    pool.pause()
+    return EVENTS / elapsed
+
+
+def _baseline(pool: WorkerPool, log: Callable[[str], None]) -> float:
+    with celery_app.producer_or_acquire() as producer:
+        for _ in range(EVENTS):
+            noop_task.apply_async(producer=producer)
+    log(f"queued {EVENTS} no-op tasks; workers start consuming")
+    started = time.perf_counter()
+    pool.consume()
+    _wait(lambda: _drained(pool), 300, "the no-op baseline")
+    elapsed = time.perf_counter() - started
+    pool.pause()
+    return EVENTS / elapsed
+
+
+def _latency(prefix: str) -> list[float]:
+    committed: dict[tuple[str, int], float] = {}
+    reached: dict[tuple[str, int], float] = {}
+    done = threading.Event()
+
+    def monitor() -> None:
+        seen: dict[str, int] = {}
+        try:
+            while True:
+                finished = done.is_set()
+                rows = Checkpoint.objects.filter(
+                    subscription=SUBSCRIPTION, stream_id__startswith=prefix
+                ).values_list("stream_id", "version")
+                now = time.time()
+                for stream_id, version in rows:
+                    for v in range(seen.get(stream_id, 0) + 1, version + 1):
+                        reached[(stream_id, v)] = now
+                    seen[stream_id] = max(seen.get(stream_id, 0), version)
+                if finished and len(reached) >= len(committed):
+                    return
+                time.sleep(0.002)
+        finally:
+            connections.close_all()
+
+    watcher = threading.Thread(target=monitor, daemon=True)
+    watcher.start()
+    versions = dict.fromkeys(range(LATENCY_STREAMS), 0)
+    total = int(OFFERED_PER_S * LATENCY_SECONDS)
+    start = time.perf_counter()
+    for i in range(total):
+        delay = start + i / OFFERED_PER_S - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        s = i % LATENCY_STREAMS
+        with transaction.atomic():
+            store.append(f"{prefix}-{s}", [ProbeTicked(n=i)], versions[s])
+        committed[(f"{prefix}-{s}", versions[s] + 1)] = time.time()
+        versions[s] += 1
+    done.set()
+    watcher.join(timeout=120)
+    return sorted((reached[k] - t) * 1000 for k, t in committed.items() if k in reached)
+
+
+def _percentile(values: list[float], p: float) -> float:
+    index = min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))
+    return values[index]
+
+
+def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+    if connection.vendor != "postgresql":
+        raise RuntimeError("the dispatch benchmark needs PostgreSQL (set DATABASE_URL)")
+    run_id = uuid.uuid4().hex[:8]
+    queue = f"bench-dispatch-{run_id}"
+    previous_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    prefix = f"dispatch-{run_id}"
+    pool = WorkerPool(WORKERS, queue)
+    try:
+        baseline = _baseline(pool, log)
+        log(f"baseline: {baseline:.0f} no-op tasks/s")
+        throughput = _throughput(pool, f"{prefix}-t", log)
+        log(f"throughput: {throughput:.0f} events/s")
+        pool.consume()
+        lags = _latency(f"{prefix}-l")
+        log(f"latency: {len(lags)} events measured")
+    finally:
+        pool.stop()
+        celery_app.conf.task_default_queue = previous_queue
+        for model, field in (
+            (StoredEvent, "stream_id"),
+            (EventStream, "stream_id"),
+            (Checkpoint, "stream_id"),
+            (ProbeCounter, "stream_id"),
+        ):
+            model.objects.filter(**{f"{field}__startswith": prefix}).delete()
+        with celery_app.connection_for_write() as conn:
+            channel: Any = conn.default_channel
+            channel.queue_delete(queue)
+            channel.queue_delete(f"{queue}-idle")
+    broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
+    return {
+        "scenario": "dispatch",
+        "broker": broker,
+        "workers": WORKERS,
+        "events": EVENTS,
+        "events_per_s": round(throughput, 1),
+        "baseline_noop_tasks_per_s": round(baseline, 1),
+        "ratio": round(throughput / baseline, 2),
+        "offered_per_s": OFFERED_PER_S,
+        "latency_events": len(lags),
+        "lag_ms_p50": round(statistics.median(lags), 1),
+        "lag_ms_p99": round(_percentile(lags, 99), 1),
+    }

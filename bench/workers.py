@@ -1,0 +1,101 @@
+"""Real Celery worker processes for benchmarks, started idle and then pointed at a queue,
+so that their boot time is not part of what is measured."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from easychamp.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+POOL = os.environ.get("BENCH_POOL", "prefork")
+LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class WorkerPool:
+    """``count`` worker processes (one pool process each) that consume nothing until
+    ``consume(queue)`` is called."""
+
+    def __init__(self, count: int, queue: str) -> None:
+        self.names = [f"bench{i}-{os.getpid()}@localhost" for i in range(count)]
+        self.queue = queue
+        self.log_dir = Path(tempfile.mkdtemp(prefix="easychamp-bench-"))
+        idle = f"{queue}-idle"
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_QUEUE": queue,
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": LOG_LEVEL,
+        }
+        self.procs = []
+        for name in self.names:
+            log = (self.log_dir / f"{name}.log").open("wb")
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "celery", "-A", "easychamp", "worker"),
+                        *(
+                            "--loglevel",
+                            os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+                            "--concurrency",
+                            "1",
+                            "--pool",
+                            POOL,
+                        ),
+                        *("-Q", idle, "-n", name, "--without-gossip", "--without-mingle"),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            replies = celery_app.control.ping(destination=self.names, timeout=0.5) or []
+            if len(replies) == len(self.names):
+                return
+        raise RuntimeError(f"bench workers did not start; logs in {self.log_dir}")
+
+    def consume(self) -> None:
+        replies = celery_app.control.add_consumer(
+            self.queue, destination=self.names, reply=True, timeout=5
+        )
+        if len(replies or []) != len(self.names):
+            raise RuntimeError(f"not every worker took the queue: {replies}")
+
+    def pause(self) -> None:
+        celery_app.control.cancel_consumer(self.queue, destination=self.names, reply=True)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
