@@ -57,7 +57,8 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 def _drained(pool: WorkerPool) -> bool:
     """Nothing left in the queue, and no worker holding or running a task."""
     with celery_app.connection_for_write() as conn:
-        if conn.default_channel.client.llen(pool.queue):
+        channel: Any = conn.default_channel
+        if channel.queue_declare(queue=pool.queue, passive=True).message_count:
             return False
     inspect = celery_app.control.inspect(destination=pool.names, timeout=0.5)
     busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
