@@ -1,7 +1,14 @@
-"""Rebuilding the standings projection from the event store."""
+"""Rebuilding the standings projection from the event store.
+
+The replay runs in memory with the live projection's own pieces (``_count``, ``score``,
+``form``, ``reposition``): results are counted in global order, each group is ranked
+once at the end, and the rows are written in bulk. Tests compare the result with the
+live projection, field by field.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from uuid import UUID
 
@@ -15,8 +22,134 @@ from championships.models import (
     Standing,
     StandingsHead,
 )
-from championships.projections.standings import HANDLED_TYPES, apply_standings
+from championships.projections.standings import (
+    HANDLED_TYPES,
+    _count,
+    form,
+    new_head,
+    reposition,
+    score,
+)
+from championships.tiebreakers import Result
 from events import store
+
+BATCH = 1000
+
+
+class _Replay:
+    def __init__(self) -> None:
+        self.heads: dict[UUID, StandingsHead] = {}
+        self.rows: dict[UUID, dict[UUID, Standing]] = defaultdict(dict)
+        self.results: dict[UUID, AppliedResult] = {}
+        self.deductions: list[AppliedDeduction] = []
+
+    def head(self, championship_id: UUID) -> StandingsHead:
+        if championship_id not in self.heads:
+            self.heads[championship_id] = new_head(championship_id)
+        return self.heads[championship_id]
+
+    def row(self, championship_id: UUID, group: str, team_id: UUID) -> Standing:
+        rows = self.rows[championship_id]
+        if team_id not in rows:
+            rows[team_id] = Standing(championship_id=championship_id, group=group, team_id=team_id)
+        return rows[team_id]
+
+    def apply(self, recorded: store.RecordedEvent) -> None:
+        event = recorded.data
+        if isinstance(event, ev.ChampionshipCreated | ev.ChampionshipUpdated):
+            head = self.head(event.championship_id)
+            head.points_win, head.points_draw = event.points_win, event.points_draw
+            head.points_loss = event.points_loss
+            head.tie_breakers = list(event.tie_breakers)
+            head.head_to_head_reapply = event.head_to_head_reapply
+        elif isinstance(event, ev.TeamRegistered):
+            self.row(event.championship_id, event.group, event.team_id).team_name = event.name
+        elif isinstance(event, ev.TeamWithdrawn):
+            self.row(event.championship_id, event.group, event.team_id).withdrawn = True
+        elif isinstance(event, ev.PointsDeducted):
+            row = self.row(event.championship_id, event.group, event.team_id)
+            row.points_deducted += event.points
+            self.deductions.append(
+                AppliedDeduction(
+                    event_id=recorded.event_id,
+                    championship_id=event.championship_id,
+                    team_id=event.team_id,
+                    points=event.points,
+                )
+            )
+        elif isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
+            self._result(recorded, event)
+
+    def _result(
+        self,
+        recorded: store.RecordedEvent,
+        event: ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded,
+    ) -> None:
+        cid = event.championship_id
+        home = self.row(cid, event.group, event.home_team_id)
+        away = self.row(cid, event.group, event.away_team_id)
+        applied = self.results.get(event.match_id)
+        if applied is None:
+            applied = self.results[event.match_id] = AppliedResult(
+                match_id=event.match_id,
+                championship_id=cid,
+                group=event.group,
+                home_team_id=event.home_team_id,
+                away_team_id=event.away_team_id,
+                home_score=0,
+                away_score=0,
+                version=0,
+                sequence=recorded.position,
+            )
+        else:
+            _count(home, away, applied.home_score, applied.away_score, -1)
+        applied.home_score, applied.away_score = event.home_score, event.away_score
+        applied.version = recorded.version
+        _count(home, away, event.home_score, event.away_score, +1)
+
+    def save(self) -> None:
+        by_team: dict[UUID, list[AppliedResult]] = defaultdict(list)
+        by_group: dict[tuple[UUID, str], list[Result]] = defaultdict(list)
+        for r in sorted(self.results.values(), key=lambda r: r.sequence, reverse=True):
+            by_team[r.home_team_id].append(r)
+            by_team[r.away_team_id].append(r)
+            by_group[r.championship_id, r.group].append(
+                Result(r.home_team_id, r.away_team_id, r.home_score, r.away_score)
+            )
+        for cid, rows in self.rows.items():
+            head = self.head(cid)
+            groups: dict[str, list[Standing]] = defaultdict(list)
+            for row in rows.values():
+                score(row, head)
+                row.form = form(row.team_id, by_team[row.team_id])
+                groups[row.group].append(row)
+            for group, members in groups.items():
+                reposition(members, head, _among(by_group[cid, group]))
+        for cid, head in self.heads.items():
+            head.version = store.stream_version(ev.standings_stream_id(cid))
+        StandingsHead.objects.bulk_create(
+            self.heads.values(),
+            update_conflicts=True,
+            unique_fields=["championship_id"],
+            update_fields=[
+                "points_win",
+                "points_draw",
+                "points_loss",
+                "tie_breakers",
+                "head_to_head_reapply",
+                "version",
+            ],
+        )
+        Standing.objects.bulk_create([r for rows in self.rows.values() for r in rows.values()])
+        AppliedResult.objects.bulk_create(self.results.values())
+        AppliedDeduction.objects.bulk_create(self.deductions)
+
+
+def _among(results: list[Result]) -> Callable[[frozenset[UUID]], list[Result]]:
+    def among(team_ids: frozenset[UUID]) -> list[Result]:
+        return [r for r in results if r.home_team_id in team_ids and r.away_team_id in team_ids]
+
+    return among
 
 
 def rebuild_standings(
@@ -24,46 +157,39 @@ def rebuild_standings(
 ) -> int:
     """Rebuild the standings (of one championship, or all) from the event store.
 
-    Replays the handled events in global order through the same code as live delivery,
-    without publishing StandingsUpdated; each standings stream keeps its version.
-    Returns the number of events replayed.
+    Replays the handled events in global order without publishing StandingsUpdated;
+    each standings stream keeps its version. Returns the number of events replayed.
     """
     with transaction.atomic():
+        heads = StandingsHead.objects.select_for_update()
         standings = Standing.objects.all()
         results = AppliedResult.objects.all()
         deductions = AppliedDeduction.objects.all()
-        heads = StandingsHead.objects.all()
         stream_ids: list[str] | None = None
         if championship_id is not None:
+            heads = heads.filter(championship_id=championship_id)
             standings = standings.filter(championship_id=championship_id)
             results = results.filter(championship_id=championship_id)
             deductions = deductions.filter(championship_id=championship_id)
-            heads = heads.filter(championship_id=championship_id)
             match_ids = Match.objects.filter(championship_id=championship_id).values_list(
                 "id", flat=True
             )
             stream_ids = [str(championship_id), *(str(m) for m in match_ids)]
-        for queryset in (standings, results, deductions, heads):
+        # Live deliveries for these championships wait on their heads until we commit.
+        list(heads)
+        for queryset in (standings, results, deductions):
             queryset.delete()
+        replay = _Replay()
         position = 0
         replayed = 0
-        while True:
-            batch = store.read_all(
-                position, limit=1000, stream_ids=stream_ids, event_types=HANDLED_TYPES
-            )
-            if not batch:
-                break
+        while batch := store.read_all(
+            position, limit=BATCH, stream_ids=stream_ids, event_types=HANDLED_TYPES
+        ):
             for recorded in batch:
-                apply_standings(recorded, publish=False)
+                replay.apply(recorded)
             position = batch[-1].position
             replayed += len(batch)
             if progress is not None:
                 progress(replayed)
-        rebuilt = StandingsHead.objects.all()
-        if championship_id is not None:
-            rebuilt = rebuilt.filter(championship_id=championship_id)
-        for head in rebuilt:
-            # The standings stream was not rewritten: keep appending where it ends.
-            head.version = store.stream_version(ev.standings_stream_id(head.championship_id))
-            head.save(update_fields=["version"])
+        replay.save()
     return replayed

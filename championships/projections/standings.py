@@ -61,7 +61,9 @@ def apply_standings(recorded: store.RecordedEvent, *, publish: bool = True) -> N
     """Bring the standings up to date with one event (idempotent)."""
     event = recorded.data
     championship_id: UUID = getattr(event, "championship_id")  # noqa: B009
-    with transaction.atomic():
+    # Joins the delivery transaction without a savepoint (two round trips saved): a
+    # failing handler rolls back the whole delivery batch anyway.
+    with transaction.atomic(savepoint=False):
         head = _lock_head(championship_id)
         tables = _Tables(head)
         changed = tables.apply(recorded)
@@ -72,15 +74,25 @@ def apply_standings(recorded: store.RecordedEvent, *, publish: bool = True) -> N
             _publish(head, tables, sorted(changed))
 
 
+def new_head(championship_id: UUID) -> StandingsHead:
+    """Default rules until the championship's ChampionshipCreated is handled."""
+    preset = PRESETS[DEFAULT_PRESET]
+    return StandingsHead(
+        championship_id=championship_id,
+        tie_breakers=list(preset.criteria),
+        head_to_head_reapply=preset.head_to_head_reapply,
+    )
+
+
 def _lock_head(championship_id: UUID) -> StandingsHead:
     # Deliveries for different streams of one championship (two matches finishing at
     # once) take turns here, so their read-modify-write of a group never interleaves.
-    preset = PRESETS[DEFAULT_PRESET]
+    default = new_head(championship_id)
     head, _ = StandingsHead.objects.select_for_update().get_or_create(
         championship_id=championship_id,
         defaults={
-            "tie_breakers": list(preset.criteria),
-            "head_to_head_reapply": preset.head_to_head_reapply,
+            "tie_breakers": default.tie_breakers,
+            "head_to_head_reapply": default.head_to_head_reapply,
         },
     )
     return head
@@ -269,30 +281,47 @@ class _Tables:
     # --- ranking --------------------------------------------------------------------
 
     def _score(self, row: Standing) -> None:
-        head = self.head
-        row.goal_difference = row.goals_for - row.goals_against
-        row.points = (
-            row.won * head.points_win
-            + row.drawn * head.points_draw
-            + row.lost * head.points_loss
-            - row.points_deducted
-        )
+        score(row, self.head)
 
     def rerank(self, group: str) -> None:
-        head = self.head
-        rows = {r.team_id: r for r in self.group_rows(group)}
-        ranked = rank(
-            [_record(r) for r in rows.values()],
-            criteria=head.tie_breakers,
-            head_to_head_reapply=head.head_to_head_reapply,
-            points_for=(head.points_win, head.points_draw, head.points_loss),
-            results_among=_results_among(self.championship_id, group),
-        )
-        for position, record in enumerate(ranked, start=1):
-            row = rows[record.team_id]
-            if row.position != position:
-                row.position = position
-                self._moved.add(row.team_id)
+        rows = self.group_rows(group)
+        among = _results_among(self.championship_id, group)
+        for row in reposition(rows, self.head, among):
+            self._moved.add(row.team_id)
+
+
+def score(row: Standing, head: StandingsHead) -> None:
+    """Goal difference and points (after deductions) from the row's counts."""
+    row.goal_difference = row.goals_for - row.goals_against
+    row.points = (
+        row.won * head.points_win
+        + row.drawn * head.points_draw
+        + row.lost * head.points_loss
+        - row.points_deducted
+    )
+
+
+def reposition(
+    rows: list[Standing],
+    head: StandingsHead,
+    results_among: Callable[[frozenset[UUID]], Iterable[Result]],
+) -> list[Standing]:
+    """Rank one group's rows by the head's rules; the rows whose position changed."""
+    by_team = {r.team_id: r for r in rows}
+    ranked = rank(
+        [_record(r) for r in rows],
+        criteria=head.tie_breakers,
+        head_to_head_reapply=head.head_to_head_reapply,
+        points_for=(head.points_win, head.points_draw, head.points_loss),
+        results_among=results_among,
+    )
+    moved = []
+    for position, record in enumerate(ranked, start=1):
+        row = by_team[record.team_id]
+        if row.position != position:
+            row.position = position
+            moved.append(row)
+    return moved
 
 
 def _save_positions(rows: list[Standing]) -> None:
@@ -334,8 +363,13 @@ def _form(team_id: UUID) -> str:
     results = AppliedResult.objects.filter(
         Q(home_team_id=team_id) | Q(away_team_id=team_id)
     ).order_by("-sequence")[:FORM_LENGTH]
+    return form(team_id, results)
+
+
+def form(team_id: UUID, latest_first: Iterable[AppliedResult]) -> str:
+    """The team's last five results (given latest first) as letters, oldest first."""
     letters = []
-    for r in results:
+    for r in list(latest_first)[:FORM_LENGTH]:
         scored, conceded = (
             (r.home_score, r.away_score)
             if r.home_team_id == team_id
