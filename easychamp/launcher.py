@@ -95,6 +95,11 @@ def main() -> None:
     port = env.setdefault("PORT", "8000")
     redis_url = env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    # Web and worker processes write their metrics to one folder, so /metrics (served by
+    # the web process) also shows what the Celery workers delivered.
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".prometheus")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     os.environ.update(env)
 
     redis_proc = _start_redis(redis_url)

@@ -21,6 +21,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from events import metrics
 from events.context import Metadata, current_metadata
 from events.models import EventStream, StoredEvent
 from events.registry import Event, EventError, registry
@@ -138,8 +139,9 @@ def append(
                 metadata_json,
                 occurred_at,
             )
-        if positions and _append_listeners:
-            transaction.on_commit(lambda: _notify(stream_id, stream_type, new_version))
+        if positions:
+            types = [event.event_type for event in events]
+            transaction.on_commit(lambda: _committed(stream_id, stream_type, new_version, types))
     if not positions:
         # Raised outside the atomic block: nothing was written, so the caller's
         # transaction stays usable (it may reload and try again).
@@ -162,7 +164,9 @@ def append(
     ]
 
 
-def _notify(stream_id: str, stream_type: str, version: int) -> None:
+def _committed(stream_id: str, stream_type: str, version: int, event_types: list[str]) -> None:
+    for event_type in event_types:
+        metrics.events_appended.labels(event_type).inc()
     for listener in list(_append_listeners):
         listener(stream_id, stream_type, version)
 

@@ -105,14 +105,15 @@ def test_failures_and_dead_letters_are_counted(client):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="events.store.append never increments metrics.events_appended (reported)",
-)
-def test_appended_events_are_counted_per_type(client):
+def test_appended_events_are_counted_per_type_once_committed(
+    client, django_capture_on_commit_callbacks
+):
     before = scrape(client)
 
-    store.append("m3", [ProbeTicked(n=i) for i in range(2)], 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        store.append("m3", [ProbeTicked(n=i) for i in range(2)], 0)
+    with django_capture_on_commit_callbacks(execute=False):
+        store.append("m4", [ProbeTicked(n=0)], 0)  # never committed
 
     after = scrape(client)
     name = "easychamp_events_appended_total"
