@@ -308,16 +308,23 @@ def test_rebuild_equals_the_live_projection(championship, teams, event_bus):
 
 
 def test_rebuild_of_everything_equals_the_live_projection(championship, teams, event_bus):
-    other = ChampionshipFactory.create(actor_id=championship.owner_id)
-    x, y = TeamFactory.create_batch(2, championship=other)
-    play(other, x, y, "1-2")
+    grouped = ChampionshipFactory.create(actor_id=championship.owner_id, format="groups")
+    a1, a2, a3 = (TeamFactory.create(championship=grouped, group="A") for _ in range(3))
+    b1, b2 = (TeamFactory.create(championship=grouped, group="B") for _ in range(2))
+    play(grouped, a1, a2, "1-2")
+    play(grouped, a3, a1, "0-0")
+    play(grouped, b2, b1, "3-1")
+    commands.team_withdraw(actor_id=grouped.owner_id, championship_id=grouped.id, team_id=a2.id)
     play(championship, teams[0], teams[1], "0-1")
     event_bus.deliver()
-    live = [standings_snapshot(championship.id), standings_snapshot(other.id)]
+    live = [standings_snapshot(championship.id), standings_snapshot(grouped.id)]
+    progress: list[int] = []
 
-    projections.rebuild_standings()
+    replayed = projections.rebuild_standings(progress=progress.append)
 
-    assert [standings_snapshot(championship.id), standings_snapshot(other.id)] == live
+    assert [standings_snapshot(championship.id), standings_snapshot(grouped.id)] == live
+    assert progress == [replayed]
+    assert replayed == (1 + 4 + 1) + (1 + 5 + 3 + 1)
 
 
 def test_one_more_result_costs_the_same_queries_however_long_the_season(owner, event_bus):
