@@ -119,9 +119,10 @@ def main() -> None:
         pass
     finally:
         if honcho is not None and honcho.poll() is None:
-            os.killpg(honcho.pid, signal.SIGTERM)
+            # honcho passes SIGTERM on: the worker finishes its task (warm shutdown).
+            honcho.terminate()
             try:
-                honcho.wait(timeout=15)
+                honcho.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(honcho.pid, signal.SIGKILL)
         if redis_proc is not None:
