@@ -106,6 +106,7 @@ def main() -> None:
     honcho: subprocess.Popen[bytes] | None = None
     try:
         _manage("migrate", "--noinput", "-v", "0")
+        _manage("collectstatic", "--noinput", "-v", "0")
         _manage("load_demo")
         honcho = subprocess.Popen(
             [str(BIN / "honcho"), "start", "-f", "Procfile"], env=env, start_new_session=True
