@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -220,3 +221,30 @@ class AppliedDeduction(models.Model):
 
     def __str__(self) -> str:
         return f"-{self.points} {self.team_id}"
+
+
+# --- REST API (championships.api) ---------------------------------------------------
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST sent with an ``Idempotency-Key``: a retry with the
+    same key (same user) gets it back instead of running the command again. Written in
+    the command's transaction, so a record exists exactly when the write committed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # sha256 of method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} → {self.status_code}"

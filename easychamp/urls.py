@@ -7,5 +7,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("championships.api.urls")),
     path("", include("django_prometheus.urls")),
 ]

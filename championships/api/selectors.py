@@ -1,0 +1,101 @@
+"""Reads the API needs beyond ``championships.selectors``."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from championships import events as ev
+from championships import selectors
+from championships.exceptions import NotFound
+from championships.models import Championship, Match, StandingsHead
+from events import store
+
+
+def championship_search(
+    *, format: str | None = None, season: str | None = None, search: str | None = None
+) -> QuerySet[Championship]:
+    championships = selectors.championship_list().prefetch_related("organisers")
+    if format:
+        championships = championships.filter(format=format)
+    if season:
+        championships = championships.filter(season=season)
+    if search:
+        championships = championships.filter(Q(name__icontains=search) | Q(season=search))
+    return championships
+
+
+def championship_version(*, championship_id: UUID | str) -> int:
+    return selectors.championship_get(championship_id=championship_id).version  # type: ignore[arg-type]
+
+
+def match_championship_id(*, match_id: UUID | str) -> UUID:
+    """The championship of a match (the commands are scoped by it)."""
+    try:
+        found = Match.objects.filter(id=match_id).values_list("championship_id", flat=True)
+        championship_id = found.first()
+    except (ValidationError, ValueError):
+        championship_id = None
+    if championship_id is None:
+        raise NotFound(f"match {match_id} does not exist")
+    return championship_id
+
+
+def match_version(*, match_id: UUID | str) -> int:
+    try:
+        version = Match.objects.filter(id=match_id).values_list("version", flat=True).first()
+    except (ValidationError, ValueError):
+        version = None
+    if version is None:
+        raise NotFound(f"match {match_id} does not exist")
+    return version
+
+
+def match_with_teams(*, match_id: UUID | str) -> Match:
+    championship_id = match_championship_id(match_id=match_id)
+    return selectors.match_get(championship_id=championship_id, match_id=match_id)  # type: ignore[arg-type]
+
+
+def matches_filtered(
+    *, championship_id: UUID, round: int | None, status: str | None, group: str | None
+) -> QuerySet[Match]:
+    matches = selectors.matches_for_championship(
+        championship_id=championship_id, round=round, group=group
+    )
+    if status:
+        matches = matches.filter(status=status)
+    return matches
+
+
+def standings_version(*, championship_id: UUID) -> int:
+    """The version of the ``standings-<id>`` stream the tables reflect (0: none yet)."""
+    version = (
+        StandingsHead.objects.filter(championship_id=championship_id)
+        .values_list("version", flat=True)
+        .first()
+    )
+    return version or 0
+
+
+def championship_events(
+    *, championship_id: UUID, after: int, limit: int
+) -> list[store.RecordedEvent]:
+    """The championship's events, its matches' and its standings', in global order."""
+    stream_ids = [
+        str(championship_id),
+        ev.standings_stream_id(championship_id),
+        *(
+            str(m)
+            for m in Match.objects.filter(championship_id=championship_id).values_list(
+                "id", flat=True
+            )
+        ),
+    ]
+    return store.read_all(after_position=after, limit=limit, stream_ids=stream_ids)
+
+
+def envelopes(recorded: list[store.RecordedEvent]) -> list[dict[str, Any]]:
+    return [r.envelope() for r in recorded]

@@ -1,0 +1,295 @@
+"""Input serializers parse and type-check; output serializers render rows. Business
+rules (score ranges, who may play whom, lifecycle) stay in the commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from championships import selectors
+from championships.models import Championship, ChampionshipFormat, Match, MatchStatus, Team
+from championships.tiebreakers import CRITERIA, PRESETS
+
+# --- championships ------------------------------------------------------------------
+
+
+class ChampionshipSerializer(serializers.ModelSerializer[Championship]):
+    owner = serializers.IntegerField(source="owner_id", read_only=True)
+    organisers = serializers.SerializerMethodField()
+    points_for_win = serializers.IntegerField(source="points_win")
+    points_for_draw = serializers.IntegerField(source="points_draw")
+    points_for_loss = serializers.IntegerField(source="points_loss")
+    tiebreak_preset = serializers.CharField(source="tie_break_preset")
+    tiebreakers = serializers.ListField(child=serializers.CharField(), source="tie_breakers")
+    version = serializers.IntegerField(help_text="The championship stream version (its ETag).")
+
+    class Meta:
+        model = Championship
+        fields = [
+            "id",
+            "name",
+            "season",
+            "format",
+            "owner",
+            "organisers",
+            "points_for_win",
+            "points_for_draw",
+            "points_for_loss",
+            "tiebreak_preset",
+            "tiebreakers",
+            "head_to_head_reapply",
+            "fixtures_generated",
+            "version",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_organisers(self, championship: Championship) -> list[int]:
+        """Co-organisers' user ids (the owner is ``owner``)."""
+        return sorted(user.pk for user in championship.organisers.all())
+
+
+class _RulesSerializer(serializers.Serializer[Any]):
+    points_for_win = serializers.IntegerField(required=False)
+    points_for_draw = serializers.IntegerField(required=False)
+    points_for_loss = serializers.IntegerField(required=False)
+    tiebreak_preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False)
+    tiebreakers = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(CRITERIA)), required=False, allow_empty=False
+    )
+    head_to_head_reapply = serializers.BooleanField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "tiebreak_preset" in attrs and "tiebreakers" in attrs:
+            raise serializers.ValidationError("give tiebreak_preset or tiebreakers, not both")
+        return attrs
+
+    def command_kwargs(self) -> dict[str, Any]:
+        """The validated data under the commands' argument names."""
+        data = dict(self.validated_data)
+        renames: dict[str, str] = {
+            "points_for_win": "points_win",
+            "points_for_draw": "points_draw",
+            "points_for_loss": "points_loss",
+            "tiebreak_preset": "tie_breakers",
+            "tiebreakers": "tie_breakers",
+        }
+        return {renames.get(name, name): value for name, value in data.items()}  # type: ignore[misc]
+
+
+class ChampionshipCreateSerializer(_RulesSerializer):
+    name = serializers.CharField(max_length=200)
+    season = serializers.CharField(
+        max_length=50, required=False, help_text="Defaults to the current year."
+    )
+    format = serializers.ChoiceField(
+        choices=ChampionshipFormat.choices, default=ChampionshipFormat.ROUND_ROBIN
+    )
+
+
+class ChampionshipUpdateSerializer(_RulesSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    season = serializers.CharField(max_length=50, required=False)
+
+
+class OrganiserAddSerializer(serializers.Serializer[Any]):
+    user = serializers.IntegerField(help_text="The user id of the new co-organiser.")
+
+
+# --- teams --------------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.ModelSerializer[Team]):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "group", "withdrawn", "points_deducted"]
+        read_only_fields = fields
+
+
+class TeamRegisterSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    group = serializers.CharField(
+        max_length=20, required=False, default="", help_text="Only for the groups format."
+    )
+
+
+class TeamRefSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+# --- matches ------------------------------------------------------------------------
+
+
+class MatchSerializer(serializers.ModelSerializer[Match]):
+    championship = serializers.UUIDField(source="championship_id")
+    home_team = TeamRefSerializer()
+    away_team = TeamRefSerializer()
+    kickoff_at = serializers.DateTimeField(source="kickoff", allow_null=True)
+    awarded_to = serializers.UUIDField(source="awarded_to_id", allow_null=True)
+    version = serializers.IntegerField(help_text="The match stream version (its ETag).")
+
+    class Meta:
+        model = Match
+        fields = [
+            "id",
+            "championship",
+            "group",
+            "round",
+            "home_team",
+            "away_team",
+            "status",
+            "kickoff_at",
+            "home_score",
+            "away_score",
+            "minute",
+            "awarded_to",
+            "version",
+        ]
+        read_only_fields = fields
+
+
+class GoalOutSerializer(serializers.Serializer[Any]):
+    sequence = serializers.IntegerField()
+    team = serializers.UUIDField(source="team_id")
+    minute = serializers.IntegerField()
+    player = serializers.CharField()
+    own_goal = serializers.BooleanField()
+    penalty = serializers.BooleanField()
+
+
+class MatchDetailSerializer(MatchSerializer):
+    goals = serializers.SerializerMethodField()
+
+    class Meta(MatchSerializer.Meta):
+        fields = [*MatchSerializer.Meta.fields, "goals"]
+        read_only_fields = fields
+
+    def get_goals(self, match: Match) -> list[dict[str, Any]]:
+        goals = selectors.goals_for_match(match_id=match.id)
+        return list(GoalOutSerializer(goals, many=True).data)
+
+
+class _ChampionshipTeamField(serializers.PrimaryKeyRelatedField[Team]):
+    """A team of the championship in the serializer's context (else a 400)."""
+
+    default_error_messages = {
+        "does_not_exist": "team {pk_value} is not registered in this championship",
+        "incorrect_type": "expected a team id (UUID), got {data_type}",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(pk_field=serializers.UUIDField(), **kwargs)
+
+    def get_queryset(self) -> Any:
+        return selectors.teams_for_championship(championship_id=self.context["championship_id"])
+
+
+class MatchScheduleSerializer(serializers.Serializer[Any]):
+    home_team = _ChampionshipTeamField()
+    away_team = _ChampionshipTeamField()
+    round = serializers.IntegerField(required=False, allow_null=True)
+    kickoff_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class FixturesGenerateSerializer(serializers.Serializer[Any]):
+    double_round_robin = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Defaults to the format."
+    )
+    first_kickoff_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    days_between_rounds = serializers.IntegerField(required=False, default=7)
+
+
+class GoalSerializer(serializers.Serializer[Any]):
+    team = serializers.UUIDField(help_text="The team the goal counts for (own goal: the other).")
+    minute = serializers.IntegerField()
+    player = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    own_goal = serializers.BooleanField(required=False, default=False)
+    penalty = serializers.BooleanField(required=False, default=False)
+
+
+class CompleteSerializer(serializers.Serializer[Any]):
+    home_score = serializers.IntegerField(required=False, allow_null=True, default=None)
+    away_score = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class CorrectSerializer(serializers.Serializer[Any]):
+    home_score = serializers.IntegerField()
+    away_score = serializers.IntegerField()
+    reason = serializers.CharField(max_length=500)
+
+
+class PostponeSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    kickoff_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class CancelSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class AwardSerializer(serializers.Serializer[Any]):
+    awarded_to = serializers.UUIDField(help_text="The team the match is awarded to.")
+    home_score = serializers.IntegerField()
+    away_score = serializers.IntegerField()
+    reason = serializers.CharField(max_length=500)
+
+
+class MatchUpdateSerializer(serializers.Serializer[Any]):
+    minute = serializers.IntegerField()
+
+
+# --- standings and events -----------------------------------------------------------
+
+
+class StandingRowSerializer(serializers.Serializer[Any]):
+    position = serializers.IntegerField()
+    group = serializers.CharField(help_text='The group ("" outside the groups format).')
+    team = TeamRefSerializer()
+    played = serializers.IntegerField()
+    won = serializers.IntegerField()
+    drawn = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    goals_for = serializers.IntegerField()
+    goals_against = serializers.IntegerField()
+    goal_difference = serializers.IntegerField()
+    points_deducted = serializers.IntegerField()
+    points = serializers.IntegerField()
+    form = serializers.CharField(help_text="Last five results, oldest first, e.g. WWDLW.")
+    withdrawn = serializers.BooleanField()
+
+
+class StandingsSerializer(serializers.Serializer[Any]):
+    championship = serializers.UUIDField()
+    version = serializers.IntegerField(help_text="The standings stream version (its ETag).")
+    groups = serializers.ListField(
+        child=serializers.CharField(), help_text="Group names in order ([''] without groups)."
+    )
+    rows = StandingRowSerializer(many=True, help_text="Ordered by group, then position.")
+
+
+class EventEnvelopeSerializer(serializers.Serializer[Any]):
+    event_id = serializers.UUIDField()
+    stream_id = serializers.CharField()
+    stream_type = serializers.CharField()
+    version = serializers.IntegerField()
+    position = serializers.IntegerField()
+    event_type = serializers.CharField()
+    schema_version = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    payload = serializers.DictField()
+    metadata = serializers.DictField()
+
+
+class EventFeedSerializer(serializers.Serializer[Any]):
+    events = EventEnvelopeSerializer(many=True)
+    next_after = serializers.IntegerField(help_text="Pass as ?after= to read on.")
+    has_more = serializers.BooleanField()
+
+
+class FixturesGeneratedSerializer(serializers.Serializer[Any]):
+    matches = MatchSerializer(many=True)
+
+
+MATCH_STATUSES = MatchStatus.values

@@ -1,0 +1,46 @@
+"""What every view shares: the acting user, parsing, and responses with ETags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from championships.api.errors import BadRequest
+from championships.api.etags import etag
+
+
+def actor(request: Request) -> int:
+    user_id = request.user.pk
+    assert isinstance(user_id, int), "writes need an authenticated user (permission classes)"
+    return user_id
+
+
+def parse(
+    serializer_class: type[serializers.Serializer[Any]], request: Request, **context: Any
+) -> Any:
+    serializer = serializer_class(data=request.data, context={"request": request, **context})
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+def with_etag(data: Any, version: int, status: int = 200, **headers: str) -> Response:
+    return Response(data, status=status, headers={"ETag": etag(version), **headers})
+
+
+def int_param(
+    request: Request, name: str, *, minimum: int = 0, maximum: int | None = None
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f" and at most {maximum}" if maximum is not None else ""
+        raise BadRequest(f"{name} must be at least {minimum}{bound}")
+    return value

@@ -1,0 +1,169 @@
+"""Standings (cached by version), the event feed, and the exports."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from championships import selectors
+from championships.api import exports, schema
+from championships.api import selectors as api_selectors
+from championships.api import serializers as s
+from championships.api.caching import cache_get, cache_set, standings_key
+from championships.api.etags import not_modified
+from championships.api.renderers import CSVRenderer, ICalendarRenderer
+from championships.api.views.base import int_param, with_etag
+from championships.models import Standing
+
+FEED_LIMIT = 100
+FEED_MAX_LIMIT = 1000
+
+
+def _standing(row: Standing) -> dict[str, Any]:
+    return {
+        "position": row.position,
+        "group": row.group,
+        "team": {"id": str(row.team_id), "name": row.team_name},
+        "played": row.played,
+        "won": row.won,
+        "drawn": row.drawn,
+        "lost": row.lost,
+        "goals_for": row.goals_for,
+        "goals_against": row.goals_against,
+        "goal_difference": row.goal_difference,
+        "points_deducted": row.points_deducted,
+        "points": row.points,
+        "form": row.form,
+        "withdrawn": row.withdrawn,
+    }
+
+
+def standings_body(championship_id: UUID, version: int) -> dict[str, Any]:
+    """The tables at ``version`` (the standings stream's) as JSON; from the cache when
+    there."""
+    key = standings_key(championship_id, version)
+    body = cache_get(key)
+    if body is None:
+        rows = [
+            _standing(r)
+            for r in selectors.standings_for_championship(championship_id=championship_id)
+        ]
+        body = {
+            "championship": str(championship_id),
+            "version": version,
+            "groups": list(dict.fromkeys(r["group"] for r in rows)),
+            "rows": rows,
+        }
+        # Cache only tables read wholly at this version (no delivery committed meanwhile).
+        if api_selectors.standings_version(championship_id=championship_id) == version:
+            cache_set(key, body)
+    return body
+
+
+@extend_schema(tags=["standings"])
+class StandingsView(generics.GenericAPIView[Standing]):
+    serializer_class = s.StandingsSerializer
+
+    @extend_schema(
+        summary="The standings: rows ordered by group, then position",
+        parameters=[schema.IF_NONE_MATCH, schema.ETAG],
+        responses={200: s.StandingsSerializer, 304: None, **schema.READ_ERRORS},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+        version = api_selectors.standings_version(championship_id=championship.id)
+        unchanged = not_modified(request, version)
+        if unchanged is not None:
+            return unchanged
+        return with_etag(standings_body(championship.id, version), version)
+
+
+@extend_schema(tags=["events"])
+class EventFeedView(generics.GenericAPIView[Standing]):
+    serializer_class = s.EventFeedSerializer
+
+    @extend_schema(
+        summary="The championship's events (its own, its matches', its standings') in order",
+        parameters=[
+            OpenApiParameter("after", int, description="Last position seen (default 0)."),
+            OpenApiParameter(
+                "limit", int, description=f"1 to {FEED_MAX_LIMIT}, default {FEED_LIMIT}."
+            ),
+        ],
+        responses={200: s.EventFeedSerializer, **schema.READ_ERRORS},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+        after = int_param(request, "after") or 0
+        limit = int_param(request, "limit", minimum=1, maximum=FEED_MAX_LIMIT) or FEED_LIMIT
+        recorded = api_selectors.championship_events(
+            championship_id=championship.id, after=after, limit=limit
+        )
+        return Response(
+            {
+                "events": api_selectors.envelopes(recorded),
+                "next_after": recorded[-1].position if recorded else after,
+                "has_more": len(recorded) == limit,
+            }
+        )
+
+
+_TEXT = OpenApiTypes.STR
+
+
+@extend_schema(tags=["exports"])
+class FixturesICalendarView(generics.GenericAPIView[Standing]):
+    renderer_classes = [ICalendarRenderer]
+
+    @extend_schema(
+        summary="Fixtures as an iCalendar feed (RFC 5545)",
+        responses={(200, "text/calendar"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+        matches = selectors.matches_for_championship(championship_id=championship.id)
+        body = exports.fixtures_ics(championship, matches, host=request.get_host().split(":")[0])
+        return Response(body, content_type="text/calendar; charset=utf-8")
+
+
+@extend_schema(tags=["exports"])
+class FixturesCSVView(generics.GenericAPIView[Standing]):
+    renderer_classes = [CSVRenderer]
+
+    @extend_schema(
+        summary="Fixtures as CSV",
+        responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+        matches = selectors.matches_for_championship(championship_id=championship.id)
+        return _attachment(exports.fixtures_csv(matches), "fixtures.csv")
+
+
+@extend_schema(tags=["exports"])
+class StandingsCSVView(generics.GenericAPIView[Standing]):
+    renderer_classes = [CSVRenderer]
+
+    @extend_schema(
+        summary="Standings as CSV",
+        responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+        version = api_selectors.standings_version(championship_id=championship.id)
+        body = standings_body(championship.id, version)
+        return _attachment(exports.standings_csv(body["rows"]), "standings.csv")
+
+
+def _attachment(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,86 @@
+"""The event feed: a championship's envelopes (its matches' and standings' too)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.championships.api.conftest import url
+from tests.championships.factories import ChampionshipFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _feed(client, championship, query=""):
+    return client.get(url(f"championships/{championship.id}/events/{query}"))
+
+
+def test_feed_lists_the_championship_and_match_streams_in_order(
+    anonymous, api, championship, match, event_bus
+):
+    api.post(url(f"matches/{match.id}/start/"), format="json")
+    event_bus.deliver()
+
+    body = _feed(anonymous, championship).json()
+
+    events = body["events"]
+    assert [e["event_type"] for e in events if e["stream_type"] != "standings"] == [
+        "ChampionshipCreated",
+        "TeamRegistered",
+        "TeamRegistered",
+        "MatchScheduled",
+        "MatchStarted",
+    ]
+    assert "StandingsUpdated" in {e["event_type"] for e in events}
+    positions = [e["position"] for e in events]
+    assert positions == sorted(positions)
+    assert body["next_after"] == positions[-1]
+    assert body["has_more"] is False
+    assert set(events[0]) == {
+        "event_id",
+        "stream_id",
+        "stream_type",
+        "version",
+        "position",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "payload",
+        "metadata",
+    }
+    started = next(e for e in events if e["event_type"] == "MatchStarted")
+    assert (started["stream_id"], started["payload"]["match_id"]) == (str(match.id), str(match.id))
+
+
+def test_feed_pages_with_after_and_limit(anonymous, championship, match):
+    first = _feed(anonymous, championship, "?limit=2").json()
+
+    second = _feed(anonymous, championship, f"?after={first['next_after']}&limit=2").json()
+    rest = _feed(anonymous, championship, f"?after={second['next_after']}").json()
+
+    assert [e["event_type"] for e in first["events"]] == ["ChampionshipCreated", "TeamRegistered"]
+    assert first["has_more"] is True
+    assert [e["event_type"] for e in second["events"]] == ["TeamRegistered", "MatchScheduled"]
+    assert rest == {"events": [], "next_after": second["next_after"], "has_more": False}
+
+
+def test_feed_leaves_out_other_championships(anonymous, owner, championship):
+    other = ChampionshipFactory.create(actor_id=owner.id)
+    TeamFactory.create(championship=other)
+
+    events = _feed(anonymous, championship).json()["events"]
+
+    assert {e["stream_id"] for e in events} == {str(championship.id)}
+
+
+@pytest.mark.parametrize("query", ["?after=-1", "?after=x", "?limit=0", "?limit=1001"])
+def test_feed_with_bad_paging_is_400(anonymous, championship, query):
+    response = _feed(anonymous, championship, query)
+
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+def test_feed_of_an_unknown_championship_is_404(anonymous):
+    response = anonymous.get(url("championships/00000000-0000-0000-0000-000000000000/events/"))
+
+    assert response.status_code == 404
