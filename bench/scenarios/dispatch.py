@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from amqp.exceptions import ChannelError
 from django.conf import settings
 from django.db import connection, connections, transaction
 
@@ -58,8 +59,12 @@ def _drained(pool: WorkerPool) -> bool:
     """Nothing left in the queue, and no worker holding or running a task."""
     with celery_app.connection_for_write() as conn:
         channel: Any = conn.default_channel
-        if channel.queue_declare(queue=pool.queue, passive=True).message_count:
-            return False
+        try:
+            if channel.queue_declare(queue=pool.queue, passive=True).message_count:
+                return False
+        except ChannelError:
+            pass  # Redis drops the key of an empty queue: nothing left
+
     inspect = celery_app.control.inspect(destination=pool.names, timeout=0.5)
     busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
     return not any(busy)
