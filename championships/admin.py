@@ -1,0 +1,391 @@
+"""Admin for organisers. Writes go through the commands (so they record events);
+rows are read-only. Organisers (staff in the "Organisers" group) see only the
+championships they own or co-organise; superusers see all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from championships import commands
+from championships.api.selectors import championship_events
+from championships.exceptions import DomainError
+from championships.models import Championship, Match, MatchStatus, Team
+from championships.tiebreakers import PRESETS
+from events.store import ConcurrencyError
+
+ORGANISERS_GROUP = "Organisers"
+WRITE_ERRORS = (DomainError, ConcurrencyError)
+EVENT_HISTORY_LIMIT = 2000
+
+
+def organised(request: HttpRequest) -> Q:
+    """Championships the request's user may see: all for a superuser."""
+    if request.user.is_superuser:
+        return Q()
+    return Q(owner_id=request.user.pk) | Q(organisers__id=request.user.pk)
+
+
+def _actor(request: HttpRequest) -> int:
+    user_id = request.user.pk
+    assert isinstance(user_id, int), "the admin requires a logged-in user"
+    return user_id
+
+
+def _fail(modeladmin: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
+    modeladmin.message_user(request, str(exc), messages.ERROR)
+
+
+# --- championships ------------------------------------------------------------------
+
+
+class ChampionshipForm(forms.ModelForm):
+    tie_break_preset = forms.ChoiceField(
+        choices=[(name, name) for name in sorted(PRESETS)],
+        initial="fifa_2022",
+        help_text="Tie-break criteria, in the order of these published regulations.",
+    )
+    # The version the form was read at: a save after someone else's change is refused.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Championship
+        fields = ["name", "season", "format", "points_win", "points_draw", "points_loss"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TeamInline(ReadOnlyInline):
+    model = Team
+    fields = ("name", "group", "withdrawn", "points_deducted")
+    readonly_fields = fields
+
+
+class MatchInline(ReadOnlyInline):
+    model = Match
+    fields = ("round", "group", "fixture", "status", "score", "kickoff", "version")
+    readonly_fields = fields
+    ordering = ("group", "round", "kickoff", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Match]:
+        return super().get_queryset(request).select_related("home_team", "away_team")
+
+    @admin.display(description="Match")
+    def fixture(self, obj: Match) -> SafeString:
+        link = reverse("admin:championships_match_change", args=[obj.pk])
+        return format_html('<a href="{}">{} vs {}</a>', link, obj.home_team, obj.away_team)
+
+    @admin.display(description="Score")
+    def score(self, obj: Match) -> str:
+        return score_text(obj)
+
+
+def score_text(match: Match) -> str:
+    if match.status in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED, MatchStatus.CANCELLED):
+        return "-"
+    return f"{match.home_score}-{match.away_score}"
+
+
+@admin.register(Championship)
+class ChampionshipAdmin(admin.ModelAdmin):
+    form = ChampionshipForm
+    list_display = ("name", "season", "format", "owner", "teams_count", "fixtures_generated")
+    list_filter = ("format", "season", "fixtures_generated")
+    search_fields = ("name", "season")
+    inlines = (TeamInline, MatchInline)
+    actions = ("generate_fixtures",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Championship]:
+        return super().get_queryset(request).filter(organised(request)).distinct()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return ("format", "owner", "organiser_names", "tie_breakers", "event_history")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fields: list[Any] = ["name", "season", "format", "points_win", "points_draw", "points_loss"]
+        fields += ["tie_break_preset", "version"]
+        if obj is not None:
+            fields += ["owner", "organiser_names", "tie_breakers", "event_history"]
+        return fields
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            form.base_fields["tie_break_preset"].initial = obj.tie_break_preset or "fifa_2022"
+            form.base_fields["version"].initial = obj.version
+        return form
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # no command deletes a championship: its events stay
+
+    @admin.display(description="Teams")
+    def teams_count(self, obj: Championship) -> int:
+        return obj.teams.count()
+
+    @admin.display(description="Co-organisers")
+    def organiser_names(self, obj: Championship) -> str:
+        return ", ".join(u.get_username() for u in obj.organisers.all()) or "-"
+
+    @admin.display(description="Event history")
+    def event_history(self, obj: Championship) -> SafeString:
+        link = reverse("admin:championships_championship_events", args=[obj.pk])
+        return format_html('<a href="{}">Events of this championship and its matches</a>', link)
+
+    # Writes: the commands, never a blind save.
+
+    def save_model(self, request: HttpRequest, obj: Championship, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if not change:
+            commands.championship_create(
+                actor_id=_actor(request),
+                championship_id=obj.id,
+                name=data["name"],
+                season=data["season"],
+                format=data["format"],
+                points_win=data["points_win"],
+                points_draw=data["points_draw"],
+                points_loss=data["points_loss"],
+                tie_breakers=data["tie_break_preset"],
+            )
+            return
+        names = {"points_win", "points_draw", "points_loss", "name", "season"}
+        changes = {name: data[name] for name in form.changed_data if name in names}
+        if "tie_break_preset" in form.changed_data:
+            changes["tie_breakers"] = data["tie_break_preset"]
+        if changes:
+            commands.championship_update(
+                actor_id=_actor(request),
+                championship_id=obj.id,
+                expected_version=data.get("version"),
+                **changes,
+            )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Teams and matches are read-only here: nothing is saved (``commit=False`` only
+        lists the unchanged rows, for the admin's change message)."""
+        for formset in formsets:
+            formset.save(commit=False)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except WRITE_ERRORS as exc:
+            _fail(self, request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description="Generate fixtures (round robin)", permissions=["change"])
+    def generate_fixtures(self, request: HttpRequest, queryset: QuerySet[Championship]) -> None:
+        for championship in queryset:
+            try:
+                matches = commands.fixtures_generate(
+                    actor_id=_actor(request), championship_id=championship.id
+                )
+            except WRITE_ERRORS as exc:
+                _fail(self, request, exc)
+            else:
+                self.message_user(request, f"{championship}: {len(matches)} matches scheduled.")
+
+    # The event history page.
+
+    def get_urls(self) -> list[URLPattern]:
+        history = self.admin_site.admin_view(self.event_history_view)
+        return [
+            path("<path:object_id>/events/", history, name="championships_championship_events"),
+            *super().get_urls(),
+        ]
+
+    def event_history_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        championship = get_object_or_404(self.get_queryset(request), pk=_uuid_or_404(object_id))
+        if not self.has_view_or_change_permission(request, championship):
+            return HttpResponseRedirect(reverse("admin:index"))
+        recorded = championship_events(
+            championship_id=championship.id, after=0, limit=EVENT_HISTORY_LIMIT
+        )
+        rows = [
+            {"event": r, "payload": json.dumps(r.envelope()["payload"], indent=1, sort_keys=True)}
+            for r in recorded
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": championship,
+            "title": f"Event history: {championship}",
+            "rows": rows,
+            "truncated": len(recorded) == EVENT_HISTORY_LIMIT,
+        }
+        return TemplateResponse(
+            request, "admin/championships/championship/event_history.html", context
+        )
+
+
+def _uuid_or_404(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise Http404(f"championship {value} does not exist") from None
+
+
+# --- matches ------------------------------------------------------------------------
+
+
+class ScoreForm(forms.Form):
+    home_score = forms.IntegerField(min_value=0, max_value=99)
+    away_score = forms.IntegerField(min_value=0, max_value=99)
+
+
+class CorrectionForm(ScoreForm):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(Match)
+class MatchAdmin(admin.ModelAdmin):
+    list_display = ("fixture", "championship", "group", "round", "status", "score", "kickoff")
+    list_filter = ("status", "round")
+    list_select_related = ("home_team", "away_team", "championship")
+    search_fields = ("home_team__name", "away_team__name", "championship__name")
+    actions = ("start", "complete_with_score", "correct_with_reason")
+    fields = (
+        "championship",
+        "group",
+        "round",
+        "home_team",
+        "away_team",
+        "status",
+        "score",
+        "minute",
+        "kickoff",
+        "awarded_to",
+        "version",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Match]:
+        visible = Championship.objects.filter(organised(request))
+        return super().get_queryset(request).filter(championship__in=visible)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # schedule matches with fixtures or the API
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Match")
+    def fixture(self, obj: Match) -> str:
+        return f"{obj.home_team} vs {obj.away_team}"
+
+    @admin.display(description="Score")
+    def score(self, obj: Match) -> str:
+        return score_text(obj)
+
+    def _run(
+        self, request: HttpRequest, match: Match, command: Callable[..., Match], **kwargs: Any
+    ) -> None:
+        try:
+            command(
+                actor_id=_actor(request),
+                championship_id=match.championship_id,
+                match_id=match.id,
+                **kwargs,
+            )
+        except WRITE_ERRORS as exc:
+            _fail(self, request, exc)
+        else:
+            self.message_user(request, f"{self.fixture(match)}: done.")
+
+    @admin.action(description="Start (kick off)", permissions=["change"])
+    def start(self, request: HttpRequest, queryset: QuerySet[Match]) -> None:
+        for match in queryset:
+            self._run(request, match, commands.match_start)
+
+    @admin.action(description="Complete with a score…", permissions=["change"])
+    def complete_with_score(
+        self, request: HttpRequest, queryset: QuerySet[Match]
+    ) -> HttpResponse | None:
+        return self._with_form(
+            request,
+            queryset,
+            ScoreForm,
+            "complete_with_score",
+            "final score",
+            commands.match_complete,
+        )
+
+    @admin.action(description="Correct the result (with a reason)…", permissions=["change"])
+    def correct_with_reason(
+        self, request: HttpRequest, queryset: QuerySet[Match]
+    ) -> HttpResponse | None:
+        return self._with_form(
+            request,
+            queryset,
+            CorrectionForm,
+            "correct_with_reason",
+            "correct the result",
+            commands.match_correct_result,
+        )
+
+    def _with_form(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Match],
+        form_class: type[forms.Form],
+        action: str,
+        title: str,
+        command: Callable[..., Match],
+    ) -> HttpResponse | None:
+        """An intermediate page asks for the score (and reason) of one match."""
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one match for this action.", messages.WARNING
+            )
+            return None
+        match = queryset.get()
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._run(request, match, command, **form.cleaned_data)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{self.fixture(match)}: {title}",
+            "match": match,
+            "form": form,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/championships/match/score_form.html", context)
