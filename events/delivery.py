@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
@@ -103,7 +104,7 @@ def _deliver_subscription(
     for _ in range(max_batches):
         try:
             with transaction.atomic():
-                state = _lock(sub.name, stream_id, stream_type)
+                state, rows = _lock_and_fetch(sub.name, stream_id, stream_type, limit)
                 if state is None:
                     result.busy.append(sub.name)
                     return
@@ -114,7 +115,6 @@ def _deliver_subscription(
                 if wait > 0:
                     result.retry_in[sub.name] = wait
                     return
-                rows = _pending(stream_id, state.version, limit)
                 if not rows:
                     return
                 _handle(sub, stream_id, stream_type, rows, one_by_one=one_by_one)
@@ -142,6 +142,53 @@ def _seconds_until(moment: datetime | None) -> float:
     if moment is None:
         return 0.0
     return max(0.0, (moment - timezone.now()).total_seconds())
+
+
+_PG_LOCK_AND_FETCH = """
+    WITH cp AS (
+        SELECT id, version, attempts, next_attempt_at, failing_since, blocked
+        FROM event_checkpoint
+        WHERE subscription = %s AND stream_id = %s
+        FOR UPDATE SKIP LOCKED
+    )
+    SELECT cp.id, cp.version, cp.attempts, cp.next_attempt_at, cp.failing_since, cp.blocked,
+           e.version, e.event_id, e.position, e.event_type, e.schema_version, e.occurred_at,
+           e.payload::text, e.metadata::text
+    FROM cp LEFT JOIN LATERAL (
+        SELECT version, event_id, position, event_type, schema_version, occurred_at,
+               payload, metadata
+        FROM event_store
+        WHERE stream_id = %s AND version > cp.version AND NOT cp.blocked
+          AND (cp.next_attempt_at IS NULL OR cp.next_attempt_at <= clock_timestamp())
+        ORDER BY version
+        LIMIT %s
+    ) e ON true
+    ORDER BY e.version
+"""
+
+
+def _lock_and_fetch(
+    subscription: str, stream_id: str, stream_type: str, limit: int
+) -> tuple[_State | None, list[tuple[Any, ...]]]:
+    """Lock the pair's checkpoint and read the events after it.
+
+    On PostgreSQL both happen in one prepared statement (a delivery is a handful of
+    round trips, so each one counts). No row back means the checkpoint is missing or
+    locked: the general path below tells which.
+    """
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                _PG_LOCK_AND_FETCH, [subscription, stream_id, stream_id, limit], prepare=True
+            )
+            found = cursor.fetchall()
+        if found:
+            return _State(*found[0][:6]), [row[6:] for row in found if row[6] is not None]
+    locked = _lock(subscription, stream_id, stream_type)
+    if locked is None or locked.blocked or _seconds_until(locked.next_attempt_at) > 0:
+        return locked, []
+    return locked, _pending(stream_id, locked.version, limit)
 
 
 def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
