@@ -89,6 +89,7 @@ class TeamInline(ReadOnlyInline):
 
 class MatchInline(ReadOnlyInline):
     model = Match
+    verbose_name_plural = "matches"
     fields = ("round", "group", "fixture", "status", "score", "kickoff", "version")
     readonly_fields = fields
     ordering = ("group", "round", "kickoff", "id")
@@ -375,7 +376,8 @@ class MatchAdmin(admin.ModelAdmin):
             )
             return None
         match = queryset.get()
-        form = form_class(request.POST if "apply" in request.POST else None)
+        current = {"home_score": match.home_score, "away_score": match.away_score}
+        form = form_class(request.POST if "apply" in request.POST else None, initial=current)
         if form.is_valid():
             self._run(request, match, command, **form.cleaned_data)
             return None
