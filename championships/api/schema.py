@@ -50,3 +50,9 @@ WRITE_ERRORS = {
     422: OpenApiResponse(description="Idempotency-Key reused for a different request."),
 }
 READ_ERRORS = {404: ERROR}
+ID = OpenApiParameter(
+    "id",
+    OpenApiTypes.UUID,
+    OpenApiParameter.PATH,
+    description="The id (a malformed one is a 404, like an unknown one).",
+)

@@ -1,15 +1,15 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from championships.api.views import championships as c
 from championships.api.views import matches as m
 from championships.api.views import reads as r
+from championships.api.views.auth import TokenView
 
 app_name = "api"
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="token"),
+    path("auth/token/", TokenView.as_view(), name="token"),
     path("championships/", c.ChampionshipListView.as_view(), name="championship-list"),
     path("championships/<str:pk>/", c.ChampionshipDetailView.as_view(), name="championship-detail"),
     path("championships/<str:pk>/organisers/", c.OrganiserAddView.as_view(), name="organisers"),

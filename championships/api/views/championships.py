@@ -64,7 +64,7 @@ class ChampionshipListView(generics.ListAPIView[Championship]):
         )
 
 
-@extend_schema(tags=["championships"])
+@extend_schema(tags=["championships"], parameters=[schema.ID])
 class ChampionshipDetailView(generics.GenericAPIView[Championship]):
     serializer_class = s.ChampionshipSerializer
 
@@ -96,7 +96,7 @@ class ChampionshipDetailView(generics.GenericAPIView[Championship]):
         return with_etag(_championship_out(championship), championship.version)
 
 
-@extend_schema(tags=["championships"])
+@extend_schema(tags=["championships"], parameters=[schema.ID])
 class OrganiserAddView(generics.GenericAPIView[Championship]):
     serializer_class = s.OrganiserAddSerializer
 
@@ -118,7 +118,7 @@ class OrganiserAddView(generics.GenericAPIView[Championship]):
         return with_etag(_championship_out(championship), championship.version)
 
 
-@extend_schema(tags=["teams"])
+@extend_schema(tags=["teams"], parameters=[schema.ID])
 class TeamListView(generics.ListAPIView[Team]):
     serializer_class = s.TeamSerializer
 
@@ -152,7 +152,7 @@ class TeamListView(generics.ListAPIView[Team]):
         return with_etag(s.TeamSerializer(team).data, version, 201)
 
 
-@extend_schema(tags=["matches"])
+@extend_schema(tags=["matches"], parameters=[schema.ID])
 class FixturesGenerateView(generics.GenericAPIView[Match]):
     serializer_class = s.FixturesGenerateSerializer
 
@@ -178,7 +178,7 @@ class FixturesGenerateView(generics.GenericAPIView[Match]):
         return with_etag({"matches": s.MatchSerializer(listed, many=True).data}, version, 201)
 
 
-@extend_schema(tags=["matches"])
+@extend_schema(tags=["matches"], parameters=[schema.ID])
 class MatchListView(generics.ListAPIView[Match]):
     serializer_class = s.MatchSerializer
 

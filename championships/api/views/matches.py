@@ -36,7 +36,7 @@ def match_body(match_id: object, version: int) -> tuple[dict[str, Any], int]:
     return body, version
 
 
-@extend_schema(tags=["matches"])
+@extend_schema(tags=["matches"], parameters=[schema.ID])
 class MatchDetailView(generics.GenericAPIView[Match]):
     serializer_class = s.MatchDetailSerializer
 
@@ -87,7 +87,7 @@ def _action(summary: str, request: type[s.serializers.Serializer[Any]] | None) -
         summary=summary,
         request=request,
         responses={200: s.MatchDetailSerializer, **schema.WRITE_ERRORS},
-        parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
+        parameters=[schema.ID, schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
 
 

@@ -66,7 +66,7 @@ def standings_body(championship_id: UUID, version: int) -> dict[str, Any]:
     return body
 
 
-@extend_schema(tags=["standings"])
+@extend_schema(tags=["standings"], parameters=[schema.ID])
 class StandingsView(generics.GenericAPIView[Standing]):
     serializer_class = s.StandingsSerializer
 
@@ -84,7 +84,7 @@ class StandingsView(generics.GenericAPIView[Standing]):
         return with_etag(standings_body(championship.id, version), version)
 
 
-@extend_schema(tags=["events"])
+@extend_schema(tags=["events"], parameters=[schema.ID])
 class EventFeedView(generics.GenericAPIView[Standing]):
     serializer_class = s.EventFeedSerializer
 
@@ -117,7 +117,7 @@ class EventFeedView(generics.GenericAPIView[Standing]):
 _TEXT = OpenApiTypes.STR
 
 
-@extend_schema(tags=["exports"])
+@extend_schema(tags=["exports"], parameters=[schema.ID])
 class FixturesICalendarView(generics.GenericAPIView[Standing]):
     renderer_classes = [ICalendarRenderer]
 
@@ -132,7 +132,7 @@ class FixturesICalendarView(generics.GenericAPIView[Standing]):
         return Response(body, content_type="text/calendar; charset=utf-8")
 
 
-@extend_schema(tags=["exports"])
+@extend_schema(tags=["exports"], parameters=[schema.ID])
 class FixturesCSVView(generics.GenericAPIView[Standing]):
     renderer_classes = [CSVRenderer]
 
@@ -146,7 +146,7 @@ class FixturesCSVView(generics.GenericAPIView[Standing]):
         return _attachment(exports.fixtures_csv(matches), "fixtures.csv")
 
 
-@extend_schema(tags=["exports"])
+@extend_schema(tags=["exports"], parameters=[schema.ID])
 class StandingsCSVView(generics.GenericAPIView[Standing]):
     renderer_classes = [CSVRenderer]
 

@@ -158,3 +158,23 @@ def test_standings_are_cached_in_the_real_redis(anonymous, championship, home, e
         caches["default"].delete(standings_key(championship.id, body["version"]))
 
     assert stored == body
+
+
+def test_grouped_standings_carry_the_group_on_every_row(api, anonymous, owner, event_bus):
+    from tests.championships.factories import ChampionshipFactory, TeamFactory
+
+    grouped = ChampionshipFactory.create(actor_id=owner.id, format="groups")
+    for name, group in [("A1", "A"), ("A2", "A"), ("B1", "B"), ("B2", "B")]:
+        TeamFactory.create(championship=grouped, name=name, group=group)
+    api.post(url(f"championships/{grouped.id}/fixtures/"), {}, format="json")
+    event_bus.deliver()
+
+    body = anonymous.get(url(f"championships/{grouped.id}/standings/")).json()
+
+    assert body["groups"] == ["A", "B"]
+    assert [(r["group"], r["position"]) for r in body["rows"]] == [
+        ("A", 1),
+        ("A", 2),
+        ("B", 1),
+        ("B", 2),
+    ]
