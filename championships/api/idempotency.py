@@ -55,8 +55,8 @@ def idempotent(handler: Handler) -> Handler:
         if key is None:
             return handler(view, request, *args, **kwargs)
         key = key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
+        if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+            raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
         fingerprint = _fingerprint(request)
         with transaction.atomic():
             record = _claim(actor(request), key, fingerprint)

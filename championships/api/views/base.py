@@ -30,6 +30,14 @@ def with_etag(data: Any, version: int, status: int = 200, **headers: str) -> Res
     return Response(data, status=status, headers={"ETag": etag(version), **headers})
 
 
+def text_param(request: Request, name: str) -> str | None:
+    """A query parameter as text (None when absent or empty); NUL is refused."""
+    value = request.query_params.get(name)
+    if value and "\x00" in value:
+        raise BadRequest(f"{name} must not contain NUL characters")
+    return value or None
+
+
 def int_param(
     request: Request, name: str, *, minimum: int = 0, maximum: int | None = None
 ) -> int | None:

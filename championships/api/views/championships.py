@@ -18,8 +18,10 @@ from championships.api import selectors as api_selectors
 from championships.api import serializers as s
 from championships.api.etags import expected_version, not_modified
 from championships.api.idempotency import idempotent
-from championships.api.views.base import actor, int_param, parse, with_etag
+from championships.api.views.base import actor, int_param, parse, text_param, with_etag
 from championships.models import Championship, ChampionshipFormat, Match, Team
+
+MAX_ROUND = 1000
 
 
 def _championship_out(championship: Championship) -> Any:
@@ -31,9 +33,11 @@ class ChampionshipListView(generics.ListAPIView[Championship]):
     serializer_class = s.ChampionshipSerializer
 
     def get_queryset(self) -> QuerySet[Championship]:
-        params = self.request.query_params
+        request = self.request
         return api_selectors.championship_search(
-            format=params.get("format"), season=params.get("season"), search=params.get("search")
+            format=text_param(request, "format"),
+            season=text_param(request, "season"),
+            search=text_param(request, "search"),
         )
 
     @extend_schema(
@@ -184,12 +188,11 @@ class MatchListView(generics.ListAPIView[Match]):
 
     def get_queryset(self) -> QuerySet[Match]:
         championship = selectors.championship_get(championship_id=self.kwargs["pk"])
-        params = self.request.query_params
         return api_selectors.matches_filtered(
             championship_id=championship.id,
-            round=int_param(self.request, "round", minimum=1),
-            status=params.get("status"),
-            group=params.get("group"),
+            round=int_param(self.request, "round", minimum=1, maximum=MAX_ROUND),
+            status=text_param(self.request, "status"),
+            group=text_param(self.request, "group"),
         )
 
     @extend_schema(

@@ -23,6 +23,7 @@ from championships.models import Standing
 
 FEED_LIMIT = 100
 FEED_MAX_LIMIT = 1000
+MAX_POSITION = 2**63 - 1
 
 
 def _standing(row: Standing) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class EventFeedView(generics.GenericAPIView[Standing]):
     )
     def get(self, request: Request, pk: str) -> Response:
         championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
-        after = int_param(request, "after") or 0
+        after = int_param(request, "after", maximum=MAX_POSITION) or 0
         limit = int_param(request, "limit", minimum=1, maximum=FEED_MAX_LIMIT) or FEED_LIMIT
         recorded = api_selectors.championship_events(
             championship_id=championship.id, after=after, limit=limit

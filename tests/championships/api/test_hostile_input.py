@@ -1,0 +1,72 @@
+"""Hostile input never reaches the database as a 500: oversized numbers, NUL bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.championships.api.conftest import url
+
+pytestmark = pytest.mark.django_db
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"championships/?offset={HUGE}",
+        f"championships/?limit={HUGE}",
+        "championships/?search=a%00b",
+        "championships/?season=%00",
+        "championships/?format=%00",
+        "championships/{c}/matches/?round=" + HUGE,
+        "championships/{c}/matches/?group=%00",
+        "championships/{c}/matches/?status=%00",
+        "championships/{c}/events/?after=" + HUGE,
+        "championships/{c}/events/?limit=" + HUGE,
+        "championships/%00/",
+        "matches/%00/",
+    ],
+)
+def test_hostile_query_is_a_client_error(anonymous, championship, query):
+    response = anonymous.get(url(query.format(c=championship.id)))
+
+    assert response.status_code in (200, 400, 404)
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("championships/", {"name": "a\x00b"}),
+        ("championships/", {"name": "Cup", "points_for_win": int(HUGE)}),
+        ("championships/{c}/teams/", {"name": "x" * 101}),
+        ("championships/{c}/fixtures/", {"days_between_rounds": int(HUGE)}),
+        (
+            "championships/{c}/matches/",
+            {"home_team": "{h}", "away_team": "{a}", "round": int(HUGE)},
+        ),
+        ("championships/{c}/organisers/", {"user": int(HUGE)}),
+        ("matches/{m}/complete/", {"home_score": int(HUGE), "away_score": 0}),
+        ("matches/{m}/postpone/", {"reason": "r\x00"}),
+    ],
+)
+def test_hostile_body_is_a_client_error(api, championship, match, home, away, path, body):
+    ids = {"c": championship.id, "m": match.id, "h": home.id, "a": away.id}
+    filled = {k: v.format(**ids) if isinstance(v, str) and "{" in v else v for k, v in body.items()}
+
+    response = api.post(url(path.format(**ids)), filled, format="json")
+
+    assert response.status_code in (400, 404)
+    assert response.json()
+
+
+def test_an_idempotency_key_with_control_characters_is_400(api, championship):
+    response = api.post(
+        url(f"championships/{championship.id}/teams/"),
+        {"name": "Rovers"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="key\x01",
+    )
+
+    assert response.status_code == 400
