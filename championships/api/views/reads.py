@@ -8,6 +8,7 @@ from uuid import UUID
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -118,8 +119,19 @@ class EventFeedView(generics.GenericAPIView[Standing]):
 _TEXT = OpenApiTypes.STR
 
 
+class _ExportView(generics.GenericAPIView[Standing]):
+    """A text export; its errors are still JSON (with a JSON content type)."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+        return response
+
+
 @extend_schema(tags=["exports"], parameters=[schema.ID])
-class FixturesICalendarView(generics.GenericAPIView[Standing]):
+class FixturesICalendarView(_ExportView):
     renderer_classes = [ICalendarRenderer]
 
     @extend_schema(
@@ -134,7 +146,7 @@ class FixturesICalendarView(generics.GenericAPIView[Standing]):
 
 
 @extend_schema(tags=["exports"], parameters=[schema.ID])
-class FixturesCSVView(generics.GenericAPIView[Standing]):
+class FixturesCSVView(_ExportView):
     renderer_classes = [CSVRenderer]
 
     @extend_schema(
@@ -148,7 +160,7 @@ class FixturesCSVView(generics.GenericAPIView[Standing]):
 
 
 @extend_schema(tags=["exports"], parameters=[schema.ID])
-class StandingsCSVView(generics.GenericAPIView[Standing]):
+class StandingsCSVView(_ExportView):
     renderer_classes = [CSVRenderer]
 
     @extend_schema(

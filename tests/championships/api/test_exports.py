@@ -106,4 +106,5 @@ def test_export_of_an_unknown_championship_is_404(anonymous):
     response = anonymous.get(url("championships/nope/fixtures.ics"))
 
     assert response.status_code == 404
-    assert b"does not exist" in response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "championship nope does not exist"}
