@@ -322,3 +322,41 @@ def test_event_history_lists_championship_and_match_events(mine, my_match):
 
     for event_type in ["ChampionshipCreated", "TeamRegistered", "MatchScheduled", "MatchStarted"]:
         assert event_type in page
+
+
+def test_add_page_renders_for_an_organiser():
+    me = organiser()
+
+    response = browser(me).get(reverse("admin:championships_championship_add"))
+
+    assert response.status_code == 200
+    assert b"tie_break_preset" in response.content
+
+
+def test_match_changelist_shows_only_own_matches(mine, theirs, my_match):
+    other, their_championship = theirs
+    home = TeamFactory.create(championship=their_championship, name="Sharks")
+    away = TeamFactory.create(championship=their_championship, name="Eagles")
+    commands.match_schedule(
+        actor_id=other.id,
+        championship_id=their_championship.id,
+        home_team_id=home.id,
+        away_team_id=away.id,
+    )
+    me, _ = mine
+
+    page = browser(me).get(reverse("admin:championships_match_changelist")).content.decode()
+
+    assert "Lions vs Tigers" in page
+    assert "Sharks vs Eagles" not in page
+
+
+def test_championships_cannot_be_deleted_in_the_admin(mine):
+    me, championship = mine
+
+    response = browser(me).get(
+        reverse("admin:championships_championship_delete", args=[championship.id])
+    )
+
+    assert response.status_code == 403
+    assert Championship.objects.filter(id=championship.id).exists()
