@@ -1,3 +1,3 @@
 """Benchmark scenarios: each module has ``run(options) -> dict`` and a ``HELP`` line."""
 
-SCENARIOS = ["dispatch", "append", "standings"]
+SCENARIOS = ["sweep", "dispatch", "append", "standings"]
