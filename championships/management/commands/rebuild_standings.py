@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from championships.models import Championship
+from championships.projections import rebuild_standings
+
+
+class Command(BaseCommand):
+    help = "Rebuild the standings projection from the event store, showing progress."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--championship", help="only this championship (its id)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        championship_id = None
+        if options["championship"]:
+            try:
+                championship_id = uuid.UUID(options["championship"])
+            except ValueError:
+                raise CommandError(f"{options['championship']!r} is not a valid id") from None
+            if not Championship.objects.filter(id=championship_id).exists():
+                raise CommandError(f"no championship with id {championship_id}")
+        started = time.perf_counter()
+
+        def progress(replayed: int) -> None:
+            rate = replayed / max(time.perf_counter() - started, 1e-9)
+            self.stderr.write(f"\r{replayed} events replayed ({rate:,.0f}/s)", ending="")
+            self.stderr.flush()
+
+        replayed = rebuild_standings(championship_id, progress=progress)
+        elapsed = time.perf_counter() - started
+        self.stderr.write("")
+        self.stdout.write(f"Rebuilt the standings from {replayed} events in {elapsed:.2f}s.")
