@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -39,6 +39,7 @@ from events.subscriptions import Subscription, subscriptions
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
+LOCK_WAIT_MS = 250
 
 
 @dataclass
@@ -60,6 +61,10 @@ class _State:
     next_attempt_at: datetime | None
     failing_since: datetime | None
     blocked: bool
+
+
+class _Busy(Exception):
+    """Another delivery held the pair for longer than we were willing to wait."""
 
 
 class _HandlerFailed(Exception):
@@ -119,6 +124,9 @@ def _deliver_subscription(
                     return
                 _handle(sub, stream_id, stream_type, rows, one_by_one=one_by_one)
                 _advance(state, rows[-1][0])
+        except _Busy:
+            result.busy.append(sub.name)
+            return
         except _BatchFailed:
             one_by_one = True
             continue
@@ -127,7 +135,10 @@ def _deliver_subscription(
                 # Commit the events before the failing one first, on their own.
                 limit = failure.index
                 continue
-            _record_failure(sub, stream_id, stream_type, failure, result)
+            try:
+                _record_failure(sub, stream_id, stream_type, failure, result)
+            except _Busy:
+                result.busy.append(sub.name)
             return
         result.delivered += len(rows)
         metrics.events_delivered.labels(sub.name).inc(len(rows))
@@ -192,7 +203,10 @@ def _lock_and_fetch(
 
 
 def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
-    """Lock the pair's checkpoint (creating it at version 0); None if another holds it."""
+    """Lock the pair's checkpoint (creating it at version 0).
+
+    None if another delivery holds it (SQLite); ``_Busy`` if it held it for too long.
+    """
     row = (
         Checkpoint.objects.select_for_update(skip_locked=True)
         .filter(subscription=subscription, stream_id=stream_id)
@@ -201,18 +215,40 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
     )
     if row is not None:
         return _State(*row)
+    # The row is missing, or another delivery holds it. Deliveries take milliseconds,
+    # so on PostgreSQL wait for it briefly: re-enqueueing with a countdown would delay
+    # the events that woke us (a live score) by far longer. ``_Busy`` if it runs out.
+    postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Checkpoint._meta.db_table} "
-            "(subscription, stream_id, stream_type, version, attempts, last_error, blocked, "
-            "updated_at) VALUES (%s, %s, %s, 0, 0, '', %s, %s) "
-            "ON CONFLICT (subscription, stream_id) DO NOTHING RETURNING id",
-            [subscription, stream_id, stream_type, False, timezone.now()],
-        )
-        created = cursor.fetchone()
-    if created is None:
-        return None  # created (and so locked) by a concurrent delivery
-    return _State(created[0], 0, 0, None, None, False)
+        if postgres:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
+        try:
+            cursor.execute(
+                f"INSERT INTO {Checkpoint._meta.db_table} "
+                "(subscription, stream_id, stream_type, version, attempts, last_error, "
+                "blocked, updated_at) VALUES (%s, %s, %s, 0, 0, '', %s, %s) "
+                "ON CONFLICT (subscription, stream_id) DO NOTHING RETURNING id",
+                [subscription, stream_id, stream_type, False, timezone.now()],
+            )
+            created = cursor.fetchone()
+            if created is not None:
+                if postgres:
+                    cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+                return _State(created[0], 0, 0, None, None, False)
+            if not postgres:
+                return None
+            cursor.execute(
+                "SELECT id, version, attempts, next_attempt_at, failing_since, blocked "
+                f"FROM {Checkpoint._meta.db_table} "
+                "WHERE subscription = %s AND stream_id = %s FOR UPDATE",
+                [subscription, stream_id],
+            )
+            row = cursor.fetchone()
+            # The handler's own writes in this transaction wait as long as they normally would.
+            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+        except OperationalError as exc:
+            raise _Busy from exc
+    return _State(*row) if row is not None else None
 
 
 def _pending(stream_id: str, after_version: int, limit: int) -> list[tuple[Any, ...]]:

@@ -304,10 +304,15 @@ def test_backoff_grows_is_jittered_and_capped(attempt, rand):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_pair_locked_by_another_worker_is_reported_busy_not_waited_for():
+@pytest.mark.parametrize("checkpoint_exists", [True, False])
+def test_a_pair_locked_by_another_worker_for_long_is_reported_busy_after_a_short_wait(
+    checkpoint_exists,
+):
     import threading
 
     tick("p1", 2)
+    if checkpoint_exists:
+        Checkpoint.objects.create(subscription=SUBSCRIPTION, stream_id="p1", stream_type="probe")
     locked = threading.Event()
     release = threading.Event()
 
@@ -331,3 +336,31 @@ def test_a_pair_locked_by_another_worker_is_reported_busy_not_waited_for():
 
     assert result.busy == [SUBSCRIPTION]
     assert not ProbeCounter.objects.filter(stream_id="p1").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_pair_locked_briefly_by_another_worker_is_delivered_once_it_is_free():
+    import threading
+
+    tick("p1", 2)
+    locked = threading.Event()
+
+    def other_worker() -> None:
+        from django.db import connections
+
+        with transaction.atomic():
+            delivery._lock(SUBSCRIPTION, "p1", "probe")
+            locked.set()
+            # Hold the lock for a moment, as a delivery of another batch would.
+            ProbeCounter.objects.filter(stream_id="nothing").exists()
+        connections.close_all()
+
+    t = threading.Thread(target=other_worker)
+    t.start()
+    assert locked.wait(timeout=30)
+    result = deliver("p1")
+    t.join(timeout=30)
+
+    assert result.busy == []
+    assert counter("p1") == (2, [1, 2])
