@@ -1,10 +1,18 @@
-"""Wake-ups: after a commit, ask a worker to deliver the stream that was written.
+"""Wake-ups: after a commit, get a worker to deliver the stream that was written.
 
 The database is the source of truth; a wake-up is only a hint, and losing one only
-delays delivery until the sweeper notices. Wake-ups coalesce: a Redis key per stream
-(``SET NX`` with a TTL) lets only the first commit since the last delivery started
-enqueue a task, so a burst of N events costs one task, not N. The worker deletes the
-key before it reads the stream, so an event committed after that read enqueues anew.
+delays delivery until the sweeper notices.
+
+Wake-ups coalesce in Redis, per Celery queue: the writer adds the stream to a set of
+dirty streams and, only if no drain is already pending (``SET NX`` on a flag), enqueues
+an ``events.drain`` task. A drain clears the flag, pops a batch of dirty streams,
+delivers them, and loops until the set is empty. So a burst of N events costs one task,
+not N; under a steady load the workers stay in their drain loops and no task is sent per
+event; and with two drains running (a writer re-enqueues whenever a running drain has
+cleared the flag) different streams are delivered in parallel.
+
+Where Redis is unreachable, each commit enqueues a ``events.deliver_stream`` task for its
+stream instead; where the broker is unreachable, the commit still succeeds.
 """
 
 from __future__ import annotations
@@ -15,12 +23,13 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
+from easychamp.celery import app as celery_app
 from events import metrics
 
 logger = logging.getLogger(__name__)
 
-WAKE_TTL_SECONDS = 30
-_PREFIX = "easychamp:wake:"
+FLAG_TTL_SECONDS = 30
+_SEPARATOR = "\t"
 
 
 @lru_cache(maxsize=1)
@@ -30,24 +39,53 @@ def _redis() -> redis.Redis:
     )
 
 
+def _keys() -> tuple[str, str]:
+    # Per queue: workers of another queue (a test run, a benchmark) never drain ours.
+    queue = celery_app.conf.task_default_queue
+    return f"easychamp:{queue}:dirty", f"easychamp:{queue}:drain"
+
+
 def request(stream_id: str, stream_type: str, version: int = 0) -> None:
-    """The append listener: enqueue a delivery unless one is already pending."""
+    """The append listener: mark the stream dirty; enqueue a drain unless one is pending."""
+    dirty, flag = _keys()
     try:
-        first = bool(_redis().set(_PREFIX + stream_id, b"1", nx=True, ex=WAKE_TTL_SECONDS))
+        pipe = _redis().pipeline(transaction=False)
+        pipe.sadd(dirty, f"{stream_type}{_SEPARATOR}{stream_id}")
+        pipe.set(flag, b"1", nx=True, ex=FLAG_TTL_SECONDS)
+        _, first = pipe.execute()
     except redis.RedisError:
-        first = True  # cannot coalesce: better a duplicate wake-up than none
+        enqueue(stream_id, stream_type)  # cannot coalesce: wake this stream directly
+        return
     if first:
-        enqueue(stream_id, stream_type)
+        enqueue_drain()
     else:
         metrics.wakeups.labels("coalesced").inc()
 
 
-def clear(stream_id: str) -> None:
-    """Called by the worker before it reads the stream."""
+def start_drain() -> list[tuple[str, str]]:
+    """Called by a drain before each batch: clear the flag, then pop dirty streams.
+
+    Clearing first means a stream marked after the pop enqueues a new drain."""
+    dirty, flag = _keys()
     try:
-        _redis().delete(_PREFIX + stream_id)
+        pipe = _redis().pipeline(transaction=False)
+        pipe.delete(flag)
+        pipe.spop(dirty, 100)
+        _, popped = pipe.execute()
     except redis.RedisError:
-        logger.warning("could not clear the wake-up key of %s", stream_id)
+        logger.warning("could not read the dirty streams", exc_info=True)
+        return []
+    streams = []
+    for item in popped or []:
+        stream_type, _, stream_id = item.decode().partition(_SEPARATOR)
+        streams.append((stream_id, stream_type))
+    return streams
+
+
+def enqueue_drain() -> bool:
+    from events.tasks import drain_task
+
+    return _send(lambda: drain_task.apply_async(retry=False), "the dirty streams")
 
 
 def enqueue(
@@ -57,16 +95,23 @@ def enqueue(
     subscription: str | None = None,
     countdown: float | None = None,
 ) -> bool:
-    """Send the delivery task. Never raises: the sweeper covers a wake-up that is lost."""
+    """Send a delivery task for one stream. Never raises: the sweeper covers a lost one."""
     from events.tasks import deliver_stream_task
 
-    try:
-        deliver_stream_task.apply_async(
+    return _send(
+        lambda: deliver_stream_task.apply_async(
             args=(stream_id, stream_type, subscription), countdown=countdown or 0, retry=False
-        )
+        ),
+        stream_id,
+    )
+
+
+def _send(publish: object, what: str) -> bool:
+    try:
+        publish()  # type: ignore[operator]
     except Exception:  # the broker boundary: counted and logged, never fails a command
         metrics.wakeups.labels("failed").inc()
-        logger.warning("could not enqueue a wake-up for %s", stream_id, exc_info=True)
+        logger.warning("could not enqueue a wake-up for %s", what, exc_info=True)
         return False
     metrics.wakeups.labels("enqueued").inc()
     return True
