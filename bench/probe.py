@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import F
 from django.db.models.expressions import Func, Value
 from django.db.models.fields.json import JSONField
@@ -58,13 +59,33 @@ def apply_probe_batch(events: list[RecordedEvent]) -> None:
         time.sleep(_DELAY_SECONDS * len(events))
     stream_id = events[0].stream_id
     versions = [e.version for e in events]
-    if ProbeFault.objects.filter(stream_id=stream_id, version__in=versions).exists():
-        raise ProbeFailure(f"probe fault in {stream_id}@{versions[0]}..{versions[-1]}")
-    updated = ProbeCounter.objects.filter(stream_id=stream_id).update(
-        applied=F("applied") + len(versions), versions=_append_versions(versions)
-    )
+    faults, counters = ProbeFault._meta.db_table, ProbeCounter._meta.db_table
+    placeholders = ", ".join(["%s"] * len(versions))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {faults} WHERE stream_id = %s AND version IN ({placeholders})",
+            [stream_id, *versions],
+        )
+        if cursor.fetchone():
+            raise ProbeFailure(f"probe fault in {stream_id}@{versions[0]}..{versions[-1]}")
+    if connection.vendor == "postgresql":
+        updated = _update_postgresql(counters, stream_id, versions)
+    else:
+        updated = ProbeCounter.objects.filter(stream_id=stream_id).update(
+            applied=F("applied") + len(versions), versions=_append_versions(versions)
+        )
     if not updated:
         ProbeCounter.objects.create(stream_id=stream_id, applied=len(versions), versions=versions)
+
+
+def _update_postgresql(table: str, stream_id: str, versions: list[int]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET applied = applied + %s, versions = versions || %s::jsonb "
+            "WHERE stream_id = %s",
+            [len(versions), json.dumps(versions), stream_id],
+        )
+        return cursor.rowcount
 
 
 def _append_version(version: int) -> Func:
@@ -73,8 +94,6 @@ def _append_version(version: int) -> Func:
 
 def _append_versions(versions: list[int]) -> Func:
     # PostgreSQL: jsonb || jsonb; SQLite: json_insert(list, '$[#]', n, '$[#]', m, ...).
-    from django.db import connection
-
     if connection.vendor == "postgresql":
         return Func(
             F("versions"),

@@ -17,7 +17,7 @@ from django.db import connection
 from easychamp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
-POOL = os.environ.get("BENCH_POOL", "prefork")
+POOL = os.environ.get("BENCH_POOL", "solo")
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
 
 

@@ -338,9 +338,22 @@ def _observe(sub: Subscription, events: list[RecordedEvent], seconds: float) -> 
         lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
 
 
+_PG_ADVANCE = (
+    "UPDATE event_checkpoint SET version = %s, updated_at = %s WHERE id = %s",
+    "UPDATE event_checkpoint SET version = %s, updated_at = %s, attempts = 0, "
+    "next_attempt_at = NULL, failing_since = NULL, last_error = '' WHERE id = %s",
+)
+
+
 def _advance(state: _State, version: int) -> None:
-    fields: dict[str, Any] = {"version": version, "updated_at": timezone.now()}
-    if state.attempts or state.failing_since:
+    recovered = bool(state.attempts or state.failing_since)
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(_PG_ADVANCE[recovered], [version, now, state.pk], prepare=True)
+        return
+    fields: dict[str, Any] = {"version": version, "updated_at": now}
+    if recovered:
         fields |= {"attempts": 0, "next_attempt_at": None, "failing_since": None, "last_error": ""}
     Checkpoint.objects.filter(pk=state.pk).update(**fields)
 

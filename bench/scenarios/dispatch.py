@@ -114,9 +114,13 @@ def _latency(prefix: str) -> list[float]:
         try:
             while True:
                 finished = done.is_set()
-                rows = Checkpoint.objects.filter(
-                    subscription=SUBSCRIPTION, stream_id__startswith=prefix
-                ).values_list("stream_id", "version", "updated_at")
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT stream_id, version, updated_at FROM event_checkpoint "
+                        "WHERE subscription = %s AND stream_id LIKE %s",
+                        [SUBSCRIPTION, prefix + "%"],
+                    )
+                    rows = cursor.fetchall()
                 for stream_id, version, updated_at in rows:
                     for v in range(seen.get(stream_id, 0) + 1, version + 1):
                         reached[(stream_id, v)] = updated_at.timestamp()
