@@ -32,8 +32,7 @@ from django.utils import timezone
 from events import metrics
 from events.context import event_context
 from events.models import Checkpoint, DeadLetter, StoredEvent
-from events.registry import registry
-from events.store import RecordedEvent, _metadata_decoder
+from events.store import RecordedEvent, decode_row
 from events.subscriptions import Subscription, subscriptions
 
 logger = logging.getLogger(__name__)
@@ -263,20 +262,7 @@ def _pending(stream_id: str, after_version: int, limit: int) -> list[tuple[Any, 
 
 
 def _recorded(stream_id: str, stream_type: str, row: tuple[Any, ...]) -> RecordedEvent:
-    version, event_id, position, event_type, schema_version, occurred_at, payload, meta = row
-    data = registry.decode(event_type, schema_version, payload)
-    return RecordedEvent(
-        event_id=event_id,
-        stream_id=stream_id,
-        stream_type=stream_type,
-        version=version,
-        position=position,
-        event_type=event_type,
-        schema_version=type(data).schema_version,
-        occurred_at=occurred_at,
-        data=data,
-        metadata=_metadata_decoder.decode(meta),
-    )
+    return decode_row(stream_id, stream_type, *row)
 
 
 class _BatchFailed(Exception):

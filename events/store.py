@@ -382,18 +382,23 @@ def _rows(queryset: Any) -> Any:
 
 
 def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
-    (
-        event_id,
-        stream_id,
-        stream_type,
-        version,
-        position,
-        event_type,
-        schema_version,
-        occurred_at,
-        payload,
-        metadata,
-    ) = row
+    event_id, stream_id, stream_type, version, position, *rest = row
+    return decode_row(stream_id, stream_type, version, event_id, position, *rest)
+
+
+def decode_row(
+    stream_id: str,
+    stream_type: str,
+    version: int,
+    event_id: uuid.UUID,
+    position: int,
+    event_type: str,
+    schema_version: int,
+    occurred_at: datetime,
+    payload: str,
+    metadata: str,
+) -> RecordedEvent:
+    """A stored row (payload and metadata as JSON text) → the recorded event, upcast."""
     data = registry.decode(event_type, schema_version, payload)
     return RecordedEvent(
         event_id=event_id,
