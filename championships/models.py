@@ -97,6 +97,7 @@ class Match(models.Model):
     version = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name_plural = "matches"
         ordering = ["round", "kickoff", "id"]
         constraints = [
             models.CheckConstraint(

@@ -3,6 +3,10 @@ from django.urls import include, path
 
 from easychamp import views
 
+admin.site.site_header = "EasyChamp organisers"
+admin.site.site_title = "EasyChamp"
+admin.site.index_title = "Championships, event log and deliveries"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
