@@ -108,6 +108,7 @@ def main() -> None:
         _manage("migrate", "--noinput", "-v", "0")
         _manage("collectstatic", "--noinput", "-v", "0")
         _manage("load_demo")
+        _manage("deliver")  # the demo standings are there before the first page view
         honcho = subprocess.Popen(
             [str(BIN / "honcho"), "start", "-f", "Procfile"], env=env, start_new_session=True
         )

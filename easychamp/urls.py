@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from championships import views as championship_views
 from easychamp import views
 
 admin.site.site_header = "EasyChamp organisers"
@@ -8,7 +9,12 @@ admin.site.site_title = "EasyChamp"
 admin.site.index_title = "Championships, event log and deliveries"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", championship_views.championship_index, name="home"),
+    path(
+        "championships/<uuid:championship_id>/",
+        championship_views.championship_detail,
+        name="championship-detail",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("championships.api.urls")),

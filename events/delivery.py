@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from events import metrics
 from events.context import event_context
-from events.models import Checkpoint, DeadLetter, StoredEvent
+from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
 from events.store import RecordedEvent, decode_row
 from events.subscriptions import Subscription, subscriptions
 
@@ -418,3 +418,23 @@ def _record_failure(
         error,
     )
     result.retry_in[sub.name] = delay
+
+
+def deliver_all(max_rounds: int = 100) -> tuple[int, bool]:
+    """Deliver every pending event to every subscription, in this process, until nothing
+    is left (handlers may append events: those go in later rounds). Pairs waiting for a
+    retry or parked behind a dead letter are left as they are.
+
+    Returns (events delivered, settled: whether a round delivered nothing)."""
+    total = 0
+    for _ in range(max_rounds):
+        delivered = 0
+        for stream_id, stream_type in EventStream.objects.values_list(
+            "stream_id", "stream_type"
+        ).iterator():
+            if subscriptions.following(stream_type):
+                delivered += deliver_stream(stream_id, stream_type).delivered
+        total += delivered
+        if delivered == 0:
+            return total, True
+    return total, False

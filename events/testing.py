@@ -13,10 +13,9 @@ from typing import Any, TypeVar
 import pytest
 
 from events import delivery
-from events.models import EventStream, StoredEvent
+from events.models import StoredEvent
 from events.registry import Event
 from events.store import RecordedEvent, _recorded, _rows
-from events.subscriptions import subscriptions
 
 E = TypeVar("E", bound=Event)
 
@@ -53,17 +52,9 @@ class EventBus:
         Handlers may append events; those are delivered in later rounds. Pairs waiting
         for a retry or blocked by a dead letter are left as they are.
         """
-        total = 0
-        for _ in range(max_rounds):
-            delivered = 0
-            for stream_id, stream_type in EventStream.objects.values_list(
-                "stream_id", "stream_type"
-            ):
-                if subscriptions.following(stream_type):
-                    delivered += delivery.deliver_stream(stream_id, stream_type).delivered
-            total += delivered
-            if delivered == 0:
-                return total
+        total, settled = delivery.deliver_all(max_rounds)
+        if settled:
+            return total
         raise AssertionError(f"deliveries did not settle after {max_rounds} rounds")
 
 
