@@ -2,10 +2,14 @@
 
 Phases alternate (store single, raw single, store batch, raw batch) for several rounds
 so that machine noise hits both sides alike; each figure is the median of its rounds.
+The store phases measure the store alone (append listeners paused);
+``single_events_per_s_with_wakeups`` is the same loop as deployed, where every commit
+also hands a wake-up to the delivery notifier (events.wakeup).
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 import uuid
@@ -17,7 +21,8 @@ import orjson
 from django.db import connection, transaction
 
 from bench.events import BenchGoalScored
-from events import store
+from easychamp.celery import app as celery_app
+from events import store, wakeup
 from events.models import EventStream, StoredEvent
 
 STREAMS = 100
@@ -142,29 +147,56 @@ class _RawWriter:
         self.conn.close()
 
 
+def _drop_queue(queue: str) -> None:
+    dirty, flag = wakeup._keys()
+    with contextlib.suppress(Exception):  # Redis or the broker away: nothing to clean
+        wakeup._redis().delete(dirty, flag)
+        with celery_app.connection_for_write() as conn:
+            channel: Any = conn.default_channel
+            channel.queue_delete(queue)
+
+
 def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
-    seconds = options.get("seconds") or 4.0
+    seconds = options.get("seconds") or 3.0
     prefix = f"bench-append-{uuid.uuid4().hex[:8]}"
+    # Wake-ups of this run go to a queue (and Redis keys) of its own, removed afterwards.
+    previous_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = prefix
     raw = _RawWriter(f"bench_raw_{uuid.uuid4().hex[:8]}")
     results: dict[str, list[float]] = {
         "single_events_per_s": [],
         "raw_single_commits_per_s": [],
         "batch100_events_per_s": [],
         "raw_batch100_rows_per_s": [],
+        "single_events_per_s_with_wakeups": [],
     }
     try:
         for round_no in range(ROUNDS):
             single = _StoreWriter(f"{prefix}-r{round_no}")
-            results["single_events_per_s"].append(_rate(seconds, partial(single.write, batch=1)))
-            results["raw_single_commits_per_s"].append(_rate(seconds, lambda i: raw.write(i, 1)))
             batch = _StoreWriter(f"{prefix}-b{round_no}")
-            results["batch100_events_per_s"].append(_rate(seconds, partial(batch.write, batch=100)))
+            with store.append_listeners_paused():
+                results["single_events_per_s"].append(
+                    _rate(seconds, partial(single.write, batch=1))
+                )
+            results["raw_single_commits_per_s"].append(_rate(seconds, lambda i: raw.write(i, 1)))
+            with store.append_listeners_paused():
+                results["batch100_events_per_s"].append(
+                    _rate(seconds, partial(batch.write, batch=100))
+                )
             results["raw_batch100_rows_per_s"].append(_rate(seconds, lambda i: raw.write(i, 100)))
+            # As deployed: each commit also wakes the delivery workers (events.wakeup).
+            woken = _StoreWriter(f"{prefix}-w{round_no}")
+            results["single_events_per_s_with_wakeups"].append(
+                _rate(seconds, partial(woken.write, batch=1))
+            )
             log(
                 f"round {round_no + 1}: "
                 + ", ".join(f"{k}={v[-1]:.0f}" for k, v in results.items())
             )
     finally:
+        wakeup.flush()
+        _drop_queue(prefix)
+        celery_app.conf.task_default_queue = previous_queue
         raw.close()
         StoredEvent.objects.filter(stream_id__startswith=prefix).delete()
         EventStream.objects.filter(stream_id__startswith=prefix).delete()

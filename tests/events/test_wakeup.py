@@ -41,6 +41,7 @@ def sent(monkeypatch, celery_queue) -> Iterator[list[tuple[str, ...]]]:
 def test_a_burst_of_commits_enqueues_one_drain(sent):
     for stream in ("a", "a", "b", "c"):
         wakeup.request(stream, "probe")
+    assert wakeup.flush()
 
     assert sent == [("drain",)]
     assert sorted(wakeup.start_drain()) == [("a", "probe"), ("b", "probe"), ("c", "probe")]
@@ -49,9 +50,11 @@ def test_a_burst_of_commits_enqueues_one_drain(sent):
 @pytest.mark.redis
 def test_a_commit_after_a_drain_started_enqueues_the_next_drain(sent):
     wakeup.request("a", "probe")
+    assert wakeup.flush()
     wakeup.start_drain()
 
     wakeup.request("b", "probe")
+    assert wakeup.flush()
 
     assert sent == [("drain",), ("drain",)]
     assert wakeup.start_drain() == [("b", "probe")]
@@ -62,6 +65,7 @@ def test_drain_delivers_every_dirty_stream_until_none_is_left(sent):
     for stream in ("d1", "d2"):
         store.append(stream, [ProbeTicked(n=0), ProbeTicked(n=1)], 0)
         wakeup.request(stream, "probe")
+    assert wakeup.flush()
 
     delivered = drain_task.run()
 
@@ -78,6 +82,7 @@ def test_without_redis_each_commit_wakes_its_stream_directly(sent, monkeypatch):
     monkeypatch.setattr(wakeup, "_redis", lambda: Down())
 
     wakeup.request("a", "probe")
+    assert wakeup.flush()
 
     assert sent == [("stream", "a")]
 
