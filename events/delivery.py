@@ -214,6 +214,10 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
     )
     if row is not None:
         return _State(*row)
+    if not StoredEvent.objects.filter(stream_id=stream_id).exists():
+        # A wake-up for a stream with no events (mistyped, or from another database
+        # sharing the broker): nothing to deliver, and no checkpoint row to leave behind.
+        return _State(0, 0, 0, None, None, False)
     # The row is missing, or another delivery holds it. Deliveries take milliseconds,
     # so on PostgreSQL wait for it briefly: re-enqueueing with a countdown would delay
     # the events that woke us (a live score) by far longer. ``_Busy`` if it runs out.

@@ -22,6 +22,8 @@ where the broker is unreachable, the commit has succeeded all the same.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -77,6 +79,8 @@ class _Notifier:
         self._idle.set()
         self._thread = threading.Thread(target=self._run, name="easychamp-wakeup", daemon=True)
         self._thread.start()
+        # A short-lived process (a management command) sends its wake-ups before exiting.
+        atexit.register(self.flush, 5.0)
 
     def add(self, stream_id: str, stream_type: str) -> None:
         with self._lock:
@@ -130,10 +134,13 @@ def _mark_dirty(batch: dict[str, str]) -> None:
         for stream_id, stream_type in batch.items():
             enqueue(stream_id, stream_type)  # cannot coalesce: wake each stream directly
         return
-    if first:
-        enqueue_drain()
-    else:
+    if not first:
         metrics.wakeups.labels("coalesced").inc()
+    elif not enqueue_drain():
+        # No drain is on its way: let the next commit try again instead of waiting for
+        # the flag to expire (the sweeper delivers these streams meanwhile).
+        with contextlib.suppress(redis.RedisError):
+            _redis().delete(flag)
 
 
 def start_drain() -> list[tuple[str, str]]:

@@ -364,3 +364,10 @@ def test_a_pair_locked_briefly_by_another_worker_is_delivered_once_it_is_free():
 
     assert result.busy == []
     assert counter("p1") == (2, [1, 2])
+
+
+def test_a_wake_up_for_a_stream_without_events_leaves_no_checkpoint_behind():
+    result = deliver("no-such-stream")
+
+    assert result.delivered == 0
+    assert not Checkpoint.objects.filter(stream_id="no-such-stream").exists()

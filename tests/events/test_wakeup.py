@@ -94,3 +94,21 @@ def test_a_broker_that_is_down_never_fails_the_commit(monkeypatch):
     monkeypatch.setattr("events.tasks.deliver_stream_task.apply_async", refuse)
 
     assert wakeup.enqueue("a", "probe") is False
+
+
+@pytest.mark.redis
+def test_a_drain_that_could_not_be_sent_lets_the_next_commit_try_again(sent, monkeypatch):
+    attempts: list[str] = []
+
+    def broker_down() -> bool:
+        attempts.append("drain")
+        return False
+
+    monkeypatch.setattr(wakeup, "enqueue_drain", broker_down)
+
+    wakeup.request("a", "probe")
+    assert wakeup.flush()
+    wakeup.request("b", "probe")
+    assert wakeup.flush()
+
+    assert attempts == ["drain", "drain"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,12 +10,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
 from kombu import pools as kombu_pools
 
 from easychamp.celery import app as celery_app
+from events import wakeup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +117,19 @@ def celery_queue(worker_id: str, request: pytest.FixtureRequest) -> Iterator[str
     try:
         yield queue
     finally:
+        _drop_queue(queue)
         celery_app.conf.task_default_queue = previous
+
+
+def _drop_queue(queue: str) -> None:
+    """Leave no queue, binding or wake-up key of this test behind in the shared broker."""
+    with contextlib.suppress(Exception):  # nothing to clean where no broker ran
+        wakeup.flush(2.0)
+        dirty, flag = wakeup._keys()
+        wakeup._redis().delete(dirty, flag)
+        with celery_app.connection_for_write() as conn:
+            channel: Any = conn.default_channel
+            channel.queue_delete(queue)
 
 
 @pytest.fixture
