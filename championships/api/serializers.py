@@ -92,6 +92,14 @@ class ChampionshipUpdateSerializer(_RulesSerializer):
     name = serializers.CharField(max_length=200, required=False)
     season = serializers.CharField(max_length=50, required=False)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Fixtures and standings are built for the format: refuse rather than ignore it.
+        if isinstance(self.initial_data, dict) and "format" in self.initial_data:
+            raise serializers.ValidationError(
+                {"format": ["the format cannot be changed once the championship exists"]}
+            )
+        return super().validate(attrs)
+
 
 class OrganiserAddSerializer(serializers.Serializer[Any]):
     user = serializers.IntegerField(help_text="The user id of the new co-organiser.")

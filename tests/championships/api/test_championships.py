@@ -197,6 +197,20 @@ def test_patch_by_owner_changes_rules_and_bumps_etag(api, championship, event_bu
     assert [r.event_type for r in event_bus.published()] == ["ChampionshipUpdated"]
 
 
+def test_patch_cannot_change_the_format(api, championship):
+    before = event_count()
+
+    response = api.patch(
+        url(f"championships/{championship.id}/"),
+        {"format": "double_round_robin", "name": "Renamed"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "format" in response.json()
+    assert event_count() == before
+
+
 def test_patch_with_stale_if_match_is_412_and_writes_nothing(api, championship):
     before = event_count()
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from championships.models import IdempotencyRecord, Team
+from championships.tasks import purge_idempotency_records_task
 from tests.championships.api.conftest import client_for, event_count, url
 from tests.championships.test_concurrency import together
 
@@ -138,3 +142,17 @@ def test_concurrent_duplicates_run_the_command_once(owner, championship):
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.has_header("Idempotent-Replayed") for r in responses) == 3
     assert event_count() == before + 1
+
+
+@pytest.mark.django_db
+def test_old_idempotency_records_are_purged_and_recent_ones_kept(api, championship):
+    _register(api, championship, name="Old", key="old")
+    _register(api, championship, name="New", key="new")
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+
+    purged = purge_idempotency_records_task.run()
+
+    assert purged == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
