@@ -1,3 +1,3 @@
-"""Benchmark scenarios: each module has ``run(options) -> dict`` and a ``HELP`` line."""
+"""Benchmark scenarios: each module has ``run(options, log) -> dict`` (the JSON result)."""
 
-SCENARIOS = ["sweep", "dispatch", "append", "standings"]
+SCENARIOS = ["append", "dispatch", "rebuild", "standings", "sweep"]
