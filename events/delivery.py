@@ -2,8 +2,9 @@
 
 For each (subscription, stream) the checkpoint row is the lock and the progress: a
 delivery locks it (``FOR UPDATE SKIP LOCKED``, so two workers never handle the same
-pair at once and a busy pair is reported, not waited for), runs the handler over the
-pending events in one transaction and advances the checkpoint in that same transaction.
+pair at once; a pair held by another delivery is waited for briefly, then reported
+busy), runs the handler over the pending events in one transaction and advances the
+checkpoint in that same transaction.
 Redelivering therefore never repeats a database effect.
 
 A failing handler rolls its batch back. The events before the failing one are delivered
@@ -19,20 +20,19 @@ import logging
 import random
 import time
 import traceback
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from django.db import OperationalError, connection, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from events import metrics
 from events.context import event_context
 from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
-from events.store import RecordedEvent, decode_row
+from events.store import RecordedEvent, decode_row, text_rows
 from events.subscriptions import Subscription, subscriptions
 
 logger = logging.getLogger(__name__)
@@ -255,14 +255,8 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
 
 
 def _pending(stream_id: str, after_version: int, limit: int) -> list[tuple[Any, ...]]:
-    return list(
-        StoredEvent.objects.filter(stream_id=stream_id, version__gt=after_version)
-        .order_by("version")
-        .annotate(
-            payload_text=Cast("payload", TextField()), metadata_text=Cast("metadata", TextField())
-        )
-        .values_list(*_ROW_COLUMNS)[:limit]
-    )
+    pending = StoredEvent.objects.filter(stream_id=stream_id, version__gt=after_version)
+    return list(text_rows(pending.order_by("version"), _ROW_COLUMNS)[:limit])
 
 
 def _recorded(stream_id: str, stream_type: str, row: tuple[Any, ...]) -> RecordedEvent:
@@ -287,14 +281,8 @@ def _handle(
     if sub.batch_handler is not None and not one_by_one:
         try:
             batch = [_recorded(stream_id, stream_type, row) for _, row in wanted]
-            first = batch[0].metadata
             started = time.perf_counter()
-            with event_context(
-                correlation_id=first.correlation_id,
-                causation_id=str(batch[-1].event_id),
-                user_id=first.user_id,
-                trace=first.trace,
-            ):
+            with _caused_by(batch[0], batch[-1]):
                 sub.batch_handler(batch)
         except Exception as exc:  # isolate the failing event below
             raise _BatchFailed(str(exc)) from exc
@@ -303,18 +291,24 @@ def _handle(
     for index, row in wanted:
         try:
             event = _recorded(stream_id, stream_type, row)
-            meta = event.metadata
             started = time.perf_counter()
-            with event_context(
-                correlation_id=meta.correlation_id,
-                causation_id=str(event.event_id),
-                user_id=meta.user_id,
-                trace=meta.trace,
-            ):
+            with _caused_by(event, event):
                 sub.handler(event)
             _observe(sub, [event], time.perf_counter() - started)
         except Exception as exc:  # the delivery boundary: recorded, retried, dead-lettered
             raise _HandlerFailed(index, row, exc) from exc
+
+
+def _caused_by(origin: RecordedEvent, cause: RecordedEvent) -> AbstractContextManager[None]:
+    """Events the handler appends carry the origin's correlation, user and trace, and the
+    (last) handled event as their causation."""
+    meta = origin.metadata
+    return event_context(
+        correlation_id=meta.correlation_id,
+        causation_id=str(cause.event_id),
+        user_id=meta.user_id,
+        trace=meta.trace,
+    )
 
 
 def _observe(sub: Subscription, events: list[RecordedEvent], seconds: float) -> None:

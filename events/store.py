@@ -392,10 +392,12 @@ _COLUMNS = (
 )
 
 
-def _rows(queryset: Any) -> Any:
+def text_rows(queryset: Any, columns: Sequence[str] = _COLUMNS) -> Any:
+    """Rows of stored events with payload and metadata as JSON text (``payload_text``,
+    ``metadata_text``), so each is decoded once, by msgspec, into its class."""
     return queryset.annotate(
         payload_text=Cast("payload", TextField()), metadata_text=Cast("metadata", TextField())
-    ).values_list(*_COLUMNS)
+    ).values_list(*columns)
 
 
 def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
@@ -442,7 +444,7 @@ def load(
     )
     if limit is not None:
         qs = qs[:limit]
-    return [_recorded(row) for row in _rows(qs)]
+    return [_recorded(row) for row in text_rows(qs)]
 
 
 def read_all(
@@ -473,4 +475,4 @@ def read_all(
                 " OR txid = pg_current_xact_id_if_assigned())"
             ]
         )
-    return [_recorded(row) for row in _rows(qs[:limit])]
+    return [_recorded(row) for row in text_rows(qs[:limit])]

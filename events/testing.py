@@ -15,7 +15,7 @@ import pytest
 from events import delivery
 from events.models import StoredEvent
 from events.registry import Event
-from events.store import RecordedEvent, _recorded, _rows
+from events.store import RecordedEvent, _recorded, text_rows
 
 E = TypeVar("E", bound=Event)
 
@@ -30,7 +30,7 @@ class EventBus:
         qs = StoredEvent.objects.filter(position__gt=self.start_position).order_by("position")
         if event_class is not None:
             qs = qs.filter(event_type=event_class.event_type)
-        return [_recorded(row) for row in _rows(qs)]
+        return [_recorded(row) for row in text_rows(qs)]
 
     def published_data(self, event_class: type[E]) -> list[E]:
         """The payloads of the events of one class appended since the bus was created."""
