@@ -3,6 +3,7 @@ so that their boot time is not part of what is measured."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,18 +11,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
 from easychamp.celery import app as celery_app
+from events import wakeup
 
 ROOT = Path(__file__).resolve().parent.parent
 POOL = os.environ.get("BENCH_POOL", "solo")
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
 
 
-def _database_url() -> str:
+def database_url() -> str:
+    """The URL of the database this process uses (test databases included)."""
     s = connection.settings_dict
     if connection.vendor != "postgresql":
         return f"sqlite:///{s['NAME']}"
@@ -40,7 +44,7 @@ class WorkerPool:
         idle = f"{queue}-idle"
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "CELERY_QUEUE": queue,
             "PYTHONPATH": str(ROOT),
@@ -99,3 +103,15 @@ class WorkerPool:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def drop_queue(*queues: str) -> None:
+    """Leave no queue, binding or wake-up key of the current default queue behind in the
+    shared broker (benchmarks and tests use queues of their own). Best effort."""
+    with contextlib.suppress(Exception):  # Redis or the broker away: nothing to clean
+        wakeup.flush(2.0)
+        wakeup._redis().delete(*wakeup._keys())
+        with celery_app.connection_for_write() as conn:
+            channel: Any = conn.default_channel
+            for queue in queues:
+                channel.queue_delete(queue)

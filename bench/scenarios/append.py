@@ -9,7 +9,6 @@ also hands a wake-up to the delivery notifier (events.wakeup).
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 import uuid
@@ -21,8 +20,9 @@ import orjson
 from django.db import connection, transaction
 
 from bench.events import BenchGoalScored
+from bench.workers import drop_queue
 from easychamp.celery import app as celery_app
-from events import store, wakeup
+from events import store
 from events.models import EventStream, StoredEvent
 
 STREAMS = 100
@@ -147,15 +147,6 @@ class _RawWriter:
         self.conn.close()
 
 
-def _drop_queue(queue: str) -> None:
-    dirty, flag = wakeup._keys()
-    with contextlib.suppress(Exception):  # Redis or the broker away: nothing to clean
-        wakeup._redis().delete(dirty, flag)
-        with celery_app.connection_for_write() as conn:
-            channel: Any = conn.default_channel
-            channel.queue_delete(queue)
-
-
 def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     seconds = options.get("seconds") or 3.0
     prefix = f"bench-append-{uuid.uuid4().hex[:8]}"
@@ -194,8 +185,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
                 + ", ".join(f"{k}={v[-1]:.0f}" for k, v in results.items())
             )
     finally:
-        wakeup.flush()
-        _drop_queue(prefix)
+        drop_queue(prefix)
         celery_app.conf.task_default_queue = previous_queue
         raw.close()
         StoredEvent.objects.filter(stream_id__startswith=prefix).delete()

@@ -25,7 +25,7 @@ from django.db import connection, connections, transaction
 from bench.models import ProbeCounter
 from bench.probe import SUBSCRIPTION, ProbeTicked
 from bench.tasks import noop_task
-from bench.workers import WorkerPool
+from bench.workers import WorkerPool, drop_queue
 from easychamp.celery import app as celery_app
 from events import store
 from events.models import Checkpoint, EventStream, StoredEvent
@@ -175,6 +175,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         log(f"latency: {len(lags)} events measured")
     finally:
         pool.stop()
+        drop_queue(queue, f"{queue}-idle")
         celery_app.conf.task_default_queue = previous_queue
         for model, field in (
             (StoredEvent, "stream_id"),
@@ -183,10 +184,6 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
             (ProbeCounter, "stream_id"),
         ):
             model.objects.filter(**{f"{field}__startswith": prefix}).delete()
-        with celery_app.connection_for_write() as conn:
-            channel: Any = conn.default_channel
-            channel.queue_delete(queue)
-            channel.queue_delete(f"{queue}-idle")
     broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
     return {
         "scenario": "dispatch",

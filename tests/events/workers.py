@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -10,22 +9,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.db import connection
 from kombu import pools as kombu_pools
 
+from bench.workers import database_url, drop_queue
 from easychamp.celery import app as celery_app
-from events import wakeup
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 class Worker:
@@ -117,19 +108,8 @@ def celery_queue(worker_id: str, request: pytest.FixtureRequest) -> Iterator[str
     try:
         yield queue
     finally:
-        _drop_queue(queue)
+        drop_queue(queue)
         celery_app.conf.task_default_queue = previous
-
-
-def _drop_queue(queue: str) -> None:
-    """Leave no queue, binding or wake-up key of this test behind in the shared broker."""
-    with contextlib.suppress(Exception):  # nothing to clean where no broker ran
-        wakeup.flush(2.0)
-        dirty, flag = wakeup._keys()
-        wakeup._redis().delete(dirty, flag)
-        with celery_app.connection_for_write() as conn:
-            channel: Any = conn.default_channel
-            channel.queue_delete(queue)
 
 
 @pytest.fixture
