@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from kombu import Exchange, Queue
 
 from easychamp.celery import app as celery_app
 from events import wakeup
@@ -113,5 +114,9 @@ def drop_queue(*queues: str) -> None:
         wakeup._redis().delete(*wakeup._keys())
         with celery_app.connection_for_write() as conn:
             channel: Any = conn.default_channel
-            for queue in queues:
-                channel.queue_delete(queue)
+            for name in queues:
+                # Declared first: kombu's Redis transport deletes only the bindings this
+                # channel knows of, and Celery binds each queue to an exchange of its name.
+                queue = Queue(name, Exchange(name), routing_key=name)(channel)
+                queue.declare()
+                queue.delete()
