@@ -155,11 +155,30 @@ def _seconds_until(moment: datetime | None) -> float:
 
 
 _PG_LOCK_AND_FETCH = """
-    WITH cp AS (
+    WITH found AS (
         SELECT id, version, attempts, next_attempt_at, failing_since, blocked
         FROM event_checkpoint
-        WHERE subscription = %s AND stream_id = %s
+        WHERE subscription = %(sub)s AND stream_id = %(stream)s
         FOR UPDATE SKIP LOCKED
+    ), created AS (
+        INSERT INTO event_checkpoint
+            (subscription, stream_id, stream_type, version, attempts, last_error, blocked,
+             updated_at)
+        SELECT %(sub)s, %(stream)s, %(type)s, 0, 0, '', false, clock_timestamp()
+        WHERE CASE
+            WHEN EXISTS (
+                SELECT 1 FROM event_checkpoint
+                WHERE subscription = %(sub)s AND stream_id = %(stream)s
+            ) THEN false
+            WHEN NOT EXISTS (SELECT 1 FROM event_store WHERE stream_id = %(stream)s) THEN false
+            -- Creators of a checkpoint take this lock first, so this insert never waits
+            -- for another one's: if it is taken, the general path waits, but briefly.
+            ELSE pg_try_advisory_xact_lock(hashtextextended(%(sub)s || '/' || %(stream)s, 0))
+        END
+        ON CONFLICT (subscription, stream_id) DO NOTHING
+        RETURNING id, version, attempts, next_attempt_at, failing_since, blocked
+    ), cp AS (
+        SELECT * FROM found UNION ALL SELECT * FROM created
     )
     SELECT cp.id, cp.version, cp.attempts, cp.next_attempt_at, cp.failing_since, cp.blocked,
            e.version, e.event_id, e.position, e.event_type, e.schema_version, e.occurred_at,
@@ -168,10 +187,10 @@ _PG_LOCK_AND_FETCH = """
         SELECT version, event_id, position, event_type, schema_version, occurred_at,
                payload, metadata
         FROM event_store
-        WHERE stream_id = %s AND version > cp.version AND NOT cp.blocked
+        WHERE stream_id = %(stream)s AND version > cp.version AND NOT cp.blocked
           AND (cp.next_attempt_at IS NULL OR cp.next_attempt_at <= clock_timestamp())
         ORDER BY version
-        LIMIT %s
+        LIMIT %(limit)s
     ) e ON true
     ORDER BY e.version
 """
@@ -180,18 +199,19 @@ _PG_LOCK_AND_FETCH = """
 def _lock_and_fetch(
     subscription: str, stream_id: str, stream_type: str, limit: int
 ) -> tuple[_State | None, list[tuple[Any, ...]]]:
-    """Lock the pair's checkpoint and read the events after it.
+    """Lock the pair's checkpoint (creating it for a stream seen for the first time) and
+    read the events after it.
 
-    On PostgreSQL both happen in one prepared statement (a delivery is a handful of
-    round trips, so each one counts). No row back means the checkpoint is missing or
-    locked: the general path below tells which.
+    On PostgreSQL all of it happens in one prepared statement (a delivery is a handful of
+    round trips, so each one counts; a new match's first goal must be as quick as its
+    second). No row back means the stream has no events, or another delivery holds or
+    is creating the checkpoint: the general path below tells which, and waits briefly.
     """
     if connection.vendor == "postgresql":
         connection.ensure_connection()
+        params = {"sub": subscription, "stream": stream_id, "type": stream_type, "limit": limit}
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(
-                _PG_LOCK_AND_FETCH, [subscription, stream_id, stream_id, limit], prepare=True
-            )
+            cursor.execute(_PG_LOCK_AND_FETCH, params, prepare=True)
             found = cursor.fetchall()
         if found:
             return _State(*found[0][:6]), [row[6:] for row in found if row[6] is not None]
@@ -226,6 +246,11 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
         if postgres:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
         try:
+            if postgres:  # the creators' lock of _PG_LOCK_AND_FETCH
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s || '/' || %s, 0))",
+                    [subscription, stream_id],
+                )
             cursor.execute(
                 f"INSERT INTO {Checkpoint._meta.db_table} "
                 "(subscription, stream_id, stream_type, version, attempts, last_error, "
