@@ -10,13 +10,19 @@ from events import delivery, sweeper, wakeup
 
 BUSY_RETRY_SECONDS = 0.25
 DRAIN_MAX_SECONDS = 5.0
+# How long an owner drain waits for the next dirty stream before it gives up: far longer
+# than the gaps of a steady load, far shorter than anything a worker should be held for.
+LINGER_SECONDS = 0.2
+# Streams found dirty at once that tell the owner it is falling behind: it asks for a
+# helper, so a second worker shares the load (and the CPU) until the backlog is gone.
+HELPER_AFTER = 4
 
 
 def _follow_up(stream_id: str, stream_type: str, result: delivery.StreamResult) -> None:
     """Schedule what one delivery pass could not finish."""
     if result.more:
-        # Hit the per-pass cap: let other streams have the worker, then go on.
-        wakeup.enqueue(stream_id, stream_type)
+        # Hit the per-pass cap: back into the dirty set, behind the streams waiting now.
+        wakeup.request(stream_id, stream_type)
     for name in result.busy:
         # Another worker held the pair for long and may have read the stream before our
         # events committed: come back shortly rather than lose them.
@@ -26,19 +32,32 @@ def _follow_up(stream_id: str, stream_type: str, result: delivery.StreamResult) 
 
 
 @shared_task(name="events.drain", ignore_result=True, acks_late=True)
-def drain_task() -> int:
-    """Deliver dirty streams until none is left (or, to share the worker, for a while)."""
+def drain_task(helper: bool = False) -> int:
+    """Deliver dirty streams (see ``events.wakeup``) until none has come for a moment.
+
+    The owner holds the drain flag, asks for a helper when streams queue up, and after
+    ``DRAIN_MAX_SECONDS`` hands the flag to a new task; a helper delivers beside it and
+    stops at that time."""
+    if helper:
+        wakeup.helper_started()
     deadline = time.monotonic() + DRAIN_MAX_SECONDS
     delivered = 0
-    while streams := wakeup.start_drain():
+    while True:
+        streams = wakeup.take(owner=not helper, wait=LINGER_SECONDS)
+        if not streams:
+            if helper or not wakeup.release():
+                return delivered
+            continue
+        if not helper and len(streams) >= HELPER_AFTER:
+            wakeup.request_helper()
         for stream_id, stream_type in streams:
             result = delivery.deliver_stream(stream_id, stream_type)
             _follow_up(stream_id, stream_type, result)
             delivered += result.delivered
         if time.monotonic() > deadline:
-            wakeup.enqueue_drain()  # the flag is clear: nothing else may have sent one
-            break
-    return delivered
+            if not helper:
+                wakeup.hand_over()
+            return delivered
 
 
 @shared_task(name="events.deliver_stream", ignore_result=True, acks_late=True)

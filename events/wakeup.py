@@ -3,18 +3,28 @@
 The database is the source of truth; a wake-up is only a hint, and losing one only
 delays delivery until the sweeper notices.
 
-Wake-ups coalesce in Redis, per Celery queue: the writer adds the stream to a set of
-dirty streams and, only if no drain is already pending (``SET NX`` on a flag), enqueues
-an ``events.drain`` task. A drain clears the flag, pops a batch of dirty streams,
-delivers them, and loops until the set is empty. So a burst of N events costs one task,
-not N; under a steady load the workers stay in their drain loops and no task is sent per
-event; and with two drains running (a writer re-enqueues whenever a running drain has
-cleared the flag) different streams are delivered in parallel.
+Wake-ups coalesce in Redis, per Celery queue: the writer adds the stream to a sorted set
+of dirty streams (scored by when it was first marked, so the oldest are delivered first)
+and, only if no drain is pending or running (``SET NX`` on a flag), enqueues an
+``events.drain`` task. So a burst of N events costs one task, not N.
+
+The drain that holds the flag (the owner) pops batches of dirty streams and delivers
+them. When none is left it waits on the set (``BZPOPMIN``) for a moment before it gives
+up, so under a steady load it stays in its loop and writers send no task at all: a
+commit costs one Redis round trip, and its stream is delivered as soon as the owner
+sees it. To give up, the owner clears the flag and looks once more; a stream marked in
+between either finds the flag clear (and its writer enqueues a new drain) or is seen by
+that last look. An owner that has run for a while hands the flag to a new drain task at
+the back of the queue, so other tasks get the worker. When streams queue up (the owner
+finds several dirty at once), it enqueues one helper drain: a second worker delivers
+other streams in parallel, takes no flag, and stops when none has come for a moment or
+when it has run for a while.
 
 Wake-ups are sent by a notifier thread in each process, so a commit never waits for
 Redis or the broker (one Redis round trip per commit cost a third of the append rate),
 and the commits that arrive while it sends are batched into the next round trip. A
-process that dies with wake-ups not yet sent leaves them to the sweeper.
+process that dies with wake-ups not yet sent leaves them to the sweeper, and so does a
+drain owner that dies (until its flag expires, writers rely on the owner).
 
 Where Redis is unreachable, each stream gets an ``events.deliver_stream`` task instead;
 where the broker is unreachable, the commit has succeeded all the same.
@@ -27,6 +37,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from functools import lru_cache
 
 import redis
@@ -37,7 +48,9 @@ from events import metrics
 
 logger = logging.getLogger(__name__)
 
-FLAG_TTL_SECONDS = 30
+FLAG_TTL_SECONDS = 30  # an owner re-asserts its flag on every pop; a dead one's expires
+HELPER_TTL_SECONDS = 10
+BATCH = 100  # dirty streams popped at a time
 _SEPARATOR = "\t"
 
 
@@ -48,10 +61,13 @@ def _redis() -> redis.Redis:
     )
 
 
-def _keys() -> tuple[str, str]:
-    # Per queue: workers of another queue (a test run, a benchmark) never drain ours.
+def _keys() -> tuple[str, str, str]:
+    """(dirty streams, drain flag, helper flag) of the current default queue.
+
+    Per queue: workers of another queue (a test run, a benchmark) never drain ours."""
     queue = celery_app.conf.task_default_queue
-    return f"easychamp:{queue}:dirty", f"easychamp:{queue}:drain"
+    prefix = f"easychamp:{queue}"
+    return f"{prefix}:streams", f"{prefix}:drain", f"{prefix}:helper"
 
 
 def request(stream_id: str, stream_type: str, version: int = 0) -> None:
@@ -124,10 +140,13 @@ def _notifier() -> _Notifier:
 
 
 def _mark_dirty(batch: dict[str, str]) -> None:
-    dirty, flag = _keys()
+    dirty, flag, _ = _keys()
+    now = time.time()
     try:
         pipe = _redis().pipeline(transaction=False)
-        pipe.sadd(dirty, *(f"{stream_type}{_SEPARATOR}{sid}" for sid, stream_type in batch.items()))
+        pipe.zadd(
+            dirty, {_member(sid, stream_type): now for sid, stream_type in batch.items()}, nx=True
+        )
         pipe.set(flag, b"1", nx=True, ex=FLAG_TTL_SECONDS)
         _, first = pipe.execute()
     except redis.RedisError:
@@ -143,30 +162,82 @@ def _mark_dirty(batch: dict[str, str]) -> None:
             _redis().delete(flag)
 
 
-def start_drain() -> list[tuple[str, str]]:
-    """Called by a drain before each batch: clear the flag, then pop dirty streams.
+def _member(stream_id: str, stream_type: str) -> str:
+    return f"{stream_type}{_SEPARATOR}{stream_id}"
 
-    Clearing first means a stream marked after the pop enqueues a new drain."""
-    dirty, flag = _keys()
+
+def take(*, owner: bool, wait: float = 0.0) -> list[tuple[str, str]]:
+    """Pop up to ``BATCH`` dirty streams, oldest first, as (stream_id, stream_type).
+
+    The owner re-asserts its flag on the way. With ``wait``, when none is dirty, block up
+    to that many seconds for the next one."""
+    dirty, flag, _ = _keys()
     try:
         pipe = _redis().pipeline(transaction=False)
-        pipe.delete(flag)
-        pipe.spop(dirty, 100)
-        _, popped = pipe.execute()
+        if owner:
+            pipe.set(flag, b"1", ex=FLAG_TTL_SECONDS)
+        pipe.zpopmin(dirty, BATCH)
+        popped = [member for member, _ in pipe.execute()[-1]]
+        if not popped and wait > 0:
+            found = _redis().bzpopmin(dirty, timeout=wait)
+            popped = [found[1]] if found else []
     except redis.RedisError:
         logger.warning("could not read the dirty streams", exc_info=True)
         return []
     streams = []
-    for item in popped or []:
+    for item in popped:
         stream_type, _, stream_id = item.decode().partition(_SEPARATOR)
         streams.append((stream_id, stream_type))
     return streams
 
 
-def enqueue_drain() -> bool:
+def release() -> bool:
+    """The owner gives up its flag. True if streams were marked meanwhile and it took
+    the flag back: it must go on draining."""
+    dirty, flag, _ = _keys()
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        pipe.delete(flag)
+        pipe.zcard(dirty)
+        _, waiting = pipe.execute()
+        return bool(waiting) and bool(_redis().set(flag, b"1", nx=True, ex=FLAG_TTL_SECONDS))
+    except redis.RedisError:
+        logger.warning("could not release the drain flag", exc_info=True)
+        return False
+
+
+def hand_over() -> None:
+    """The owner passes its flag to a new drain task at the back of the queue."""
+    if not enqueue_drain():
+        release()  # nothing on its way: let the next commit send one
+
+
+def request_helper() -> None:
+    """Ask for one more drain beside the owner, unless one is pending."""
+    _, _, helper = _keys()
+    try:
+        if not _redis().set(helper, b"1", nx=True, ex=HELPER_TTL_SECONDS):
+            return
+    except redis.RedisError:
+        return
+    if not enqueue_drain(helper=True):
+        with contextlib.suppress(redis.RedisError):
+            _redis().delete(helper)
+
+
+def helper_started() -> None:
+    """A helper took its task: the owner may ask for another one."""
+    with contextlib.suppress(redis.RedisError):
+        _redis().delete(_keys()[2])
+
+
+def enqueue_drain(*, helper: bool = False) -> bool:
     from events.tasks import drain_task
 
-    return _send(lambda: drain_task.apply_async(retry=False), "the dirty streams")
+    return _send(
+        lambda: drain_task.apply_async(kwargs={"helper": True} if helper else {}, retry=False),
+        "the dirty streams",
+    )
 
 
 def enqueue(

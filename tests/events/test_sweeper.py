@@ -21,7 +21,11 @@ def woken(monkeypatch) -> list[tuple[str, str, str | None, float | None]]:
         calls.append((stream_id, stream_type, subscription, countdown))
         return True
 
+    def mark_dirty(stream_id, stream_type, version=0):
+        calls.append((stream_id, stream_type, "dirty", None))
+
     monkeypatch.setattr(wakeup, "enqueue", record)
+    monkeypatch.setattr(wakeup, "request", mark_dirty)
     return calls
 
 
@@ -143,8 +147,9 @@ def test_deliver_task_reschedules_busy_and_failed_pairs(woken, monkeypatch):
 
     deliver_stream_task.run("s", "probe")
 
+    # A stream left over by the per-pass cap goes back into the dirty set.
     assert woken == [
-        ("s", "probe", None, None),
+        ("s", "probe", "dirty", None),
         ("s", "probe", "a", 0.25),
         ("s", "probe", "b", 1.5),
     ]

@@ -10,7 +10,7 @@ from django.conf import settings
 from bench.models import ProbeCounter
 from bench.probe import ProbeTicked
 from events import store, wakeup
-from events.tasks import drain_task
+from events.tasks import HELPER_AFTER, drain_task
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +19,9 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch, celery_queue) -> Iterator[list[tuple[str, ...]]]:
     """What would have gone to the broker, on a queue (and so Redis keys) of this test."""
     calls: list[tuple[str, ...]] = []
-    dirty, flag = wakeup._keys()
 
-    def enqueue_drain() -> bool:
-        calls.append(("drain",))
+    def enqueue_drain(*, helper: bool = False) -> bool:
+        calls.append(("helper",) if helper else ("drain",))
         return True
 
     monkeypatch.setattr(wakeup, "enqueue_drain", enqueue_drain)
@@ -34,30 +33,81 @@ def sent(monkeypatch, celery_queue) -> Iterator[list[tuple[str, ...]]]:
     monkeypatch.setattr(wakeup, "enqueue", enqueue)
     yield calls
     with contextlib.suppress(redis.RedisError):
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5).delete(dirty, flag)
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5).delete(*wakeup._keys())
+
+
+def _request(*streams: str) -> None:
+    for stream in streams:
+        wakeup.request(stream, "probe")
+    assert wakeup.flush()
+
+
+def _flag_is_set() -> bool:
+    return bool(wakeup._redis().exists(wakeup._keys()[1]))
 
 
 @pytest.mark.redis
 def test_a_burst_of_commits_enqueues_one_drain(sent):
-    for stream in ("a", "a", "b", "c"):
-        wakeup.request(stream, "probe")
-    assert wakeup.flush()
+    _request("a", "a", "b", "c")
 
     assert sent == [("drain",)]
-    assert sorted(wakeup.start_drain()) == [("a", "probe"), ("b", "probe"), ("c", "probe")]
+    assert sorted(wakeup.take(owner=True)) == [("a", "probe"), ("b", "probe"), ("c", "probe")]
 
 
 @pytest.mark.redis
-def test_a_commit_after_a_drain_started_enqueues_the_next_drain(sent):
-    wakeup.request("a", "probe")
-    assert wakeup.flush()
-    wakeup.start_drain()
+def test_streams_are_taken_oldest_first_and_marked_once(sent):
+    _request("a")
+    _request("b")
+    _request("a")
 
-    wakeup.request("b", "probe")
-    assert wakeup.flush()
+    assert wakeup.take(owner=True) == [("a", "probe"), ("b", "probe")]
+
+
+@pytest.mark.redis
+def test_commits_while_an_owner_drains_send_no_task(sent):
+    _request("a")
+    wakeup.take(owner=True)
+
+    _request("b")
+
+    assert sent == [("drain",)]
+    assert wakeup.take(owner=True) == [("b", "probe")]
+
+
+@pytest.mark.redis
+def test_an_owner_waits_for_the_next_commit_before_giving_up(sent):
+    _request("a")
+    wakeup.take(owner=True)
+    assert wakeup.take(owner=True, wait=0.01) == []
+
+    wakeup.request("b", "probe")  # sent by the notifier thread while the owner waits
+
+    assert wakeup.take(owner=True, wait=2.0) == [("b", "probe")]
+
+
+@pytest.mark.redis
+def test_after_the_owner_gives_up_the_next_commit_enqueues_a_drain(sent):
+    _request("a")
+    wakeup.take(owner=True)
+
+    assert wakeup.release() is False
+    assert not _flag_is_set()
+    _request("b")
 
     assert sent == [("drain",), ("drain",)]
-    assert wakeup.start_drain() == [("b", "probe")]
+
+
+@pytest.mark.redis
+def test_an_owner_that_gives_up_as_a_stream_is_marked_keeps_draining(sent):
+    _request("a")
+    wakeup.take(owner=True)
+    # Marked after the owner's last look, while its flag still stood: no task was sent.
+    _request("b")
+    assert sent == [("drain",)]
+
+    assert wakeup.release() is True
+    assert _flag_is_set()
+    assert wakeup.take(owner=True) == [("b", "probe")]
 
 
 @pytest.mark.redis
@@ -71,7 +121,58 @@ def test_drain_delivers_every_dirty_stream_until_none_is_left(sent):
 
     assert delivered == 4
     assert dict(ProbeCounter.objects.values_list("stream_id", "applied")) == {"d1": 2, "d2": 2}
-    assert wakeup.start_drain() == []
+    assert wakeup.take(owner=False) == []
+    assert not _flag_is_set()
+
+
+@pytest.mark.redis
+def test_one_helper_is_pending_at_a_time(sent):
+    wakeup.request_helper()
+    wakeup.request_helper()
+    assert sent == [("helper",)]
+
+    wakeup.helper_started()
+    wakeup.request_helper()
+    assert sent == [("helper",), ("helper",)]
+
+
+@pytest.mark.redis
+def test_streams_queueing_up_bring_a_helper(sent):
+    _request(*(f"q{i}" for i in range(HELPER_AFTER)))
+
+    drain_task.run()  # streams without events: nothing to deliver, but popped at once
+
+    assert sent == [("drain",), ("helper",)]
+
+
+@pytest.mark.redis
+def test_a_helper_drains_beside_the_owner_and_leaves_its_flag_alone(sent):
+    _request("a", "b")  # the writer set the flag for the drain it sent
+
+    drain_task.run(helper=True)
+
+    assert wakeup.take(owner=False) == []
+    assert _flag_is_set()
+
+
+@pytest.mark.redis
+def test_a_lone_stream_brings_no_helper(sent):
+    _request("alone")
+
+    drain_task.run()
+
+    assert sent == [("drain",)]
+
+
+@pytest.mark.redis
+def test_a_long_drain_hands_its_flag_to_a_new_task(sent, monkeypatch):
+    monkeypatch.setattr("events.tasks.DRAIN_MAX_SECONDS", 0.0)
+    _request("a", "b")
+
+    drain_task.run()
+
+    assert sent == [("drain",), ("drain",)]
+    assert _flag_is_set()
 
 
 def test_without_redis_each_commit_wakes_its_stream_directly(sent, monkeypatch):
@@ -100,15 +201,13 @@ def test_a_broker_that_is_down_never_fails_the_commit(monkeypatch):
 def test_a_drain_that_could_not_be_sent_lets_the_next_commit_try_again(sent, monkeypatch):
     attempts: list[str] = []
 
-    def broker_down() -> bool:
+    def broker_down(*, helper: bool = False) -> bool:
         attempts.append("drain")
         return False
 
     monkeypatch.setattr(wakeup, "enqueue_drain", broker_down)
 
-    wakeup.request("a", "probe")
-    assert wakeup.flush()
-    wakeup.request("b", "probe")
-    assert wakeup.flush()
+    _request("a")
+    _request("b")
 
     assert attempts == ["drain", "drain"]
