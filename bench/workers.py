@@ -4,6 +4,7 @@ so that their boot time is not part of what is measured."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import connection
 from kombu import Exchange, Queue
@@ -120,3 +122,15 @@ def drop_queue(*queues: str) -> None:
                 queue = Queue(name, Exchange(name), routing_key=name)(channel)
                 queue.declare()
                 queue.delete()
+        if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+            _drop_unacked(redis.Redis.from_url(settings.CELERY_BROKER_URL), set(queues))
+
+
+def _drop_unacked(client: redis.Redis, queues: set[str]) -> None:
+    """Forget the tasks a killed worker held on these queues: after the visibility
+    timeout the Redis transport would put them back, re-creating a dropped queue."""
+    for tag, raw in client.hscan_iter("unacked"):
+        _, exchange, routing_key = json.loads(raw)
+        if routing_key in queues or exchange in queues:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
