@@ -24,7 +24,7 @@ Wake-ups are sent by a notifier thread in each process, so a commit never waits 
 Redis or the broker (one Redis round trip per commit cost a third of the append rate),
 and the commits that arrive while it sends are batched into the next round trip. A
 process that dies with wake-ups not yet sent leaves them to the sweeper, and so does a
-drain owner that dies (until its flag expires, writers rely on the owner).
+drain owner that dies (its flag expires within 3 s; until then writers rely on it).
 
 Where Redis is unreachable, each stream gets an ``events.deliver_stream`` task instead;
 where the broker is unreachable, the commit has succeeded all the same.
@@ -48,7 +48,10 @@ from events import metrics
 
 logger = logging.getLogger(__name__)
 
-FLAG_TTL_SECONDS = 30  # an owner re-asserts its flag on every pop; a dead one's expires
+# The flag of a drain waiting in the queue lasts long; a running owner re-asserts its
+# flag on every pop, so a dead owner's expires within seconds.
+FLAG_TTL_SECONDS = 30
+OWNER_TTL_SECONDS = 3
 HELPER_TTL_SECONDS = 10
 BATCH = 100  # dirty streams popped at a time
 _SEPARATOR = "\t"
@@ -175,7 +178,7 @@ def take(*, owner: bool, wait: float = 0.0) -> list[tuple[str, str]]:
     try:
         pipe = _redis().pipeline(transaction=False)
         if owner:
-            pipe.set(flag, b"1", ex=FLAG_TTL_SECONDS)
+            pipe.set(flag, b"1", ex=OWNER_TTL_SECONDS)
         pipe.zpopmin(dirty, BATCH)
         popped = [member for member, _ in pipe.execute()[-1]]
         if not popped and wait > 0:
@@ -200,7 +203,7 @@ def release() -> bool:
         pipe.delete(flag)
         pipe.zcard(dirty)
         _, waiting = pipe.execute()
-        return bool(waiting) and bool(_redis().set(flag, b"1", nx=True, ex=FLAG_TTL_SECONDS))
+        return bool(waiting) and bool(_redis().set(flag, b"1", nx=True, ex=OWNER_TTL_SECONDS))
     except redis.RedisError:
         logger.warning("could not release the drain flag", exc_info=True)
         return False
@@ -208,6 +211,8 @@ def release() -> bool:
 
 def hand_over() -> None:
     """The owner passes its flag to a new drain task at the back of the queue."""
+    with contextlib.suppress(redis.RedisError):
+        _redis().set(_keys()[1], b"1", ex=FLAG_TTL_SECONDS)  # it may wait in the queue
     if not enqueue_drain():
         release()  # nothing on its way: let the next commit send one
 

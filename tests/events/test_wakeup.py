@@ -172,7 +172,18 @@ def test_a_long_drain_hands_its_flag_to_a_new_task(sent, monkeypatch):
     drain_task.run()
 
     assert sent == [("drain",), ("drain",)]
-    assert _flag_is_set()
+    # The successor may wait in the queue: its flag lasts longer than a running owner's.
+    assert wakeup._redis().ttl(wakeup._keys()[1]) > wakeup.OWNER_TTL_SECONDS
+
+
+@pytest.mark.redis
+def test_a_running_owners_flag_expires_soon_if_it_dies(sent):
+    _request("a")
+    assert wakeup._redis().ttl(wakeup._keys()[1]) > wakeup.OWNER_TTL_SECONDS
+
+    wakeup.take(owner=True)
+
+    assert 0 < wakeup._redis().ttl(wakeup._keys()[1]) <= wakeup.OWNER_TTL_SECONDS
 
 
 def test_without_redis_each_commit_wakes_its_stream_directly(sent, monkeypatch):
