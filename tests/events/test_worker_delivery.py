@@ -1,5 +1,6 @@
 """The delivery guarantees with real `celery worker` processes, PostgreSQL and a real
-broker: crash (SIGKILL mid-batch), broker outage, poison event, redelivery."""
+broker: crash (SIGKILL mid-batch), broker outage, poison event, redelivery, and a
+steady load drained without a task per event."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db.models import Sum
+from prometheus_client import REGISTRY
 
 from bench.models import ProbeCounter, ProbeFault
 from bench.probe import SUBSCRIPTION, probe_tick
@@ -133,6 +135,30 @@ def test_poison_event_is_retried_with_growing_delays_then_parked_while_others_fl
 
     assert versions_by_stream()["poison"] == list(range(1, 11))
     assert applied() == 510
+
+
+@pytest.mark.live_delivery
+def test_a_steady_load_is_drained_without_a_task_per_event(workers, celery_queue):
+    worker = workers("steady", REDIS_BROKER)
+    worker.wait_ready()
+    before = _drains_sent()
+
+    # 600 commands back to back, while the worker delivers: its drain stays in its loop.
+    streams = [f"steady-{i}" for i in range(20)]
+    write(streams, 30)
+    wait_for(lambda: applied() >= 600, 60, "600 events to be applied")
+
+    assert applied() == 600
+    assert versions_by_stream() == {s: list(range(1, 31)) for s in streams}
+    # One drain per event would be 600; a gap of more than 0.2 s between two commits
+    # (a slow machine) may start a new one.
+    assert _drains_sent() - before <= 10
+
+
+def _drains_sent() -> float:
+    return (
+        REGISTRY.get_sample_value("easychamp_delivery_wakeups_total", {"outcome": "enqueued"}) or 0
+    )
 
 
 def test_the_same_wake_up_twice_and_the_same_delivery_twice_change_nothing(workers, celery_queue):
