@@ -4,6 +4,7 @@ so that their boot time is not part of what is measured."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -23,8 +24,17 @@ from easychamp.celery import app as celery_app
 from events import wakeup
 
 ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1
 POOL = os.environ.get("BENCH_POOL", "solo")
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
+
+
+def die_with_parent() -> None:
+    """In a worker about to start: be terminated when the process that started it dies,
+    even by SIGKILL or a timeout, so no orphan keeps consuming from the shared broker."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux only
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def database_url() -> str:
@@ -75,6 +85,7 @@ class WorkerPool:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=die_with_parent,
                 )
             )
         self._wait_ready()

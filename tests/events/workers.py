@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from kombu import pools as kombu_pools
 
-from bench.workers import database_url, drop_queue
+from bench.workers import database_url, die_with_parent, drop_queue
 from easychamp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +65,7 @@ class Worker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def log(self) -> str:
@@ -113,8 +114,10 @@ def celery_queue(worker_id: str, request: pytest.FixtureRequest) -> Iterator[str
 
 
 @pytest.fixture
-def producer_broker() -> Iterator[Callable[[str], None]]:
-    """Point this process's Celery producer (the writers' wake-ups) at a broker URL."""
+def producer_broker(celery_queue: str) -> Iterator[Callable[[str], None]]:
+    """Point this process's Celery producer (the writers' wake-ups) at a broker URL.
+
+    Torn down after the workers have stopped (``workers`` depends on it)."""
     original = celery_app.conf.broker_url
 
     def use(url: str) -> None:
@@ -127,11 +130,16 @@ def producer_broker() -> Iterator[Callable[[str], None]]:
     try:
         yield use
     finally:
+        if celery_app.conf.broker_url != original:
+            # The test's queue on that broker too (the queue fixture cleans up on ours).
+            drop_queue(celery_queue)
         use(original)
 
 
 @pytest.fixture
-def workers(tmp_path: Path, celery_queue: str) -> Iterator[Callable[..., Worker]]:
+def workers(
+    tmp_path: Path, celery_queue: str, producer_broker: Callable[[str], None]
+) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
     def start(name: str, broker_url: str, *, beat: bool = False) -> Worker:
