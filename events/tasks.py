@@ -55,9 +55,9 @@ def drain_task(helper: bool = False) -> int:
             _follow_up(stream_id, stream_type, result)
             delivered += result.delivered
         if time.monotonic() > deadline:
-            if not helper:
-                wakeup.hand_over()
-            return delivered
+            if helper or wakeup.hand_over():
+                return delivered
+            deadline = time.monotonic() + DRAIN_MAX_SECONDS  # no broker: keep draining
 
 
 @shared_task(name="events.deliver_stream", ignore_result=True, acks_late=True)

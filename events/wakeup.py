@@ -209,12 +209,13 @@ def release() -> bool:
         return False
 
 
-def hand_over() -> None:
-    """The owner passes its flag to a new drain task at the back of the queue."""
+def hand_over() -> bool:
+    """The owner passes its flag to a new drain task at the back of the queue.
+
+    False if no task could be sent: the owner keeps its flag and goes on."""
     with contextlib.suppress(redis.RedisError):
         _redis().set(_keys()[1], b"1", ex=FLAG_TTL_SECONDS)  # it may wait in the queue
-    if not enqueue_drain():
-        release()  # nothing on its way: let the next commit send one
+    return enqueue_drain()
 
 
 def request_helper() -> None:

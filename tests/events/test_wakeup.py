@@ -177,6 +177,26 @@ def test_a_long_drain_hands_its_flag_to_a_new_task(sent, monkeypatch):
 
 
 @pytest.mark.redis
+def test_an_owner_that_cannot_hand_over_keeps_draining(sent, monkeypatch):
+    monkeypatch.setattr("events.tasks.DRAIN_MAX_SECONDS", 0.0)
+    handed: list[str] = []
+
+    def broker_down(*, helper: bool = False) -> bool:
+        handed.append("drain")
+        return False
+
+    _request("a", "b")
+    monkeypatch.setattr(wakeup, "enqueue_drain", broker_down)
+    _request("c")  # coalesced: the flag is set
+
+    drain_task.run()
+
+    assert len(handed) >= 1  # it tried after its first batch, then went on
+    assert wakeup.take(owner=False) == []
+    assert not _flag_is_set()  # gave up only when nothing was left
+
+
+@pytest.mark.redis
 def test_a_running_owners_flag_expires_soon_if_it_dies(sent):
     _request("a")
     assert wakeup._redis().ttl(wakeup._keys()[1]) > wakeup.OWNER_TTL_SECONDS
