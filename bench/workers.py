@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,20 @@ class WorkerPool:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def private_queue(name: str) -> Iterator[str]:
+    """Send this process's tasks and wake-ups to a queue (and Redis keys) of their own,
+    dropped afterwards: a benchmark's or a test's streams never reach another worker
+    (a ``make run`` one) on the same broker, nor do its workers take anybody else's."""
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = name
+    try:
+        yield name
+    finally:
+        drop_queue(name, f"{name}-idle")
+        celery_app.conf.task_default_queue = previous
 
 
 def drop_queue(*queues: str) -> None:

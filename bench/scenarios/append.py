@@ -20,8 +20,6 @@ import orjson
 from django.db import connection, transaction
 
 from bench.events import BenchGoalScored
-from bench.workers import drop_queue
-from easychamp.celery import app as celery_app
 from events import store
 from events.models import EventStream, StoredEvent
 
@@ -150,9 +148,6 @@ class _RawWriter:
 def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     seconds = options.get("seconds") or 3.0
     prefix = f"bench-append-{uuid.uuid4().hex[:8]}"
-    # Wake-ups of this run go to a queue (and Redis keys) of its own, removed afterwards.
-    previous_queue = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = prefix
     raw = _RawWriter(f"bench_raw_{uuid.uuid4().hex[:8]}")
     results: dict[str, list[float]] = {
         "single_events_per_s": [],
@@ -185,8 +180,6 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
                 + ", ".join(f"{k}={v[-1]:.0f}" for k, v in results.items())
             )
     finally:
-        drop_queue(prefix)
-        celery_app.conf.task_default_queue = previous_queue
         raw.close()
         StoredEvent.objects.filter(stream_id__startswith=prefix).delete()
         EventStream.objects.filter(stream_id__startswith=prefix).delete()

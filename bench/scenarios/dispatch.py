@@ -25,7 +25,7 @@ from django.db import connection, connections, transaction
 from bench.models import ProbeCounter
 from bench.probe import SUBSCRIPTION, ProbeTicked
 from bench.tasks import noop_task
-from bench.workers import WorkerPool, drop_queue
+from bench.workers import WorkerPool
 from easychamp.celery import app as celery_app
 from events import store
 from events.models import Checkpoint, EventStream, StoredEvent
@@ -161,9 +161,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     if connection.vendor != "postgresql":
         raise RuntimeError("the dispatch benchmark needs PostgreSQL (set DATABASE_URL)")
     run_id = uuid.uuid4().hex[:8]
-    queue = f"bench-dispatch-{run_id}"
-    previous_queue = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
+    queue = options["queue"]  # of this run only (the bench command drops it afterwards)
     prefix = f"dispatch-{run_id}"
     pool = WorkerPool(WORKERS, queue)
     try:
@@ -176,8 +174,6 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         log(f"latency: {len(lags)} events measured")
     finally:
         pool.stop()
-        drop_queue(queue, f"{queue}-idle")
-        celery_app.conf.task_default_queue = previous_queue
         for model, field in (
             (StoredEvent, "stream_id"),
             (EventStream, "stream_id"),

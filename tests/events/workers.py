@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from kombu import pools as kombu_pools
 
-from bench.workers import database_url, die_with_parent, drop_queue
+from bench.workers import database_url, die_with_parent, drop_queue, private_queue
 from easychamp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,14 +103,8 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
 @pytest.fixture
 def celery_queue(worker_id: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A queue of this test's own, so parallel test runs never take each other's tasks."""
-    queue = f"test-{worker_id}-{request.node.name[:40]}-{os.getpid()}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    try:
+    with private_queue(f"test-{worker_id}-{request.node.name[:40]}-{os.getpid()}") as queue:
         yield queue
-    finally:
-        drop_queue(queue)
-        celery_app.conf.task_default_queue = previous
 
 
 @pytest.fixture

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bench.scenarios import SCENARIOS
+from bench.workers import private_queue
 
 
 class Command(BaseCommand):
@@ -20,9 +22,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        module = importlib.import_module(f"bench.scenarios.{options['scenario']}")
+        scenario = options["scenario"]
+        module = importlib.import_module(f"bench.scenarios.{scenario}")
         try:
-            result = module.run(options, log=self._log)
+            with private_queue(f"bench-{scenario}-{uuid.uuid4().hex[:8]}") as queue:
+                result = module.run({**options, "queue": queue}, log=self._log)
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
