@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from celery import shared_task
+from celery.worker import state as worker_state
 
 from events import delivery, sweeper, wakeup
 
@@ -13,8 +14,8 @@ DRAIN_MAX_SECONDS = 5.0
 # How long an owner drain waits for the next dirty stream before it gives up: far longer
 # than the gaps of a steady load, far shorter than anything a worker should be held for.
 LINGER_SECONDS = 0.2
-# Streams found dirty at once that tell the owner it is falling behind: it asks for a
-# helper, so a second worker shares the load (and the CPU) until the backlog is gone.
+# Streams found dirty at once that tell the owner it is falling behind: it shares them
+# with a helper, so a second worker takes half the load (and the CPU) until it is gone.
 HELPER_AFTER = 4
 
 
@@ -35,29 +36,56 @@ def _follow_up(stream_id: str, stream_type: str, result: delivery.StreamResult) 
 def drain_task(helper: bool = False) -> int:
     """Deliver dirty streams (see ``events.wakeup``) until none has come for a moment.
 
-    The owner holds the drain flag, asks for a helper when streams queue up, and after
-    ``DRAIN_MAX_SECONDS`` hands the flag to a new task; a helper delivers beside it and
-    stops at that time."""
-    if helper:
-        wakeup.helper_started()
+    The owner holds the drain flag, shares out streams that queue up with one helper,
+    and after ``DRAIN_MAX_SECONDS`` (or when its worker is stopping) hands the flag to a
+    new task; a helper delivers beside it and stops at that time."""
     deadline = time.monotonic() + DRAIN_MAX_SECONDS
     delivered = 0
-    while True:
-        streams = wakeup.take(owner=not helper, wait=LINGER_SECONDS)
-        if not streams:
-            if helper or not wakeup.release():
-                return delivered
-            continue
-        if not helper and len(streams) >= HELPER_AFTER:
-            wakeup.request_helper()
-        for stream_id, stream_type in streams:
+    try:
+        while True:
+            streams = wakeup.take(owner=not helper, wait=LINGER_SECONDS)
+            if not streams:
+                if helper or not wakeup.release():
+                    return delivered
+                continue
+            if not helper and len(streams) >= HELPER_AFTER and wakeup.request_helper():
+                half = len(streams) // 2
+                wakeup.put_back(streams[half:])
+                streams = streams[:half]
+            delivered += _deliver(streams)
+            if _worker_stopping() or time.monotonic() > deadline:
+                if helper or wakeup.hand_over():
+                    return delivered
+                if _worker_stopping():
+                    wakeup.give_up()
+                    return delivered
+                deadline = time.monotonic() + DRAIN_MAX_SECONDS  # no broker: keep draining
+    except Exception:
+        if not helper:
+            wakeup.give_up()
+        raise
+    finally:
+        if helper:
+            wakeup.helper_done()
+
+
+def _deliver(streams: list[tuple[str, str]]) -> int:
+    delivered = 0
+    for index, (stream_id, stream_type) in enumerate(streams):
+        try:
             result = delivery.deliver_stream(stream_id, stream_type)
-            _follow_up(stream_id, stream_type, result)
-            delivered += result.delivered
-        if time.monotonic() > deadline:
-            if helper or wakeup.hand_over():
-                return delivered
-            deadline = time.monotonic() + DRAIN_MAX_SECONDS  # no broker: keep draining
+        except Exception:
+            # The database went away, say: these were popped, so keep them dirty.
+            wakeup.put_back(streams[index:])
+            raise
+        _follow_up(stream_id, stream_type, result)
+        delivered += result.delivered
+    return delivered
+
+
+def _worker_stopping() -> bool:
+    """A warm or cold shutdown was asked for (seen in a solo or threads pool)."""
+    return bool(worker_state.should_stop or worker_state.should_terminate)
 
 
 @shared_task(name="events.deliver_stream", ignore_result=True, acks_late=True)

@@ -16,9 +16,10 @@ sees it. To give up, the owner clears the flag and looks once more; a stream mar
 between either finds the flag clear (and its writer enqueues a new drain) or is seen by
 that last look. An owner that has run for a while hands the flag to a new drain task at
 the back of the queue, so other tasks get the worker. When streams queue up (the owner
-finds several dirty at once), it enqueues one helper drain: a second worker delivers
-other streams in parallel, takes no flag, and stops when none has come for a moment or
-when it has run for a while.
+finds several dirty at once), it makes sure one helper drain runs and puts half of them
+back for it: a second worker delivers them in parallel, takes no flag, and stops when
+none has come for a moment or when it has run for a while. A drain that fails puts the
+streams it had not delivered back and drops its flag.
 
 Wake-ups are sent by a notifier thread in each process, so a commit never waits for
 Redis or the broker (one Redis round trip per commit cost a third of the append rate),
@@ -52,7 +53,7 @@ logger = logging.getLogger(__name__)
 # flag on every pop, so a dead owner's expires within seconds.
 FLAG_TTL_SECONDS = 30
 OWNER_TTL_SECONDS = 3
-HELPER_TTL_SECONDS = 10
+HELPER_TTL_SECONDS = 30  # a helper deletes its flag when it stops; a dead one's expires
 BATCH = 100  # dirty streams popped at a time
 _SEPARATOR = "\t"
 
@@ -61,6 +62,14 @@ _SEPARATOR = "\t"
 def _redis() -> redis.Redis:
     return redis.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
+    )
+
+
+@lru_cache(maxsize=1)
+def _blocking_redis() -> redis.Redis:
+    """For BZPOPMIN: its reply may take as long as the wait it asks for."""
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=5, health_check_interval=30
     )
 
 
@@ -182,7 +191,7 @@ def take(*, owner: bool, wait: float = 0.0) -> list[tuple[str, str]]:
         pipe.zpopmin(dirty, BATCH)
         popped = [member for member, _ in pipe.execute()[-1]]
         if not popped and wait > 0:
-            found = _redis().bzpopmin(dirty, timeout=wait)
+            found = _blocking_redis().bzpopmin(dirty, timeout=wait)
             popped = [found[1]] if found else []
     except redis.RedisError:
         logger.warning("could not read the dirty streams", exc_info=True)
@@ -218,21 +227,40 @@ def hand_over() -> bool:
     return enqueue_drain()
 
 
-def request_helper() -> None:
-    """Ask for one more drain beside the owner, unless one is pending."""
+def give_up() -> None:
+    """The owner drops its flag without looking again (it failed, or its worker stops):
+    the next commit sends a new drain, and the sweeper covers streams left dirty."""
+    with contextlib.suppress(redis.RedisError):
+        _redis().delete(_keys()[1])
+
+
+def put_back(streams: list[tuple[str, str]]) -> None:
+    """Return popped streams to the dirty set, ahead of the others (a drain that failed
+    before delivering them, or an owner sharing them with its helper)."""
+    if not streams:
+        return
+    with contextlib.suppress(redis.RedisError):
+        _redis().zadd(_keys()[0], {_member(sid, stream_type): 0 for sid, stream_type in streams})
+
+
+def request_helper() -> bool:
+    """Make sure one more drain runs beside the owner: True if one is running, pending
+    or was just sent."""
     _, _, helper = _keys()
     try:
         if not _redis().set(helper, b"1", nx=True, ex=HELPER_TTL_SECONDS):
-            return
+            return True  # there is one already
     except redis.RedisError:
-        return
-    if not enqueue_drain(helper=True):
-        with contextlib.suppress(redis.RedisError):
-            _redis().delete(helper)
+        return False
+    if enqueue_drain(helper=True):
+        return True
+    with contextlib.suppress(redis.RedisError):
+        _redis().delete(helper)
+    return False
 
 
-def helper_started() -> None:
-    """A helper took its task: the owner may ask for another one."""
+def helper_done() -> None:
+    """A helper stopped: the owner may ask for another one."""
     with contextlib.suppress(redis.RedisError):
         _redis().delete(_keys()[2])
 

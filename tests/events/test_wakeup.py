@@ -6,11 +6,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 from django.conf import settings
+from django.db import OperationalError
 
 from bench.models import ProbeCounter
 from bench.probe import ProbeTicked
-from events import store, wakeup
-from events.tasks import HELPER_AFTER, drain_task
+from events import delivery, store, tasks, wakeup
+from events.tasks import drain_task
 
 pytestmark = pytest.mark.django_db
 
@@ -126,23 +127,71 @@ def test_drain_delivers_every_dirty_stream_until_none_is_left(sent):
 
 
 @pytest.mark.redis
-def test_one_helper_is_pending_at_a_time(sent):
-    wakeup.request_helper()
-    wakeup.request_helper()
+def test_one_helper_runs_at_a_time(sent):
+    assert wakeup.request_helper() is True
+    assert wakeup.request_helper() is True  # pending already: nothing sent
     assert sent == [("helper",)]
 
-    wakeup.helper_started()
+    wakeup.helper_done()
     wakeup.request_helper()
     assert sent == [("helper",), ("helper",)]
 
 
 @pytest.mark.redis
-def test_streams_queueing_up_bring_a_helper(sent):
-    _request(*(f"q{i}" for i in range(HELPER_AFTER)))
+def test_streams_queueing_up_are_shared_with_a_helper(sent, monkeypatch):
+    _request(*(f"q{i}" for i in range(8)))
+    first: list[tuple[list[str], int]] = []
+    deliver = tasks._deliver
 
+    def record(streams):
+        if not first:  # what the owner kept, and what it left for the helper
+            first.append(([s for s, _ in streams], wakeup._redis().zcard(wakeup._keys()[0])))
+        return deliver(streams)
+
+    monkeypatch.setattr(tasks, "_deliver", record)
     drain_task.run()  # streams without events: nothing to deliver, but popped at once
 
     assert sent == [("drain",), ("helper",)]
+    assert first == [(["q0", "q1", "q2", "q3"], 4)]
+
+
+@pytest.mark.redis
+def test_a_helper_lets_the_owner_ask_for_another_when_it_stops(sent):
+    wakeup.request_helper()
+
+    drain_task.run(helper=True)
+
+    assert not wakeup._redis().exists(wakeup._keys()[2])
+
+
+@pytest.mark.redis
+def test_a_failed_drain_keeps_its_undelivered_streams_dirty_and_drops_its_flag(sent, monkeypatch):
+    _request("x1", "x2", "x3")
+
+    def database_gone(stream_id, stream_type, **kwargs):
+        if stream_id == "x2":
+            raise OperationalError("server closed the connection unexpectedly")
+        return delivery.StreamResult()
+
+    monkeypatch.setattr(delivery, "deliver_stream", database_gone)
+    with pytest.raises(OperationalError):
+        drain_task.run()
+
+    assert sorted(wakeup.take(owner=False)) == [("x2", "probe"), ("x3", "probe")]
+    assert not _flag_is_set()
+    _request("x4")  # the next commit sends a new drain
+    assert sent == [("drain",), ("drain",)]
+
+
+@pytest.mark.redis
+def test_a_stopping_worker_hands_its_flag_over(sent, monkeypatch):
+    monkeypatch.setattr(tasks, "_worker_stopping", lambda: True)
+    _request("a")
+
+    drain_task.run()
+
+    assert sent == [("drain",), ("drain",)]
+    assert _flag_is_set()
 
 
 @pytest.mark.redis
