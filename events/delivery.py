@@ -154,7 +154,10 @@ def _seconds_until(moment: datetime | None) -> float:
     return max(0.0, (moment - timezone.now()).total_seconds())
 
 
-_PG_LOCK_AND_FETCH = """
+# The advisory lock every creator of a checkpoint row takes first (both paths below).
+_CREATOR_LOCK_KEY = "hashtextextended(%(sub)s || '/' || %(stream)s, 0)"
+
+_PG_LOCK_AND_FETCH = f"""
     WITH found AS (
         SELECT id, version, attempts, next_attempt_at, failing_since, blocked
         FROM event_checkpoint
@@ -173,7 +176,7 @@ _PG_LOCK_AND_FETCH = """
             WHEN NOT EXISTS (SELECT 1 FROM event_store WHERE stream_id = %(stream)s) THEN false
             -- Creators of a checkpoint take this lock first, so this insert never waits
             -- for another one's: if it is taken, the general path waits, but briefly.
-            ELSE pg_try_advisory_xact_lock(hashtextextended(%(sub)s || '/' || %(stream)s, 0))
+            ELSE pg_try_advisory_xact_lock({_CREATOR_LOCK_KEY})
         END
         ON CONFLICT (subscription, stream_id) DO NOTHING
         RETURNING id, version, attempts, next_attempt_at, failing_since, blocked
@@ -248,8 +251,8 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
         try:
             if postgres:  # the creators' lock of _PG_LOCK_AND_FETCH
                 cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s || '/' || %s, 0))",
-                    [subscription, stream_id],
+                    f"SELECT pg_advisory_xact_lock({_CREATOR_LOCK_KEY})",
+                    {"sub": subscription, "stream": stream_id},
                 )
             cursor.execute(
                 f"INSERT INTO {Checkpoint._meta.db_table} "

@@ -53,10 +53,11 @@ def drain_task(helper: bool = False) -> int:
                 wakeup.put_back(streams[half:])
                 streams = streams[:half]
             delivered += _deliver(streams)
-            if _worker_stopping() or time.monotonic() > deadline:
+            stopping = _worker_stopping()
+            if stopping or time.monotonic() > deadline:
                 if helper or wakeup.hand_over():
                     return delivered
-                if _worker_stopping():
+                if stopping:
                     wakeup.give_up()
                     return delivered
                 deadline = time.monotonic() + DRAIN_MAX_SECONDS  # no broker: keep draining
