@@ -6,7 +6,7 @@ from championships import projections
 from events.store import RecordedEvent
 from events.subscriptions import subscribe
 
-STANDINGS_SUBSCRIPTION = "championships.standings"
+STANDINGS_SUBSCRIPTION = projections.standings.SUBSCRIPTION
 
 
 def standings_on_event(recorded: RecordedEvent) -> None:

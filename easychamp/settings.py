@@ -160,6 +160,12 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Re-wakes subscriptions that are behind (a lost wake-up only delays delivery).
     "events.sweep": {"task": "events.sweep", "schedule": 5.0, "options": {"expires": 10}},
+    # Hands out feed positions to new events (feed readers do it too, before they read).
+    "events.sequence_feed": {
+        "task": "events.sequence_feed",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    },
     "championships.purge_idempotency_records": {
         "task": "championships.purge_idempotency_records",
         "schedule": 3600.0,

@@ -140,3 +140,59 @@ class SweepCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription} swept until {self.swept_until}"
+
+
+class FeedEntry(models.Model):
+    """An event's place in the global feed: feed positions are handed out in the order
+    events become visible (see ``events.feed``), so a reader resuming after the last
+    one it saw never skips an event that committed late."""
+
+    feed_position = models.BigIntegerField(primary_key=True)
+    event = models.OneToOneField(
+        StoredEvent,
+        on_delete=models.DO_NOTHING,
+        db_column="position",
+        db_constraint=False,
+        related_name="feed_entry",
+    )
+
+    class Meta:
+        db_table = "event_feed"
+        ordering = ["feed_position"]
+
+    def __str__(self) -> str:
+        return f"feed {self.feed_position} = event {self.event_id}"
+
+
+class FeedState(models.Model):
+    """The sequencer's progress (one row, also its lock): every stored position up to
+    ``high_position`` is in the feed, or is a ``FeedHole`` not yet visible."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_feed_position = models.BigIntegerField(default=0)
+    high_position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "event_feed_state"
+
+    def __str__(self) -> str:
+        return f"feed at {self.last_feed_position}, store scanned to {self.high_position}"
+
+
+class FeedHole(models.Model):
+    """A position allocated below ``high_position`` whose event was not visible when the
+    sequencer passed it: its transaction was still running, or it rolled back.
+
+    ``horizon`` is the first transaction id not yet started at that pass (xid8 as an
+    integer): once every transaction older than it has ended and the event is still not
+    there, it never will be, and the hole is forgotten."""
+
+    position = models.BigIntegerField(primary_key=True)
+    horizon = models.BigIntegerField()
+
+    class Meta:
+        db_table = "event_feed_hole"
+
+    def __str__(self) -> str:
+        return f"hole at {self.position}"

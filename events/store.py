@@ -8,6 +8,7 @@ update that serialises writers of one stream) and inserts every event from array
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -63,10 +64,12 @@ class RecordedEvent:
     occurred_at: datetime
     data: Event
     metadata: Metadata
+    # Set when read from the global feed (``events.feed``): the cursor to resume after.
+    feed_position: int | None = None
 
     def envelope(self) -> dict[str, Any]:
         """The JSON shape used by the API and the feed."""
-        return {
+        envelope = {
             "event_id": str(self.event_id),
             "stream_id": self.stream_id,
             "stream_type": self.stream_type,
@@ -78,6 +81,27 @@ class RecordedEvent:
             "payload": msgspec.to_builtins(self.data),
             "metadata": msgspec.to_builtins(self.metadata),
         }
+        if self.feed_position is not None:
+            envelope["feed_position"] = self.feed_position
+        if isinstance(self.data, Undecoded):
+            envelope |= {"undecoded": True, "error": self.data.error, "payload": self.data.raw()}
+        return envelope
+
+
+@dataclass(frozen=True)
+class Undecoded(Event):
+    """Stands in for a stored payload the code cannot decode (unknown type, missing
+    upcaster, invalid shape), where a reader must go on past it: the feed."""
+
+    payload: str
+    error: str
+
+    def raw(self) -> Any:
+        """The stored payload as JSON builtins (or as text, if it is not even JSON)."""
+        try:
+            return msgspec.json.decode(self.payload)
+        except msgspec.DecodeError:
+            return self.payload
 
 
 AppendListener = Callable[[str, str, int], None]
@@ -447,32 +471,53 @@ def load(
     return [_recorded(row) for row in text_rows(qs)]
 
 
-def read_all(
-    after_position: int = 0,
-    limit: int = 1000,
+def decode_row_or_undecoded(
+    event_id: uuid.UUID,
+    stream_id: str,
+    stream_type: str,
+    version: int,
+    position: int,
+    event_type: str,
+    schema_version: int,
+    occurred_at: datetime,
+    payload: str,
+    metadata: str,
     *,
-    stream_ids: Sequence[str] | None = None,
-    event_types: Sequence[str] | None = None,
-) -> list[RecordedEvent]:
-    """Events in global position order after ``after_position`` (the feed).
-
-    On PostgreSQL positions can commit out of order, so only events written by
-    transactions older than every transaction still running are returned: a reader
-    that resumes from the last position it saw never skips an event that commits late.
-    """
-    if isinstance(after_position, bool) or not isinstance(after_position, int):
-        raise InvalidAppend("after_position must be an integer")
-    limit = max(1, min(int(limit), 10_000))
-    qs = StoredEvent.objects.filter(position__gt=after_position).order_by("position")
-    if stream_ids is not None:
-        qs = qs.filter(stream_id__in=list(stream_ids))
-    if event_types is not None:
-        qs = qs.filter(event_type__in=list(event_types))
-    if connection.vendor == "postgresql":
-        qs = qs.extra(
-            where=[
-                "(txid < pg_snapshot_xmin(pg_current_snapshot())"
-                " OR txid = pg_current_xact_id_if_assigned())"
-            ]
+    feed_position: int | None = None,
+) -> RecordedEvent:
+    """A stored row as a recorded event; one that cannot be decoded comes back with an
+    ``Undecoded`` payload (and empty metadata if that is broken too) instead of raising."""
+    try:
+        recorded = decode_row(
+            stream_id,
+            stream_type,
+            version,
+            event_id,
+            position,
+            event_type,
+            schema_version,
+            occurred_at,
+            payload,
+            metadata,
         )
-    return [_recorded(row) for row in text_rows(qs[:limit])]
+    except (EventError, msgspec.MsgspecError) as exc:
+        try:
+            meta = _metadata_decoder.decode(metadata)
+        except msgspec.MsgspecError:
+            meta = Metadata(correlation_id="")
+        return RecordedEvent(
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_type=stream_type,
+            version=version,
+            position=position,
+            event_type=event_type,
+            schema_version=schema_version,
+            occurred_at=occurred_at,
+            data=Undecoded(payload=payload, error=f"{type(exc).__name__}: {exc}"),
+            metadata=meta,
+            feed_position=feed_position,
+        )
+    if feed_position is None:
+        return recorded
+    return dataclasses.replace(recorded, feed_position=feed_position)

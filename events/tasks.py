@@ -7,7 +7,7 @@ import time
 from celery import shared_task
 from celery.worker import state as worker_state
 
-from events import delivery, sweeper, wakeup
+from events import delivery, feed, sweeper, wakeup
 
 BUSY_RETRY_SECONDS = 0.25
 DRAIN_MAX_SECONDS = 5.0
@@ -101,3 +101,9 @@ def deliver_stream_task(stream_id: str, stream_type: str, subscription: str | No
 def sweep_task() -> int:
     """Re-wake every (subscription, stream) that has been behind for a few seconds."""
     return sweeper.sweep()
+
+
+@shared_task(name="events.sequence_feed", ignore_result=True)
+def sequence_feed_task() -> int:
+    """Keep the global feed current when nobody reads it (readers sequence too)."""
+    return feed.sequence()

@@ -12,7 +12,7 @@ from championships import events as ev
 from championships import selectors
 from championships.exceptions import NotFound
 from championships.models import Championship, Match, StandingsHead
-from events import store
+from events import feed, store
 
 
 def championship_search(
@@ -94,7 +94,7 @@ def championship_events(
             )
         ),
     ]
-    return store.read_all(after_position=after, limit=limit, stream_ids=stream_ids)
+    return feed.read(after, limit, stream_ids=stream_ids)
 
 
 def envelopes(recorded: list[store.RecordedEvent]) -> list[dict[str, Any]]:

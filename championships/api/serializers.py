@@ -282,12 +282,21 @@ class EventEnvelopeSerializer(serializers.Serializer[Any]):
     stream_id = serializers.CharField()
     stream_type = serializers.CharField()
     version = serializers.IntegerField()
-    position = serializers.IntegerField()
+    position = serializers.IntegerField(help_text="The event's id in the store (not a cursor).")
     event_type = serializers.CharField()
     schema_version = serializers.IntegerField()
     occurred_at = serializers.DateTimeField()
     payload = serializers.DictField()
     metadata = serializers.DictField()
+    feed_position = serializers.IntegerField(
+        help_text="Its place in the feed (commit order): the cursor to resume after."
+    )
+    undecoded = serializers.BooleanField(
+        required=False,
+        help_text="Present (true) only for a stored event this server cannot decode: "
+        "payload is then the raw stored JSON, and error says why.",
+    )
+    error = serializers.CharField(required=False)
 
 
 class EventFeedSerializer(serializers.Serializer[Any]):

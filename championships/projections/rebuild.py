@@ -1,6 +1,7 @@
 """Rebuilding the standings projection from the event store.
 
-The replay runs in memory with the live projection's own pieces (``_count``, ``score``,
+The replay (of what live delivery has handled, up to its checkpoints) runs in
+memory with the live projection's own pieces (``_count``, ``score``,
 ``form``, ``reposition``): results are counted in global order, each group is ranked
 once at the end, and the rows are written in bulk. Tests compare the result with the
 live projection, field by field.
@@ -24,6 +25,7 @@ from championships.models import (
 )
 from championships.projections.standings import (
     HANDLED_TYPES,
+    SUBSCRIPTION,
     _count,
     form,
     new_head,
@@ -32,6 +34,7 @@ from championships.projections.standings import (
 )
 from championships.tiebreakers import Result
 from events import store
+from events.replay import delivered_events
 
 BATCH = 1000
 
@@ -157,8 +160,10 @@ def rebuild_standings(
 ) -> int:
     """Rebuild the standings (of one championship, or all) from the event store.
 
-    Replays the handled events in global order without publishing StandingsUpdated;
-    each standings stream keeps its version. Returns the number of events replayed.
+    Replays, in position order and without publishing StandingsUpdated, exactly the
+    events live delivery has handled (``events.replay``): live delivery waits meanwhile
+    and resumes from the same checkpoints, so no event is lost or counted twice. Each
+    standings stream keeps its version. Returns the number of events replayed.
     """
     with transaction.atomic():
         heads = StandingsHead.objects.select_for_update()
@@ -180,16 +185,15 @@ def rebuild_standings(
         for queryset in (standings, results, deductions):
             queryset.delete()
         replay = _Replay()
-        position = 0
         replayed = 0
-        while batch := store.read_all(
-            position, limit=BATCH, stream_ids=stream_ids, event_types=HANDLED_TYPES
+        for recorded in delivered_events(
+            SUBSCRIPTION, stream_ids=stream_ids, event_types=HANDLED_TYPES
         ):
-            for recorded in batch:
-                replay.apply(recorded)
-            position = batch[-1].position
-            replayed += len(batch)
-            if progress is not None:
+            replay.apply(recorded)
+            replayed += 1
+            if progress is not None and replayed % BATCH == 0:
                 progress(replayed)
+        if progress is not None:
+            progress(replayed)
         replay.save()
     return replayed

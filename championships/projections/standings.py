@@ -38,6 +38,8 @@ HANDLED_EVENTS: tuple[type[Event], ...] = (
     ev.MatchAwarded,
 )
 HANDLED_TYPES = tuple(cls.event_type for cls in HANDLED_EVENTS)
+# The subscription that keeps the tables (registered in championships.handlers).
+SUBSCRIPTION = "championships.standings"
 FORM_LENGTH = 5
 
 _STAT_FIELDS = [

@@ -93,7 +93,13 @@ class EventFeedView(generics.GenericAPIView[Standing]):
     @extend_schema(
         summary="The championship's events (its own, its matches', its standings') in order",
         parameters=[
-            OpenApiParameter("after", int, description="Last position seen (default 0)."),
+            OpenApiParameter(
+                "after",
+                int,
+                description="The last feed_position seen (the previous page's next_after; "
+                "default 0). Feed positions follow commit order: resuming from one never "
+                "skips an event that committed late.",
+            ),
             OpenApiParameter(
                 "limit", int, description=f"1 to {FEED_MAX_LIMIT}, default {FEED_LIMIT}."
             ),
@@ -110,7 +116,7 @@ class EventFeedView(generics.GenericAPIView[Standing]):
         return Response(
             {
                 "events": api_selectors.envelopes(recorded),
-                "next_after": recorded[-1].position if recorded else after,
+                "next_after": recorded[-1].feed_position if recorded else after,
                 "has_more": len(recorded) == limit,
             }
         )

@@ -31,9 +31,9 @@ def test_feed_lists_the_championship_and_match_streams_in_order(
         "MatchStarted",
     ]
     assert "StandingsUpdated" in {e["event_type"] for e in events}
-    positions = [e["position"] for e in events]
-    assert positions == sorted(positions)
-    assert body["next_after"] == positions[-1]
+    feed_positions = [e["feed_position"] for e in events]
+    assert feed_positions == sorted(feed_positions)
+    assert body["next_after"] == feed_positions[-1]
     assert body["has_more"] is False
     assert set(events[0]) == {
         "event_id",
@@ -46,6 +46,7 @@ def test_feed_lists_the_championship_and_match_streams_in_order(
         "occurred_at",
         "payload",
         "metadata",
+        "feed_position",
     }
     started = next(e for e in events if e["event_type"] == "MatchStarted")
     assert (started["stream_id"], started["payload"]["match_id"]) == (str(match.id), str(match.id))
