@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from django.db import connection
 
 from tests.championships.api.conftest import url
 from tests.championships.factories import ChampionshipFactory, TeamFactory
@@ -85,3 +88,29 @@ def test_feed_of_an_unknown_championship_is_404(anonymous):
     response = anonymous.get(url("championships/00000000-0000-0000-0000-000000000000/events/"))
 
     assert response.status_code == 404
+
+
+def test_an_undecodable_stored_event_is_marked_and_the_feed_goes_on(anonymous, championship):
+    with connection.cursor() as cursor:  # a row written behind the store's back
+        cursor.execute(
+            "INSERT INTO event_store (event_id, stream_id, stream_type, version, event_type,"
+            " schema_version, occurred_at, payload, metadata)"
+            " VALUES (%s, %s, 'championship', 99, 'TeamRegistered', 1, %s, %s, %s)",
+            [
+                uuid.uuid4().hex if connection.vendor == "sqlite" else uuid.uuid4(),
+                str(championship.id),
+                "2026-01-01T00:00:00+00:00",
+                '{"team_id": 5}',
+                '{"correlation_id": "c"}',
+            ],
+        )
+    TeamFactory.create(championship=championship)
+
+    body = _feed(anonymous, championship).json()
+
+    broken = [e for e in body["events"] if e.get("undecoded")]
+    assert len(broken) == 1
+    assert broken[0]["payload"] == {"team_id": 5}
+    assert broken[0]["error"].startswith("EventDecodingError")
+    assert body["events"][-1]["event_type"] == "TeamRegistered"
+    assert "undecoded" not in body["events"][-1]

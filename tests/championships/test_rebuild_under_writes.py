@@ -1,0 +1,101 @@
+"""A rebuild while results are written and delivered, with a long unrelated transaction
+open: it hands over to live delivery without losing or doubling an event."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from championships import commands, projections
+from championships.handlers import STANDINGS_SUBSCRIPTION
+from championships.models import Standing
+from events import delivery
+from events.models import Checkpoint, EventStream
+from tests.championships.conftest import standings_snapshot
+from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _hold_a_transaction(opened: threading.Event, release: threading.Event) -> None:
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
+            opened.set()
+            release.wait(timeout=120)
+    finally:
+        connection.close()
+
+
+def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints():
+    owner = UserFactory.create()
+    championship = ChampionshipFactory.create(actor_id=owner.id)
+    teams = TeamFactory.create_batch(6, championship=championship)
+    delivery.deliver_all()
+    opened, release, writers_done = threading.Event(), threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def write_results() -> None:
+        rng = random.Random(7)
+        try:
+            for _ in range(30):
+                home, away = rng.sample(teams, 2)
+                match = commands.match_schedule(
+                    actor_id=owner.id,
+                    championship_id=championship.id,
+                    home_team_id=home.id,
+                    away_team_id=away.id,
+                )
+                commands.match_complete(
+                    actor_id=owner.id,
+                    championship_id=championship.id,
+                    match_id=match.id,
+                    home_score=rng.randint(0, 4),
+                    away_score=rng.randint(0, 4),
+                )
+        except Exception as exc:  # noqa: BLE001 (asserted empty below)
+            errors.append(exc)
+        finally:
+            writers_done.set()
+            connection.close()
+
+    def deliver_live() -> None:
+        try:
+            while not writers_done.is_set():
+                delivery.deliver_all(max_rounds=1)
+        except Exception as exc:  # noqa: BLE001 (asserted empty below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=_hold_a_transaction, args=(opened, release))
+    holder.start()
+    assert opened.wait(timeout=30)
+    threads = [threading.Thread(target=write_results), threading.Thread(target=deliver_live)]
+    for thread in threads:
+        thread.start()
+    rebuilt_mid_way = 0
+    while not writers_done.is_set():
+        rebuilt_mid_way += projections.rebuild_standings(championship.id) > 0
+    for thread in threads:
+        thread.join(timeout=120)
+    release.set()
+    holder.join(timeout=30)
+
+    delivery.deliver_all()
+    live = standings_snapshot(championship.id)
+    projections.rebuild_standings(championship.id)
+
+    assert errors == []
+    assert rebuilt_mid_way >= 3
+    assert standings_snapshot(championship.id) == live
+    played = Standing.objects.filter(championship_id=championship.id).aggregate(n=Sum("played"))
+    assert played["n"] == 60  # 30 matches, two teams each
+    heads = dict(EventStream.objects.values_list("stream_id", "version"))
+    checkpoints = Checkpoint.objects.filter(subscription=STANDINGS_SUBSCRIPTION)
+    assert checkpoints.count() == 31
+    assert all(heads[c.stream_id] == c.version for c in checkpoints)
