@@ -17,6 +17,8 @@ from django.db import connection
 from bench.scenarios.standings import _cleanup, _Season
 from championships import projections
 from championships.models import Standing
+from events import delivery
+from events.models import EventStream
 
 COMPLETED = 1000
 
@@ -37,6 +39,11 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         season = _Season(owner.id, COMPLETED, log)
         season.settle()
         seasons.append(season)
+        # A rebuild replays what live delivery handled: record it on the checkpoints
+        # (redelivering to the projection applied above changes nothing).
+        streams = EventStream.objects.filter(stream_id__in=season.stream_ids())
+        for stream_id, stream_type in streams.values_list("stream_id", "stream_type"):
+            delivery.deliver_stream(stream_id, stream_type, only=projections.standings.SUBSCRIPTION)
         live = _snapshot(season.championship.id)
         started = time.perf_counter()
         replayed = projections.rebuild_standings(season.championship.id)
