@@ -3,8 +3,9 @@ single appends with and without a sequencer pass running beside them.
 
 Appends do no feed work themselves (the append statement is the same); the question is
 what sequencer passes next to them take away: a pass every 50 ms, as 20 clients polling
-the feed every second would cause (beat alone runs one a second). The two append phases alternate for
-several rounds so noise hits both alike; each figure is the median of its rounds.
+the feed every second would cause (beat alone runs one a second). The two append phases
+alternate for several rounds so noise hits both alike; each figure is the median of its
+rounds.
 """
 
 from __future__ import annotations
