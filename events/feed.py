@@ -74,9 +74,12 @@ class PostgresFeed:
     """Feed positions handed out by the sequencer (see the module docstring)."""
 
     _LOCK = "SELECT last_feed_position, high_position FROM event_feed_state WHERE id = 1 FOR UPDATE"
+    # Without a row (a test flush truncated it) the first pass creates it; with a row
+    # another pass holds, the insert would wait for that pass, so it is not tried.
     _CREATE = """
         INSERT INTO event_feed_state (id, last_feed_position, high_position)
-        VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING
+        SELECT 1, 0, 0 WHERE NOT EXISTS (SELECT 1 FROM event_feed_state WHERE id = 1)
+        ON CONFLICT (id) DO NOTHING
         RETURNING last_feed_position, high_position
     """
     # One statement, so one snapshot decides what is visible, what is a hole and which
@@ -136,7 +139,6 @@ class PostgresFeed:
                 cursor.execute(self._LOCK if wait else self._LOCK + " SKIP LOCKED")
                 state = cursor.fetchone()
                 if state is None:
-                    # Locked by another pass, or missing (a test flush truncated it).
                     cursor.execute(self._CREATE)
                     state = cursor.fetchone()
                     if state is None:

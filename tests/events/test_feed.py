@@ -348,3 +348,19 @@ def _store_raw_row(stream_id: str, event_type: str, payload: str) -> None:
                 '{"correlation_id": "c"}',
             ],
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sequencer_finding_another_pass_at_work_leaves_it_the_work_without_waiting(sessions):
+    busy = Transaction()
+    sessions.append(busy)
+    busy.do(lambda: feed.sequence(wait=True))  # its pass holds the lock until it commits
+    append("meanwhile")
+
+    skipped = feed.sequence()
+    busy.commit()
+    done = feed.sequence()
+
+    assert skipped == 0
+    assert done == 1
