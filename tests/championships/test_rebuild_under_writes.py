@@ -3,6 +3,7 @@ open: it hands over to live delivery without losing or doubling an event."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 
@@ -17,8 +18,12 @@ from events import delivery
 from events.models import Checkpoint, EventStream
 from tests.championships.conftest import standings_snapshot
 from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
+from tests.events.workers import wait_for
+
+REDIS_BROKER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+MATCHES = 30
 
 
 def _hold_a_transaction(opened: threading.Event, release: threading.Event) -> None:
@@ -42,7 +47,7 @@ def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints(
     def write_results() -> None:
         rng = random.Random(7)
         try:
-            for _ in range(30):
+            for _ in range(MATCHES):
                 home, away = rng.sample(teams, 2)
                 match = commands.match_schedule(
                     actor_id=owner.id,
@@ -99,3 +104,57 @@ def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints(
     checkpoints = Checkpoint.objects.filter(subscription=STANDINGS_SUBSCRIPTION)
     assert checkpoints.count() == 31
     assert all(heads[c.stream_id] == c.version for c in checkpoints)
+
+
+def _caught_up() -> bool:
+    heads = dict(EventStream.objects.values_list("stream_id", "version"))
+    checkpoints = Checkpoint.objects.filter(subscription=STANDINGS_SUBSCRIPTION)
+    return checkpoints.count() == MATCHES + 1 and all(
+        heads[c.stream_id] == c.version for c in checkpoints
+    )
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.live_delivery
+@pytest.mark.xdist_group("workers")
+def test_rebuild_beside_real_workers_with_a_long_transaction_open_equals_live(workers):
+    owner = UserFactory.create()
+    championship = ChampionshipFactory.create(actor_id=owner.id)
+    teams = TeamFactory.create_batch(6, championship=championship)
+    worker = workers("live", REDIS_BROKER)
+    worker.wait_ready()
+    opened, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_a_transaction, args=(opened, release))
+    holder.start()
+    assert opened.wait(timeout=30)
+    rng = random.Random(11)
+    rebuilt_behind_live = 0
+
+    for _ in range(MATCHES):
+        home, away = rng.sample(teams, 2)
+        match = commands.match_schedule(
+            actor_id=owner.id,
+            championship_id=championship.id,
+            home_team_id=home.id,
+            away_team_id=away.id,
+        )
+        commands.match_complete(
+            actor_id=owner.id,
+            championship_id=championship.id,
+            match_id=match.id,
+            home_score=rng.randint(0, 4),
+            away_score=rng.randint(0, 4),
+        )
+        projections.rebuild_standings(championship.id)
+        rebuilt_behind_live += not _caught_up()
+    wait_for(_caught_up, 60, "the worker to deliver every result")
+    live = standings_snapshot(championship.id)
+    projections.rebuild_standings(championship.id)
+    release.set()
+    holder.join(timeout=30)
+
+    assert rebuilt_behind_live >= 1
+    assert standings_snapshot(championship.id) == live
+    played = Standing.objects.filter(championship_id=championship.id).aggregate(n=Sum("played"))
+    assert played["n"] == 2 * MATCHES
