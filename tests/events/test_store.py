@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connections, transaction
+from django.utils import timezone
 
 from easychamp.database import database_from_url
 from events import store
@@ -16,6 +17,7 @@ from events.context import event_context
 from events.models import EventStream, StoredEvent
 from events.registry import (
     Event,
+    EventDecodingError,
     EventEncodingError,
     UnknownEventType,
     registry,
@@ -169,12 +171,57 @@ def test_unregistered_event_class_is_rejected_at_append():
         store.append("thing-1", [Unregistered()], 0)
 
 
-def test_unknown_event_type_on_load_names_the_type():
-    store.append("thing-1", [thing(1)], 0)
-    StoredEvent.objects.update(event_type="test.Vanished")
+def stored_row(stream: str, version: int, event_type: str, payload: object, **fields) -> int:
+    """Insert a row as an older or broken writer could have left it; its position."""
+    row = StoredEvent.objects.create(
+        stream_id=stream,
+        stream_type="thing",
+        version=version,
+        event_type=event_type,
+        occurred_at=timezone.now(),
+        payload=payload,
+        **fields,
+    )
+    return row.position
 
-    with pytest.raises(UnknownEventType, match=r"test\.Vanished"):
-        store.load("thing-1")
+
+@pytest.mark.parametrize(
+    ("event_type", "payload", "metadata", "reason"),
+    [
+        ("test.Vanished", {"count": 1}, {}, r"Unknown event type 'test\.Vanished'"),
+        ("test.ThingHappened", {"count": "many"}, {}, r"payload is invalid: Expected `int`"),
+        ("test.ThingHappened", ["not", "an", "object"], {}, r"payload is invalid"),
+        ("test.PriceSet", {"amount": "1.00", "currency": "EUR"}, [], r"Expected `object`"),
+    ],
+    ids=["unknown type", "wrong field type", "not an object", "malformed metadata"],
+)
+def test_an_undecodable_row_fails_loading_its_stream_naming_the_row_and_why(
+    event_type, payload, metadata, reason
+):
+    store.append("broken", [thing(1)], 0)
+    position = stored_row("broken", 2, event_type, payload, metadata=metadata)
+
+    with pytest.raises(store.UndecodableEvent, match=reason) as info:
+        store.load("broken")
+
+    error = info.value
+    assert (error.stream_id, error.version, error.position, error.event_type) == (
+        "broken",
+        2,
+        position,
+        event_type,
+    )
+    assert f"cannot decode {event_type} at broken@2 (position {position})" in str(error)
+    assert isinstance(error, EventDecodingError)
+
+
+def test_an_undecodable_row_does_not_affect_other_streams_or_earlier_events():
+    store.append("broken", [thing(1)], 0)
+    store.append("healthy", [thing(7)], 0)
+    stored_row("broken", 2, "test.Vanished", {})
+
+    assert [r.data for r in store.load("healthy")] == [thing(7)]
+    assert [r.data for r in store.load("broken", limit=1)] == [thing(1)]
 
 
 def test_every_recorded_event_round_trips_through_json():
