@@ -600,6 +600,12 @@ def app_clock_skewed(seconds: float) -> AbstractContextManager[object]:
     return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=True)
 
 
+def seconds_until_next_attempt(stream: str) -> float:
+    next_attempt_at = failing_checkpoint(stream).next_attempt_at
+    assert next_attempt_at is not None
+    return (next_attempt_at - database_now()).total_seconds()
+
+
 @SKEWS
 def test_a_retry_is_due_by_the_database_clock_whatever_the_app_clock_says(follow_failing, skew):
     calls: list[int] = []
@@ -615,7 +621,7 @@ def test_a_retry_is_due_by_the_database_clock_whatever_the_app_clock_says(follow
     with app_clock_skewed(skew):
         failed = deliver_failing("t1")
         too_early = deliver_failing("t1")
-        next_attempt_in = (failing_checkpoint("t1").next_attempt_at - database_now()).seconds
+        next_attempt_in = seconds_until_next_attempt("t1")
         due_now("t1", FAILING)
         retried = deliver_failing("t1")
 
@@ -638,9 +644,20 @@ def parked(stream: str) -> DeadLetter:
     return dead_letter_for(stream, 1)
 
 
+def first_delivery() -> None:
+    tick("w", 2)
+    deliver("w")
+
+
+def failure() -> None:
+    tick("w", 2)
+    fail_at("w", 2)
+    deliver("w")
+
+
 CHECKPOINT_WRITES = {
-    "creation and advance": lambda: (tick("w", 2), deliver("w")),
-    "failure": lambda: (tick("w", 2), fail_at("w", 2), deliver("w")),
+    "creation and advance": first_delivery,
+    "failure": failure,
     "dead letter": lambda: parked("w"),
     "dead letter retry": lambda: dead_letter_retry(dead_letter_id=parked("w").pk),
     "dead letter skip": lambda: dead_letter_skip(dead_letter_id=parked("w").pk, note="x"),
