@@ -188,6 +188,16 @@ def _deliver_subscription(
         except Exception as exc:  # noqa: BLE001 - the delivery boundary: recorded as an attempt
             if len(rows) > 1:
                 size = limit = len(rows) // 2
+                logger.info(
+                    "%s failed %s on %s events of %s (%s: %s): retrying %s at a time",
+                    sub.name,
+                    stage,
+                    len(rows),
+                    stream_id,
+                    _error_name(exc),
+                    exc,
+                    limit,
+                )
                 continue
             _record_failure(
                 sub, stream_id, stream_type, rows[0] if rows else None, exc, stage, result
