@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events import wakeup
+from events.clock import DatabaseNow
 from events.models import Checkpoint, DeadLetter
 from events.registry import EventError
 
@@ -40,7 +41,13 @@ def dead_letter_retry(*, dead_letter_id: int, user: Any = None, note: str = "") 
         letter = _parked(dead_letter_id)
         Checkpoint.objects.filter(
             subscription=letter.subscription, stream_id=letter.stream_id
-        ).update(blocked=False, attempts=0, next_attempt_at=None, failing_since=None)
+        ).update(
+            blocked=False,
+            attempts=0,
+            next_attempt_at=None,
+            failing_since=None,
+            updated_at=DatabaseNow(),
+        )
         _resolve(letter, DeadLetter.Status.RETRIED, user, note)
         transaction.on_commit(lambda: wakeup.enqueue(letter.stream_id, letter.stream_type))
     return letter
@@ -63,6 +70,7 @@ def dead_letter_skip(*, dead_letter_id: int, user: Any = None, note: str) -> Dea
             next_attempt_at=None,
             failing_since=None,
             last_error="",
+            updated_at=DatabaseNow(),
         )
         if not moved:
             raise DeadLetterError(

@@ -7,11 +7,36 @@ busy), runs the handler over the pending events in one transaction and advances 
 checkpoint in that same transaction.
 Redelivering therefore never repeats a database effect.
 
-A failing handler rolls its batch back. The events before the failing one are delivered
-again on their own, then the failure is recorded on the checkpoint with the time of the
-next attempt (exponential backoff with jitter). After the last attempt the event becomes
-a dead letter and the pair is blocked: later events of that stream wait behind it for
-this subscription only.
+Failures. Whatever makes a pass over one (subscription, stream) fail — the handler
+raising, a stored row that cannot be decoded, the checkpoint advance failing (a handler
+that swallowed a database error leaves the transaction aborted), the commit failing (a
+deferred constraint) — rolls that pass back and counts as an attempt of one event:
+
+- a handler's exception names its event: the events before it are delivered again on
+  their own, then the failure is recorded against it;
+- any other failure does not say which event caused it: the pass is halved until one
+  event fails on its own (at most log2(batch) extra passes), and that one is blamed.
+
+The attempt is recorded on the checkpoint with the time of the next attempt (exponential
+backoff with jitter); after the last attempt the event becomes a dead letter and the pair
+is blocked: later events of that stream wait behind it for this subscription only. The
+caller learns it from the result (``retry_in``, ``blocked``): ``deliver_stream`` does not
+raise for the failure of a pair. Only when even the failure cannot be recorded (the
+database is unreachable) does the error propagate.
+
+One clock. Whether a retry is due is decided by the database's clock alone
+(``events.clock``): ``next_attempt_at`` is computed in SQL, the wait until then is
+computed in SQL and handed to the caller as a duration, and every write of a checkpoint
+sets ``updated_at`` from the database's clock. A worker whose clock is off by a minute
+neither drops a retry nor makes it early.
+
+Hooks a handler registers with ``transaction.on_commit`` run after the commit, when its
+events are delivered for good: redelivering them to make up for a failing hook would
+repeat their database effects. So such a hook runs guarded: a failure is logged, counted
+(``easychamp_delivery_hook_failures_total``) and noted as the checkpoint's
+``last_error``, never re-raised (it would otherwise escape the drain and stall every
+stream behind it) and never retried. An effect that must not be lost belongs in the
+transaction (an outbox row, an event) or in a subscription of its own.
 """
 
 from __future__ import annotations
@@ -20,16 +45,19 @@ import logging
 import random
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import psycopg
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from events import metrics
+from events.clock import DatabaseNow, SecondsUntil, database_now, seconds_until_sql
 from events.context import event_context
 from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
 from events.store import RecordedEvent, decode_row, text_rows
@@ -38,12 +66,16 @@ from events.subscriptions import Subscription, subscriptions
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
+MAX_TRACEBACK_LENGTH = 20_000
 LOCK_WAIT_MS = 250
 
 
 @dataclass
 class StreamResult:
-    """What one delivery pass over a stream did, and what the caller should schedule."""
+    """What one delivery pass over a stream did, and what the caller should schedule.
+
+    ``retry_in`` holds, per subscription, the seconds until its next attempt is due by
+    the database's clock (a duration: the same on every worker's clock)."""
 
     delivered: int = 0
     busy: list[str] = field(default_factory=list)
@@ -57,7 +89,7 @@ class _State:
     pk: int
     version: int
     attempts: int
-    next_attempt_at: datetime | None
+    wait: float  # seconds until the next attempt is due, by the database's clock
     failing_since: datetime | None
     blocked: bool
 
@@ -66,13 +98,18 @@ class _Busy(Exception):
     """Another delivery held the pair for longer than we were willing to wait."""
 
 
+class _BatchFailed(Exception):
+    """The batch handler failed: handle the same events one by one to find the culprit."""
+
+
 class _HandlerFailed(Exception):
+    """The handler (or decoding) failed on the event at ``index`` of the pass."""
+
     def __init__(self, index: int, row: tuple[Any, ...], exc: BaseException) -> None:
         super().__init__(str(exc))
         self.index = index
         self.row = row
         self.exc = exc
-        self.traceback = "".join(traceback.format_exception(exc))
 
 
 _ROW_COLUMNS = (
@@ -90,7 +127,10 @@ _ROW_COLUMNS = (
 def deliver_stream(
     stream_id: str, stream_type: str, *, only: str | None = None, max_batches: int = 20
 ) -> StreamResult:
-    """Deliver the stream's pending events to every subscription that follows it."""
+    """Deliver the stream's pending events to every subscription that follows it.
+
+    A failing pair is retried later or parked (see the result), never raised; only an
+    unreachable database propagates."""
     result = StreamResult()
     targets = [subscriptions.get(only)] if only else subscriptions.following(stream_type)
     for sub in targets:
@@ -103,9 +143,12 @@ def deliver_stream(
 def _deliver_subscription(
     sub: Subscription, stream_id: str, stream_type: str, max_batches: int, result: StreamResult
 ) -> None:
-    limit = sub.batch_size
+    size = sub.batch_size  # events per pass; halved while a failure is being narrowed down
+    limit = size
     one_by_one = False
     for _ in range(max_batches):
+        rows: list[tuple[Any, ...]] = []
+        stage = "reading the stream"
         try:
             with transaction.atomic():
                 state, rows = _lock_and_fetch(sub.name, stream_id, stream_type, limit)
@@ -115,14 +158,20 @@ def _deliver_subscription(
                 if state.blocked:
                     result.blocked.append(sub.name)
                     return
-                wait = _seconds_until(state.next_attempt_at)
-                if wait > 0:
-                    result.retry_in[sub.name] = wait
+                if state.wait > 0:
+                    result.retry_in[sub.name] = state.wait
                     return
                 if not rows:
                     return
+                if state.attempts and len(rows) > 1:
+                    # Its first event failed last time: try it alone, so a failure is its.
+                    rows, limit = rows[:1], 1
+                hooks_before = len(connection.run_on_commit)
                 _handle(sub, stream_id, stream_type, rows, one_by_one=one_by_one)
+                stage = "advancing the checkpoint"
                 _advance(state, rows[-1][0])
+                _guard_hooks(sub.name, stream_id, rows[-1][0], hooks_before)
+                stage = "committing"
         except _Busy:
             result.busy.append(sub.name)
             return
@@ -134,24 +183,33 @@ def _deliver_subscription(
                 # Commit the events before the failing one first, on their own.
                 limit = failure.index
                 continue
-            try:
-                _record_failure(sub, stream_id, stream_type, failure, result)
-            except _Busy:
-                result.busy.append(sub.name)
+            _record_failure(sub, stream_id, stream_type, failure.row, failure.exc, "", result)
+            return
+        except Exception as exc:  # noqa: BLE001 - the delivery boundary: recorded as an attempt
+            if len(rows) > 1:
+                size = limit = len(rows) // 2
+                logger.info(
+                    "%s failed %s on %s events of %s (%s: %s): retrying %s at a time",
+                    sub.name,
+                    stage,
+                    len(rows),
+                    stream_id,
+                    _error_name(exc),
+                    exc,
+                    limit,
+                )
+                continue
+            _record_failure(
+                sub, stream_id, stream_type, rows[0] if rows else None, exc, stage, result
+            )
             return
         result.delivered += len(rows)
         metrics.events_delivered.labels(sub.name).inc(len(rows))
         if len(rows) < limit:
             return
-        limit = sub.batch_size
+        limit = size
         one_by_one = False
     result.more.append(sub.name)
-
-
-def _seconds_until(moment: datetime | None) -> float:
-    if moment is None:
-        return 0.0
-    return max(0.0, (moment - timezone.now()).total_seconds())
 
 
 # The advisory lock every creator of a checkpoint row takes first (both paths below).
@@ -181,9 +239,14 @@ _PG_LOCK_AND_FETCH = f"""
         ON CONFLICT (subscription, stream_id) DO NOTHING
         RETURNING id, version, attempts, next_attempt_at, failing_since, blocked
     ), cp AS (
-        SELECT * FROM found UNION ALL SELECT * FROM created
+        -- The wait is read from the clock once: the same value decides whether events
+        -- are fetched and what the caller is told to wait.
+        SELECT id, version, attempts,
+               {seconds_until_sql("next_attempt_at", "postgresql")} AS wait,
+               failing_since, blocked
+        FROM (SELECT * FROM found UNION ALL SELECT * FROM created) AS pair
     )
-    SELECT cp.id, cp.version, cp.attempts, cp.next_attempt_at, cp.failing_since, cp.blocked,
+    SELECT cp.id, cp.version, cp.attempts, cp.wait, cp.failing_since, cp.blocked,
            e.version, e.event_id, e.position, e.event_type, e.schema_version, e.occurred_at,
            e.payload::text, e.metadata::text
     FROM cp LEFT JOIN LATERAL (
@@ -191,7 +254,7 @@ _PG_LOCK_AND_FETCH = f"""
                payload, metadata
         FROM event_store
         WHERE stream_id = %(stream)s AND version > cp.version AND NOT cp.blocked
-          AND (cp.next_attempt_at IS NULL OR cp.next_attempt_at <= clock_timestamp())
+          AND cp.wait = 0
         ORDER BY version
         LIMIT %(limit)s
     ) e ON true
@@ -203,7 +266,7 @@ def _lock_and_fetch(
     subscription: str, stream_id: str, stream_type: str, limit: int
 ) -> tuple[_State | None, list[tuple[Any, ...]]]:
     """Lock the pair's checkpoint (creating it for a stream seen for the first time) and
-    read the events after it.
+    read the events after it, unless a retry is not due yet.
 
     On PostgreSQL all of it happens in one prepared statement (a delivery is a handful of
     round trips, so each one counts; a new match's first goal must be as quick as its
@@ -219,9 +282,12 @@ def _lock_and_fetch(
         if found:
             return _State(*found[0][:6]), [row[6:] for row in found if row[6] is not None]
     locked = _lock(subscription, stream_id, stream_type)
-    if locked is None or locked.blocked or _seconds_until(locked.next_attempt_at) > 0:
+    if locked is None or locked.blocked or locked.wait > 0:
         return locked, []
     return locked, _pending(stream_id, locked.version, limit)
+
+
+_STATE_COLUMNS = ("pk", "version", "attempts", "wait", "failing_since", "blocked")
 
 
 def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
@@ -232,7 +298,8 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
     row = (
         Checkpoint.objects.select_for_update(skip_locked=True)
         .filter(subscription=subscription, stream_id=stream_id)
-        .values_list("pk", "version", "attempts", "next_attempt_at", "failing_since", "blocked")
+        .annotate(wait=SecondsUntil("next_attempt_at"))
+        .values_list(*_STATE_COLUMNS)
         .first()
     )
     if row is not None:
@@ -240,11 +307,12 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
     if not StoredEvent.objects.filter(stream_id=stream_id).exists():
         # A wake-up for a stream with no events (mistyped, or from another database
         # sharing the broker): nothing to deliver, and no checkpoint row to leave behind.
-        return _State(0, 0, 0, None, None, False)
+        return _State(0, 0, 0, 0.0, None, False)
     # The row is missing, or another delivery holds it. Deliveries take milliseconds,
     # so on PostgreSQL wait for it briefly: re-enqueueing with a countdown would delay
     # the events that woke us (a live score) by far longer. ``_Busy`` if it runs out.
     postgres = connection.vendor == "postgresql"
+    table = Checkpoint._meta.db_table
     with connection.cursor() as cursor:
         if postgres:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
@@ -254,24 +322,25 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
                     f"SELECT pg_advisory_xact_lock({_CREATOR_LOCK_KEY})",
                     {"sub": subscription, "stream": stream_id},
                 )
+            # updated_at: the column's default, the database's clock.
             cursor.execute(
-                f"INSERT INTO {Checkpoint._meta.db_table} "
+                f"INSERT INTO {table} "
                 "(subscription, stream_id, stream_type, version, attempts, last_error, "
-                "blocked, updated_at) VALUES (%s, %s, %s, 0, 0, '', %s, %s) "
+                "blocked) VALUES (%s, %s, %s, 0, 0, '', %s) "
                 "ON CONFLICT (subscription, stream_id) DO NOTHING RETURNING id",
-                [subscription, stream_id, stream_type, False, timezone.now()],
+                [subscription, stream_id, stream_type, False],
             )
             created = cursor.fetchone()
             if created is not None:
                 if postgres:
                     cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
-                return _State(created[0], 0, 0, None, None, False)
+                return _State(created[0], 0, 0, 0.0, None, False)
             if not postgres:
                 return None
             cursor.execute(
-                "SELECT id, version, attempts, next_attempt_at, failing_since, blocked "
-                f"FROM {Checkpoint._meta.db_table} "
-                "WHERE subscription = %s AND stream_id = %s FOR UPDATE",
+                "SELECT id, version, attempts, "
+                f"{seconds_until_sql('next_attempt_at', 'postgresql')}, failing_since, blocked "
+                f"FROM {table} WHERE subscription = %s AND stream_id = %s FOR UPDATE",
                 [subscription, stream_id],
             )
             row = cursor.fetchone()
@@ -289,10 +358,6 @@ def _pending(stream_id: str, after_version: int, limit: int) -> list[tuple[Any, 
 
 def _recorded(stream_id: str, stream_type: str, row: tuple[Any, ...]) -> RecordedEvent:
     return decode_row(stream_id, stream_type, *row)
-
-
-class _BatchFailed(Exception):
-    """The batch handler failed: handle the same events one by one to find the culprit."""
 
 
 def _handle(
@@ -351,46 +416,135 @@ def _observe(sub: Subscription, events: list[RecordedEvent], seconds: float) -> 
 
 
 _PG_ADVANCE = (
-    "UPDATE event_checkpoint SET version = %s, updated_at = %s WHERE id = %s",
-    "UPDATE event_checkpoint SET version = %s, updated_at = %s, attempts = 0, "
+    "UPDATE event_checkpoint SET version = %s, updated_at = clock_timestamp() WHERE id = %s",
+    "UPDATE event_checkpoint SET version = %s, updated_at = clock_timestamp(), attempts = 0, "
     "next_attempt_at = NULL, failing_since = NULL, last_error = '' WHERE id = %s",
 )
 
 
 def _advance(state: _State, version: int) -> None:
     recovered = bool(state.attempts or state.failing_since)
-    now = timezone.now()
     if connection.vendor == "postgresql":
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_PG_ADVANCE[recovered], [version, now, state.pk], prepare=True)
+            cursor.execute(_PG_ADVANCE[recovered], [version, state.pk], prepare=True)
         return
-    fields: dict[str, Any] = {"version": version, "updated_at": now}
+    fields: dict[str, Any] = {"version": version, "updated_at": DatabaseNow()}
     if recovered:
         fields |= {"attempts": 0, "next_attempt_at": None, "failing_since": None, "last_error": ""}
     Checkpoint.objects.filter(pk=state.pk).update(**fields)
+
+
+OnCommitHook = Callable[[], Any]
+
+
+def _guard_hooks(subscription: str, stream_id: str, version: int, first: int) -> None:
+    """Make the hooks registered since ``first`` (by the handler) safe to fail after the
+    commit (see the module's docstring)."""
+    # (savepoint ids, hook, robust) entries; django-stubs still knows them as pairs.
+    hooks = cast(list[tuple[set[str], OnCommitHook, bool]], connection.run_on_commit)
+    for i in range(first, len(hooks)):
+        savepoints, hook, robust = hooks[i]
+        hooks[i] = (savepoints, _guarded(hook, subscription, stream_id, version), robust)
+
+
+def _guarded(hook: OnCommitHook, subscription: str, stream_id: str, version: int) -> OnCommitHook:
+    def run() -> None:
+        try:
+            hook()
+        except Exception as exc:  # after the commit: counted, logged, noted, not re-raised
+            metrics.delivery_hook_failures.labels(subscription).inc()
+            error = (
+                f"on_commit hook {getattr(hook, '__qualname__', hook)!r} failed after "
+                f"delivering up to version {version}: {_error_name(exc)}: {exc}"
+            )[:MAX_ERROR_LENGTH]
+            logger.exception("%s on %s: %s", subscription, stream_id, error)
+            _note_error(subscription, stream_id, error)
+
+    return run
+
+
+def _note_error(subscription: str, stream_id: str, error: str) -> None:
+    try:
+        Checkpoint.objects.filter(subscription=subscription, stream_id=stream_id).update(
+            last_error=error, updated_at=DatabaseNow()
+        )
+    except DatabaseError:
+        logger.exception("could not note the failure on the checkpoint")
+
+
+def _error_name(exc: BaseException) -> str:
+    """The error's class, or the database's own for a wrapped driver error
+    (``InFailedSqlTransaction`` says more than ``InternalError``)."""
+    cause = exc.__cause__
+    if isinstance(exc, DatabaseError) and isinstance(cause, psycopg.Error):
+        return type(cause).__name__
+    return type(exc).__name__
 
 
 def _record_failure(
     sub: Subscription,
     stream_id: str,
     stream_type: str,
-    failure: _HandlerFailed,
+    row: tuple[Any, ...] | None,
+    exc: BaseException,
+    stage: str,
     result: StreamResult,
 ) -> None:
-    version, event_id, position, event_type = failure.row[:4]
-    error = f"{type(failure.exc).__name__}: {failure.exc}"[:MAX_ERROR_LENGTH]
-    metrics.handler_failures.labels(sub.name, event_type, type(failure.exc).__name__).inc()
-    now = timezone.now()
+    """Record a failed pass as an attempt of the event it could not get past: ``row``,
+    or the pair's first pending event when the pass failed before it had read any."""
+    name = _error_name(exc)
+    where = f" ({stage})" if stage else ""
+    error = f"{name}{where}: {exc}"[:MAX_ERROR_LENGTH]
+    trace = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK_LENGTH:]
+    try:
+        delay = _record_attempt(sub, stream_id, stream_type, row, name, error, trace, result)
+    except _Busy:
+        result.busy.append(sub.name)
+        return
+    if delay is not None:
+        result.retry_in[sub.name] = delay
+
+
+def _record_attempt(
+    sub: Subscription,
+    stream_id: str,
+    stream_type: str,
+    row: tuple[Any, ...] | None,
+    error_name: str,
+    error: str,
+    trace: str,
+    result: StreamResult,
+) -> float | None:
+    """The seconds until the next attempt, or None (parked, moved on, busy)."""
     with transaction.atomic():
         state = _lock(sub.name, stream_id, stream_type)
         if state is None:
             result.busy.append(sub.name)
-            return
+            return None
+        if state.blocked:
+            result.blocked.append(sub.name)
+            return None
+        version = row[0] if row is not None else state.version + 1
         if state.version != version - 1:
-            return  # another delivery moved the checkpoint meanwhile; nothing to record
+            return None  # another delivery moved the checkpoint meanwhile; nothing to record
+        if row is not None:
+            event_id, position, event_type = row[1:4]
+        else:
+            event = (
+                StoredEvent.objects.filter(stream_id=stream_id, version=version)
+                .values_list("event_id", "position", "event_type")
+                .first()
+            )
+            if event is None:
+                logger.warning(
+                    "%s failed on %s with nothing pending: %s", sub.name, stream_id, error
+                )
+                return None
+            event_id, position, event_type = event
+        metrics.handler_failures.labels(sub.name, event_type, error_name).inc()
         attempts = state.attempts + 1
-        failing_since = state.failing_since or now
         if attempts >= sub.retry.max_attempts:
+            now = database_now()
             DeadLetter.objects.create(
                 subscription=sub.name,
                 stream_id=stream_id,
@@ -401,8 +555,8 @@ def _record_failure(
                 event_type=event_type,
                 attempts=attempts,
                 last_error=error,
-                traceback=failure.traceback[-20_000:],
-                first_failed_at=failing_since,
+                traceback=trace,
+                first_failed_at=state.failing_since or now,
                 last_failed_at=now,
             )
             Checkpoint.objects.filter(pk=state.pk).update(
@@ -411,7 +565,7 @@ def _record_failure(
                 next_attempt_at=None,
                 failing_since=None,
                 last_error=error,
-                updated_at=now,
+                updated_at=DatabaseNow(),
             )
             metrics.dead_letters.labels(sub.name).inc()
             logger.error(
@@ -424,14 +578,14 @@ def _record_failure(
                 error,
             )
             result.blocked.append(sub.name)
-            return
+            return None
         delay = sub.retry.delay(attempts, random.random())
         Checkpoint.objects.filter(pk=state.pk).update(
             attempts=attempts,
-            next_attempt_at=now + timedelta(seconds=delay),
-            failing_since=failing_since,
+            next_attempt_at=DatabaseNow(delay),
+            failing_since=Coalesce("failing_since", DatabaseNow()),
             last_error=error,
-            updated_at=now,
+            updated_at=DatabaseNow(),
         )
     logger.warning(
         "%s failed on %s %s@%s (attempt %s), retrying in %.2fs: %s",
@@ -443,7 +597,7 @@ def _record_failure(
         delay,
         error,
     )
-    result.retry_in[sub.name] = delay
+    return delay
 
 
 def deliver_all(max_rounds: int = 100) -> tuple[int, bool]:

@@ -14,7 +14,7 @@ events_delivered = Counter(
 )
 handler_failures = Counter(
     "easychamp_event_handler_failures_total",
-    "Handler failures (each attempt)",
+    "Failed delivery attempts of an event (handler, decoding, checkpoint advance, commit)",
     ["subscription", "event_type", "error"],
 )
 dead_letters = Counter(
@@ -36,4 +36,10 @@ delivery_lag_seconds = Histogram(
     "From an event's append to its handling by a subscription",
     ["subscription"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0),
+)
+delivery_hook_failures = Counter(
+    "easychamp_delivery_hook_failures_total",
+    "transaction.on_commit hooks of a handler that failed after its delivery committed "
+    "(logged and noted on the checkpoint; the events stay delivered)",
+    ["subscription"],
 )

@@ -4,6 +4,8 @@ import uuid
 
 from django.db import models
 
+from events.clock import DatabaseNow
+
 
 class StoredEvent(models.Model):
     """One immutable event. Written only through ``events.store.append``."""
@@ -53,7 +55,9 @@ class Checkpoint(models.Model):
     """How far one subscription has handled one stream.
 
     The row is also the delivery lock (``SELECT ... FOR UPDATE SKIP LOCKED``) and holds
-    the retry state of the event after ``version`` while its handler keeps failing.
+    the retry state of the event after ``version`` while its delivery keeps failing.
+    ``next_attempt_at`` and ``updated_at`` are written with the database's clock, never a
+    process's (see ``events.clock``): every write sets ``updated_at=DatabaseNow()``.
     """
 
     subscription = models.CharField(max_length=100)
@@ -67,7 +71,7 @@ class Checkpoint(models.Model):
     blocked = models.BooleanField(
         default=False, help_text="A dead letter parks this stream for this subscription."
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(db_default=DatabaseNow())
 
     class Meta:
         db_table = "event_checkpoint"

@@ -26,7 +26,7 @@ from django.utils import timezone
 from events import metrics
 from events.context import Metadata, current_metadata
 from events.models import EventStream, StoredEvent
-from events.registry import Event, EventError, registry
+from events.registry import Event, EventDecodingError, EventError, registry
 
 MAX_STREAM_ID_LENGTH = 128
 _metadata_encoder = msgspec.json.Encoder()
@@ -102,6 +102,31 @@ class Undecoded(Event):
             return msgspec.json.decode(self.payload)
         except msgspec.DecodeError:
             return self.payload
+
+
+class UndecodableEvent(EventDecodingError):
+    """A stored row the code cannot turn back into its event: unknown type, a payload
+    that does not fit its class, a missing or failing upcaster, malformed metadata.
+
+    It fails the reading of that row's stream only; the delivery of the stream retries it
+    and then parks it as a dead letter."""
+
+    def __init__(
+        self, stream_id: str, version: int, position: int, event_type: str, reason: str
+    ) -> None:
+        super().__init__(
+            f"cannot decode {event_type} at {stream_id}@{version} (position {position}): {reason}"
+        )
+        self.stream_id = stream_id
+        self.version = version
+        self.position = position
+        self.event_type = event_type
+        self.reason = reason
+
+
+# What malformed stored data raises while it is decoded and upcast (upcasters are plain
+# functions over dicts: a missing key or a bad value surfaces as one of the builtins).
+_DECODING_ERRORS = (EventError, msgspec.MsgspecError, LookupError, ValueError, TypeError)
 
 
 AppendListener = Callable[[str, str, int], None]
@@ -441,8 +466,15 @@ def decode_row(
     payload: str,
     metadata: str,
 ) -> RecordedEvent:
-    """A stored row (payload and metadata as JSON text) → the recorded event, upcast."""
-    data = registry.decode(event_type, schema_version, payload)
+    """A stored row (payload and metadata as JSON text) → the recorded event, upcast.
+
+    Raises ``UndecodableEvent`` (naming the row and why) if the row cannot be decoded."""
+    try:
+        data = registry.decode(event_type, schema_version, payload)
+        meta = _metadata_decoder.decode(metadata)
+    except _DECODING_ERRORS as exc:
+        reason = str(exc) if isinstance(exc, EventError) else f"{type(exc).__name__}: {exc}"
+        raise UndecodableEvent(stream_id, version, position, event_type, reason) from exc
     return RecordedEvent(
         event_id=event_id,
         stream_id=stream_id,
@@ -453,14 +485,16 @@ def decode_row(
         schema_version=type(data).schema_version,
         occurred_at=occurred_at,
         data=data,
-        metadata=_metadata_decoder.decode(metadata),
+        metadata=meta,
     )
 
 
 def load(
     stream_id: str, after_version: int = 0, *, limit: int | None = None
 ) -> list[RecordedEvent]:
-    """The stream's events after ``after_version``, in version order."""
+    """The stream's events after ``after_version``, in version order.
+
+    Raises ``UndecodableEvent`` at the first row that cannot be decoded."""
     if isinstance(after_version, bool) or not isinstance(after_version, int) or after_version < 0:
         raise InvalidAppend(f"after_version must be an integer >= 0, not {after_version!r}")
     qs = StoredEvent.objects.filter(stream_id=stream_id, version__gt=after_version).order_by(

@@ -29,6 +29,7 @@ from championships.models import (
 )
 from events import store
 from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
+from events.purge import allow_event_purge
 
 TEAMS = 20
 SIZES = (10, 1000)
@@ -99,7 +100,7 @@ class _Season:
 def _cleanup(seasons: list[_Season], owner_id: int | None) -> None:
     stream_ids = [s for season in seasons for s in season.stream_ids()]
     ids = [season.championship.id for season in seasons]
-    with transaction.atomic():
+    with allow_event_purge():
         for model in (Standing, AppliedResult, AppliedDeduction, StandingsHead):
             model.objects.filter(championship_id__in=ids).delete()
         Match.objects.filter(championship_id__in=ids).delete()

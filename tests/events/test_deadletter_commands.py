@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from bench.models import ProbeFault
 from bench.probe import SUBSCRIPTION, ProbeTicked
 from events import delivery, store
+from events.clock import DatabaseNow
 from events.deadletters import dead_letter_skip
 from events.models import Checkpoint, DeadLetter
 
@@ -24,7 +23,7 @@ def park(stream: str, events: int = 3, failing_version: int = 2) -> DeadLetter:
     for _ in range(4):
         delivery.deliver_stream(stream, "probe")
         Checkpoint.objects.filter(subscription=SUBSCRIPTION, stream_id=stream).update(
-            next_attempt_at=timezone.now() - timedelta(seconds=1)
+            next_attempt_at=DatabaseNow(-1)  # due now, by the clock delivery goes by
         )
     return DeadLetter.objects.get(stream_id=stream)
 

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from bench.models import ProbeCounter, ProbeFault
 from bench.probe import SUBSCRIPTION, ProbeTicked
 from events import delivery, store
+from events.clock import DatabaseNow, database_now
 from events.deadletters import DeadLetterError, dead_letter_retry, dead_letter_skip
-from events.models import Checkpoint, DeadLetter
+from events.models import Checkpoint, DeadLetter, StoredEvent
 from events.store import RecordedEvent
 from events.subscriptions import RetryPolicy, subscribe, subscriptions
 from tests.events.conftest import ThingHappened
@@ -43,9 +49,9 @@ def fail_at(stream: str, version: int) -> None:
     ProbeFault.objects.create(stream_id=stream, version=version)
 
 
-def due_now(stream: str) -> None:
-    Checkpoint.objects.filter(subscription=SUBSCRIPTION, stream_id=stream).update(
-        next_attempt_at=timezone.now() - timedelta(seconds=1)
+def due_now(stream: str, subscription: str = SUBSCRIPTION) -> None:
+    Checkpoint.objects.filter(subscription=subscription, stream_id=stream).update(
+        next_attempt_at=DatabaseNow(-1)
     )
 
 
@@ -390,3 +396,278 @@ def test_a_new_streams_first_delivery_creates_its_checkpoint_without_the_slow_pa
     assert result.delivered == 2
     assert checkpoint("fresh").version == 2
     assert counter("fresh") == (2, [1, 2])
+
+
+# Every failure of a pass is an attempt of one event: retried with backoff, then parked.
+
+FAILING = "test.failing"
+QUICK_RETRIES = RetryPolicy(max_attempts=4, base_delay=0.2)
+
+
+@pytest.fixture
+def follow_failing() -> Iterator[Callable[..., None]]:
+    """Subscribe a handler of the test's to streams of type "failing"."""
+
+    def follow(handler: Callable[[RecordedEvent], None], retry: RetryPolicy = QUICK_RETRIES):
+        subscribe(FAILING, handler, stream_types=["failing"], retry=retry)
+
+    yield follow
+    subscriptions.unregister(FAILING)
+
+
+def failing_stream(stream: str, count: int) -> None:
+    store.append(stream, [ProbeTicked(n=i) for i in range(count)], 0, stream_type="failing")
+
+
+def deliver_failing(stream: str) -> delivery.StreamResult:
+    return delivery.deliver_stream(stream, "failing", only=FAILING)
+
+
+def retried_until_parked(stream: str) -> tuple[list[float], delivery.StreamResult]:
+    """Deliver through the three retries (each made due at once) and the last attempt."""
+    delays = []
+    for _ in range(QUICK_RETRIES.max_attempts - 1):
+        delays.append(deliver_failing(stream).retry_in[FAILING])
+        due_now(stream, FAILING)
+    return delays, deliver_failing(stream)
+
+
+def failing_checkpoint(stream: str) -> Checkpoint:
+    return Checkpoint.objects.get(subscription=FAILING, stream_id=stream)
+
+
+def swallow_a_database_error() -> None:
+    # The mistake under test: no savepoint, so the transaction stays aborted.
+    with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
+        cursor.execute("SELECT 1/0")
+
+
+@pytest.mark.postgres
+def test_a_handler_that_swallows_a_database_error_is_retried_with_growing_delays_then_parked(
+    follow_failing,
+):
+    # Regression: the checkpoint advance then failed outside the handler, escaped the
+    # delivery and the drain looped on the stream (461 failing tasks in 27 s).
+    def handler(event: RecordedEvent) -> None:
+        if event.version == 2:
+            swallow_a_database_error()
+
+    follow_failing(handler)
+    failing_stream("s1", 3)
+
+    delays, last = retried_until_parked("s1")
+
+    letter = DeadLetter.objects.get()
+    assert (letter.subscription, letter.stream_id, letter.event_version) == (FAILING, "s1", 2)
+    assert letter.attempts == 4
+    assert letter.last_error.startswith("InFailedSqlTransaction (advancing the checkpoint): ")
+    assert "Traceback" in letter.traceback
+    assert last.blocked == [FAILING]
+    cp = failing_checkpoint("s1")
+    assert (cp.version, cp.blocked) == (1, True)
+    assert 0.1 <= delays[0] <= 0.2
+    assert 0.2 <= delays[1] <= 0.4
+    assert 0.4 <= delays[2] <= 0.8
+
+
+def test_an_event_that_cannot_be_decoded_is_retried_then_parked_while_other_streams_flow():
+    tick("good", 2)
+    tick("bad", 1)
+    StoredEvent.objects.create(
+        stream_id="bad",
+        stream_type="probe",
+        version=2,
+        event_type=ProbeTicked.event_type,
+        occurred_at=timezone.now(),
+        payload={"n": "two"},
+    )
+
+    for _ in range(3):
+        deliver("bad")
+        due_now("bad")
+    last = deliver("bad")
+    deliver("good")
+
+    letter = DeadLetter.objects.get()
+    assert (letter.stream_id, letter.event_version, letter.attempts) == ("bad", 2, 4)
+    assert letter.last_error.startswith(
+        "UndecodableEvent: cannot decode bench.ProbeTicked at bad@2"
+    )
+    assert last.blocked == [SUBSCRIPTION]
+    assert counter("bad") == (1, [1])
+    assert counter("good") == (2, [1, 2])
+
+
+@pytest.fixture
+def checked_at_commit() -> Iterator[None]:
+    """A table whose unique constraint is checked only when the transaction commits."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE checked_at_commit (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE checked_at_commit")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_whose_commit_fails_is_retried_then_parked(follow_failing, checked_at_commit):
+    def handler(event: RecordedEvent) -> None:
+        if event.version == 2:
+            with connection.cursor() as cursor:
+                cursor.execute("INSERT INTO checked_at_commit VALUES (1), (1)")
+
+    follow_failing(handler)
+    failing_stream("c1", 3)
+
+    _, last = retried_until_parked("c1")
+
+    letter = DeadLetter.objects.get()
+    assert (letter.stream_id, letter.event_version, letter.attempts) == ("c1", 2, 4)
+    assert letter.last_error.startswith("UniqueViolation (committing): duplicate key value")
+    assert last.blocked == [FAILING]
+    assert (failing_checkpoint("c1").version, failing_checkpoint("c1").blocked) == (1, True)
+
+
+def hook_failures() -> float:
+    value = REGISTRY.get_sample_value(
+        "easychamp_delivery_hook_failures_total", {"subscription": FAILING}
+    )
+    return value or 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_on_commit_hook_that_raises_is_counted_and_noted_but_the_events_stay_delivered(
+    follow_failing,
+):
+    handled: list[tuple[str, int]] = []
+    hooks_run: list[str] = []
+
+    def handler(event: RecordedEvent) -> None:
+        handled.append((event.stream_id, event.version))
+        if event.stream_id == "hooked":
+            transaction.on_commit(push_that_fails)
+        transaction.on_commit(lambda: hooks_run.append(event.stream_id))
+
+    def push_that_fails() -> None:
+        raise RuntimeError("the push failed")
+
+    follow_failing(handler)
+    failing_stream("hooked", 2)
+    failing_stream("plain", 2)
+    before = hook_failures()
+
+    results = [deliver_failing(stream) for stream in ("hooked", "plain", "hooked")]
+
+    assert [r.delivered for r in results] == [2, 2, 0]
+    assert all(not (r.retry_in or r.blocked or r.busy) for r in results)
+    assert sorted(handled) == [("hooked", 1), ("hooked", 2), ("plain", 1), ("plain", 2)]
+    assert sorted(hooks_run) == ["hooked", "hooked", "plain", "plain"]
+    assert hook_failures() - before == 2
+    cp = failing_checkpoint("hooked")
+    assert (cp.version, cp.attempts, cp.blocked) == (2, 0, False)
+    assert "on_commit hook" in cp.last_error
+    assert "RuntimeError: the push failed" in cp.last_error
+    assert failing_checkpoint("plain").last_error == ""
+    assert not DeadLetter.objects.exists()
+
+
+def test_when_even_the_failure_cannot_be_recorded_the_error_propagates(follow_failing, monkeypatch):
+    def handler(event: RecordedEvent) -> None:
+        raise ValueError("bad event")
+
+    def database_gone(*args: object) -> None:
+        raise OperationalError("the database is unreachable")
+
+    follow_failing(handler)
+    failing_stream("u1", 1)
+    monkeypatch.setattr(delivery, "_record_attempt", database_gone)
+
+    with pytest.raises(OperationalError, match="unreachable"):
+        deliver_failing("u1")
+
+
+# One clock: the database's decides every retry, whatever the worker's clock says.
+
+SLOW_RETRIES = RetryPolicy(max_attempts=4, base_delay=20)
+SKEWS = pytest.mark.parametrize(
+    "skew", [60, -60], ids=["app clock 60 s ahead", "app clock 60 s behind"]
+)
+
+
+def app_clock_skewed(seconds: float) -> AbstractContextManager[object]:
+    return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=True)
+
+
+def seconds_until_next_attempt(stream: str) -> float:
+    next_attempt_at = failing_checkpoint(stream).next_attempt_at
+    assert next_attempt_at is not None
+    return (next_attempt_at - database_now()).total_seconds()
+
+
+@SKEWS
+def test_a_retry_is_due_by_the_database_clock_whatever_the_app_clock_says(follow_failing, skew):
+    calls: list[int] = []
+
+    def fails_once(event: RecordedEvent) -> None:
+        calls.append(event.version)
+        if len(calls) == 1:
+            raise ValueError("first attempt fails")
+
+    follow_failing(fails_once, retry=SLOW_RETRIES)
+    failing_stream("t1", 1)
+
+    with app_clock_skewed(skew):
+        failed = deliver_failing("t1")
+        too_early = deliver_failing("t1")
+        next_attempt_in = seconds_until_next_attempt("t1")
+        due_now("t1", FAILING)
+        retried = deliver_failing("t1")
+
+    # Attempt 1 waits 10-20 s: neither 60 s more, nor dropped, nor already due.
+    assert 10 <= failed.retry_in[FAILING] <= 20
+    assert 0 < too_early.retry_in[FAILING] <= 20
+    assert too_early.delivered == 0
+    assert 5 < next_attempt_in <= 20
+    assert retried.delivered == 1
+    assert calls == [1, 1]
+
+
+def checkpoint_stamp_offset(stream: str) -> float:
+    """How far the checkpoint's ``updated_at`` is from the database's clock, in seconds."""
+    return abs((database_now() - checkpoint(stream).updated_at).total_seconds())
+
+
+def parked(stream: str) -> DeadLetter:
+    tick(stream, 2)
+    return dead_letter_for(stream, 1)
+
+
+def first_delivery() -> None:
+    tick("w", 2)
+    deliver("w")
+
+
+def failure() -> None:
+    tick("w", 2)
+    fail_at("w", 2)
+    deliver("w")
+
+
+CHECKPOINT_WRITES = {
+    "creation and advance": first_delivery,
+    "failure": failure,
+    "dead letter": lambda: parked("w"),
+    "dead letter retry": lambda: dead_letter_retry(dead_letter_id=parked("w").pk),
+    "dead letter skip": lambda: dead_letter_skip(dead_letter_id=parked("w").pk, note="x"),
+}
+
+
+@SKEWS
+@pytest.mark.parametrize("write", CHECKPOINT_WRITES.values(), ids=CHECKPOINT_WRITES.keys())
+def test_every_checkpoint_write_stamps_it_with_the_database_clock(skew, write):
+    with app_clock_skewed(skew):
+        write()
+
+    assert checkpoint_stamp_offset("w") < 30

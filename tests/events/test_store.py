@@ -1,20 +1,28 @@
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from django.db import connections, transaction
+from django.core.management import call_command
+from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
 
 from easychamp.database import database_from_url
 from events import store
 from events.context import event_context
 from events.models import EventStream, StoredEvent
+from events.purge import allow_event_purge
 from events.registry import (
     Event,
+    EventDecodingError,
     EventEncodingError,
     UnknownEventType,
     registry,
@@ -22,6 +30,8 @@ from events.registry import (
 from tests.events.conftest import PriceSet, ThingHappened
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def thing(count: int = 1) -> ThingHappened:
@@ -168,12 +178,57 @@ def test_unregistered_event_class_is_rejected_at_append():
         store.append("thing-1", [Unregistered()], 0)
 
 
-def test_unknown_event_type_on_load_names_the_type():
-    store.append("thing-1", [thing(1)], 0)
-    StoredEvent.objects.update(event_type="test.Vanished")
+def stored_row(stream: str, version: int, event_type: str, payload: object, **fields) -> int:
+    """Insert a row as an older or broken writer could have left it; its position."""
+    row = StoredEvent.objects.create(
+        stream_id=stream,
+        stream_type="thing",
+        version=version,
+        event_type=event_type,
+        occurred_at=timezone.now(),
+        payload=payload,
+        **fields,
+    )
+    return row.position
 
-    with pytest.raises(UnknownEventType, match=r"test\.Vanished"):
-        store.load("thing-1")
+
+@pytest.mark.parametrize(
+    ("event_type", "payload", "metadata", "reason"),
+    [
+        ("test.Vanished", {"count": 1}, {}, r"Unknown event type 'test\.Vanished'"),
+        ("test.ThingHappened", {"count": "many"}, {}, r"payload is invalid: Expected `int`"),
+        ("test.ThingHappened", ["not", "an", "object"], {}, r"payload is invalid"),
+        ("test.PriceSet", {"amount": "1.00", "currency": "EUR"}, [], r"Expected `object`"),
+    ],
+    ids=["unknown type", "wrong field type", "not an object", "malformed metadata"],
+)
+def test_an_undecodable_row_fails_loading_its_stream_naming_the_row_and_why(
+    event_type, payload, metadata, reason
+):
+    store.append("broken", [thing(1)], 0)
+    position = stored_row("broken", 2, event_type, payload, metadata=metadata)
+
+    with pytest.raises(store.UndecodableEvent, match=reason) as info:
+        store.load("broken")
+
+    error = info.value
+    assert (error.stream_id, error.version, error.position, error.event_type) == (
+        "broken",
+        2,
+        position,
+        event_type,
+    )
+    assert f"cannot decode {event_type} at broken@2 (position {position})" in str(error)
+    assert isinstance(error, EventDecodingError)
+
+
+def test_an_undecodable_row_does_not_affect_other_streams_or_earlier_events():
+    store.append("broken", [thing(1)], 0)
+    store.append("healthy", [thing(7)], 0)
+    stored_row("broken", 2, "test.Vanished", {})
+
+    assert [r.data for r in store.load("healthy")] == [thing(7)]
+    assert [r.data for r in store.load("broken", limit=1)] == [thing(1)]
 
 
 def test_every_recorded_event_round_trips_through_json():
@@ -302,3 +357,147 @@ def test_postgres_url_gets_health_checks_and_prepared_statements():
     assert config["OPTIONS"]["prepare_threshold"] == 100
     without = database_from_url("postgres://u:p@db/champ", prepared_statements=False)
     assert "prepare_threshold" not in without.get("OPTIONS", {})
+
+
+# The store is append-only, enforced by the database (migration 0005_append_only).
+
+UPDATE_REFUSED = "event_store is append-only: UPDATE refused"
+DELETE_REFUSED = "event_store is append-only: DELETE refused"
+
+
+def raw_sql(sql: str) -> None:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(sql)
+
+
+def save_changed(stream_id: str) -> None:
+    row = StoredEvent.objects.filter(stream_id=stream_id).first()
+    assert row is not None
+    row.event_type = "test.Rewritten"
+    row.save()
+
+
+def delete_one(stream_id: str) -> None:
+    row = StoredEvent.objects.filter(stream_id=stream_id).first()
+    assert row is not None
+    row.delete()
+
+
+UPDATES = {
+    "queryset update": lambda: StoredEvent.objects.update(event_type="test.Rewritten"),
+    "instance save": lambda: save_changed("thing-1"),
+    "raw sql": lambda: raw_sql("UPDATE event_store SET version = version + 10"),
+}
+DELETES = {
+    "queryset delete": lambda: StoredEvent.objects.filter(stream_id="thing-1").delete(),
+    "instance delete": lambda: delete_one("thing-1"),
+    "raw sql": lambda: raw_sql("DELETE FROM event_store"),
+}
+
+
+@pytest.mark.parametrize("update", UPDATES.values(), ids=UPDATES.keys())
+def test_the_database_refuses_to_update_a_stored_event(update):
+    store.append("thing-1", [thing(1), thing(2)], 0)
+
+    with pytest.raises(IntegrityError, match=UPDATE_REFUSED), transaction.atomic():
+        update()
+
+    assert [(r.version, r.data) for r in store.load("thing-1")] == [(1, thing(1)), (2, thing(2))]
+
+
+@pytest.mark.parametrize("delete", DELETES.values(), ids=DELETES.keys())
+def test_the_database_refuses_to_delete_stored_events(delete):
+    store.append("thing-1", [thing(1), thing(2)], 0)
+
+    with pytest.raises(IntegrityError, match=DELETE_REFUSED), transaction.atomic():
+        delete()
+
+    assert [r.version for r in store.load("thing-1")] == [1, 2]
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_truncate_the_store():
+    store.append("thing-1", [thing(1)], 0)
+
+    with (
+        pytest.raises(IntegrityError, match="event_store is append-only: TRUNCATE refused"),
+        transaction.atomic(),
+    ):
+        raw_sql("TRUNCATE event_store")
+
+    assert StoredEvent.objects.count() == 1
+
+
+def test_the_purge_switch_allows_deleting_inside_its_block_only():
+    store.append("thing-1", [thing(1), thing(2)], 0)
+    store.append("thing-2", [thing(3)], 0)
+
+    with allow_event_purge():
+        deleted, _ = StoredEvent.objects.filter(stream_id="thing-1").delete()
+        with pytest.raises(IntegrityError, match=UPDATE_REFUSED), transaction.atomic():
+            StoredEvent.objects.update(event_type="test.Rewritten")
+    # Still inside the test's transaction: the switch ended with its block.
+    with pytest.raises(IntegrityError, match=DELETE_REFUSED), transaction.atomic():
+        StoredEvent.objects.all().delete()
+    store.append("thing-3", [thing(4)], 0)
+
+    assert deleted == 2
+    assert sorted(StoredEvent.objects.values_list("stream_id", flat=True)) == [
+        "thing-2",
+        "thing-3",
+    ]
+
+
+def test_the_purge_switch_ends_with_a_failing_block():
+    store.append("thing-1", [thing(1)], 0)
+
+    with pytest.raises(RuntimeError), allow_event_purge():
+        raise RuntimeError("the purge failed half-way")
+    with pytest.raises(IntegrityError, match=DELETE_REFUSED), transaction.atomic():
+        StoredEvent.objects.all().delete()
+
+    assert StoredEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_empties_the_store_through_the_purge_switch():
+    # The test framework empties the database with ``flush`` after each test like this
+    # one: it must go through the switch, and leave the store append-only afterwards.
+    store.append("thing-1", [thing(1)], 0)
+
+    call_command("flush", interactive=False, verbosity=0)
+
+    assert not StoredEvent.objects.exists()
+    store.append("thing-1", [thing(1)], 0)
+    with pytest.raises(IntegrityError, match=DELETE_REFUSED):
+        StoredEvent.objects.all().delete()
+
+
+def test_on_sqlite_the_store_is_append_only_too_and_flush_goes_through_the_switch(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    manage(url, "migrate", "-v", "0")
+    conn = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    conn.execute(
+        "INSERT INTO event_store (event_id, stream_id, stream_type, version, event_type, "
+        "schema_version, occurred_at, payload, metadata) "
+        "VALUES ('e1', 's', 'thing', 1, 'test.ThingHappened', 1, '2026-01-01', '{}', '{}')"
+    )
+
+    with pytest.raises(sqlite3.IntegrityError, match=UPDATE_REFUSED):
+        conn.execute("UPDATE event_store SET version = 2")
+    with pytest.raises(sqlite3.IntegrityError, match=DELETE_REFUSED):
+        conn.execute("DELETE FROM event_store")
+    rows_after_refusals = conn.execute("SELECT count(*) FROM event_store").fetchone()[0]
+    manage(url, "flush", "--no-input")
+    rows_after_flush = conn.execute("SELECT count(*) FROM event_store").fetchone()[0]
+    switches_left_on = conn.execute("SELECT count(*) FROM event_store_purge").fetchone()[0]
+    conn.close()
+
+    assert (rows_after_refusals, rows_after_flush, switches_left_on) == (1, 0, 0)
+
+
+def manage(database_url: str, *args: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )

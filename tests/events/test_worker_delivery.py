@@ -4,20 +4,36 @@ steady load drained without a task per event."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
+from django.db import transaction
 from django.db.models import Sum
 from prometheus_client import REGISTRY
 
 from bench.models import ProbeCounter, ProbeFault
-from bench.probe import SUBSCRIPTION, probe_tick
-from events import delivery
+from bench.probe import SUBSCRIPTION, ProbeTicked, probe_tick
+from events import delivery, store
 from events.deadletters import dead_letter_retry
-from events.models import DeadLetter
+from events.models import Checkpoint, DeadLetter
+from events.subscriptions import subscriptions
 from events.tasks import deliver_stream_task
+from tests.events import worker_main
+from tests.events.worker_main import (
+    CLOCK_SKEW_ENV,
+    FLAKY,
+    FLAKY_ATTEMPT_LOG,
+    FLAKY_BASE_DELAY,
+    FLAKY_FAILURES,
+    FLAKY_STREAMS,
+    SWALLOWING,
+    SWALLOWING_MAX_ATTEMPTS,
+    SWALLOWING_STREAMS,
+)
 from tests.events.workers import Worker, wait_for
 
 pytestmark = [
@@ -179,3 +195,99 @@ def test_the_same_wake_up_twice_and_the_same_delivery_twice_change_nothing(worke
     assert again == [0] * 5
     assert applied() == 100
     assert versions_by_stream() == {s: list(range(1, 21)) for s in streams}
+
+
+TEST_WORKER = "tests.events.worker_main"
+
+
+def write_to(streams: list[str], per_stream: int, stream_type: str) -> None:
+    for n in range(per_stream):
+        for stream in streams:
+            with transaction.atomic():
+                version = store.stream_version(stream)
+                store.append(stream, [ProbeTicked(n=n)], version, stream_type=stream_type)
+
+
+@pytest.mark.live_delivery
+def test_a_stream_whose_checkpoint_advance_always_fails_is_parked_while_twenty_others_flow(
+    workers, celery_queue
+):
+    # Regression: the failing advance escaped the delivery, the drain failed and put the
+    # stream back first in line: 461 failing drains in 27 s, no dead letter, others waited.
+    worker = workers("swallowing", REDIS_BROKER, main=TEST_WORKER)
+    worker.wait_ready()
+    healthy = [f"swallowing-{i}" for i in range(20)]
+
+    write_to(["swallowing-bad", *healthy], 5, SWALLOWING_STREAMS)
+    wait_for(
+        lambda: DeadLetter.objects.exists() and applied() >= 100,
+        120,
+        "the dead letter and the 100 events of the healthy streams",
+    )
+
+    letter = DeadLetter.objects.get()
+    assert (letter.subscription, letter.stream_id, letter.event_version) == (
+        SWALLOWING,
+        "swallowing-bad",
+        1,
+    )
+    assert letter.attempts == SWALLOWING_MAX_ATTEMPTS
+    assert letter.last_error.startswith("InFailedSqlTransaction (advancing the checkpoint)")
+    assert versions_by_stream() == {s: [1, 2, 3, 4, 5] for s in healthy}
+    log = worker.log()
+    assert re.findall(r"Task events\.\w+\[\S+\] raised unexpected", log) == []
+    assert len(re.findall(f"{SWALLOWING} failed on", log)) == SWALLOWING_MAX_ATTEMPTS - 1
+
+
+def flaky_attempts(worker: Worker) -> list[tuple[datetime, datetime]]:
+    """(database time, worker time) of each attempt at the flaky stream's first event."""
+    found = re.findall(rf"{FLAKY_ATTEMPT_LOG} \S+ db=(\S+) worker=(\S+)", worker.log())
+    return [(datetime.fromisoformat(db), datetime.fromisoformat(own)) for db, own in found]
+
+
+@pytest.fixture
+def test_subscriptions_here() -> Iterator[None]:
+    """The test worker's subscriptions, registered in this process too."""
+    worker_main.register()
+    yield
+    subscriptions.unregister(FLAKY)
+    subscriptions.unregister(SWALLOWING)
+
+
+def flaky_attempts_recorded() -> int | None:
+    checkpoint = Checkpoint.objects.filter(subscription=FLAKY, stream_id="flaky-1")
+    return checkpoint.values_list("attempts", flat=True).first()
+
+
+@pytest.mark.live_delivery
+@pytest.mark.parametrize(
+    "skew", [60, -60], ids=["worker clock 60 s ahead", "worker clock 60 s behind"]
+)
+def test_retries_happen_on_time_when_a_workers_clock_is_off_by_a_minute(
+    workers, celery_queue, test_subscriptions_here, skew
+):
+    worker = workers(
+        "skewed", REDIS_BROKER, main=TEST_WORKER, extra_env={CLOCK_SKEW_ENV: str(skew)}
+    )
+    worker.wait_ready()
+
+    write_to(["flaky-1"], 1, FLAKY_STREAMS)
+    wait_for(lambda: flaky_attempts_recorded() == 1, 60, "the first attempt to fail")
+    # Another worker, whose clock is right, is woken for the stream meanwhile.
+    early = delivery.deliver_stream("flaky-1", FLAKY_STREAMS, only=FLAKY)
+    attempts_after_early = flaky_attempts_recorded()
+    wait_for(lambda: applied() >= 1, 60, "the event to be delivered")
+
+    attempts = flaky_attempts(worker)
+    at = [db for db, _ in attempts]
+    waits = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(at)]
+    skews = [(own - db).total_seconds() for db, own in attempts]
+    assert len(attempts) == FLAKY_FAILURES + 1
+    assert all(abs(observed - skew) < 5 for observed in skews)  # the worker's clock was off
+    assert (early.delivered, attempts_after_early) == (0, 1)
+    assert 0 < early.retry_in[FLAKY] <= FLAKY_BASE_DELAY
+    # Retry n waits between half and all of base * 2**(n-1): not early, not a minute late.
+    late = 10
+    assert FLAKY_BASE_DELAY / 2 <= waits[0] <= FLAKY_BASE_DELAY + late
+    assert FLAKY_BASE_DELAY <= waits[1] <= 2 * FLAKY_BASE_DELAY + late
+    assert versions_by_stream() == {"flaky-1": [1]}

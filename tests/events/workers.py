@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kombu import pools as kombu_pools
@@ -21,8 +22,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class Worker:
     def __init__(
-        self, name: str, broker_url: str, queue: str, log_dir: Path, *, beat: bool = False
+        self,
+        name: str,
+        broker_url: str,
+        queue: str,
+        log_dir: Path,
+        *,
+        beat: bool = False,
+        main: str = "celery",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
+        """``main``: the module run with ``python -m`` (a test entry module may prepare the
+        process, then run celery's main); ``extra_env``: more environment variables."""
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         env = {
@@ -33,11 +44,12 @@ class Worker:
             "CELERY_QUEUE": queue,
             "PYTHONPATH": str(ROOT),
             "LOG_LEVEL": "INFO",
+            **(extra_env or {}),
         }
         cmd = [
             sys.executable,
             "-m",
-            "celery",
+            main,
             "-A",
             "easychamp",
             "worker",
@@ -136,8 +148,8 @@ def workers(
 ) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(name: str, broker_url: str, *, beat: bool = False) -> Worker:
-        worker = Worker(name, broker_url, celery_queue, tmp_path, beat=beat)
+    def start(name: str, broker_url: str, *, beat: bool = False, **options: Any) -> Worker:
+        worker = Worker(name, broker_url, celery_queue, tmp_path, beat=beat, **options)
         started.append(worker)
         return worker
 
