@@ -27,6 +27,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import QuerySet
+
+from events.models import FeedEntry, StoredEvent
 
 PURGE_SETTING = "easychamp.event_store_purge"
 PURGE_TABLE = "event_store_purge"
@@ -49,3 +52,11 @@ def allow_event_purge(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
                 cursor.execute("SELECT set_config(%s, 'off', true)", [PURGE_SETTING])
             else:
                 cursor.execute(f"DELETE FROM {PURGE_TABLE}")
+
+
+def purge_events(events: QuerySet[StoredEvent]) -> int:
+    """Delete these stored events and their places in the feed (tests and benchmarks)."""
+    with allow_event_purge(using=events.db):
+        FeedEntry.objects.using(events.db).filter(event__in=events).delete()
+        deleted, _ = events.delete()
+    return deleted

@@ -534,7 +534,7 @@ def decode_row_or_undecoded(
             payload,
             metadata,
         )
-    except (EventError, msgspec.MsgspecError) as exc:
+    except UndecodableEvent as exc:
         try:
             meta = _metadata_decoder.decode(metadata)
         except msgspec.MsgspecError:
@@ -548,7 +548,7 @@ def decode_row_or_undecoded(
             event_type=event_type,
             schema_version=schema_version,
             occurred_at=occurred_at,
-            data=Undecoded(payload=payload, error=f"{type(exc).__name__}: {exc}"),
+            data=Undecoded(payload=payload, error=exc.reason),
             metadata=meta,
             feed_position=feed_position,
         )

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from bench.scenarios.append import STREAMS, _event, _rate, _StoreWriter
 from events import feed, store
 from events.models import EventStream, FeedEntry, StoredEvent
+from events.purge import purge_events
 
 BACKLOG = 20_000
 ROUNDS = 3
@@ -114,6 +115,5 @@ def _cleanup(prefix: str) -> None:
     streams = EventStream.objects.filter(stream_id__startswith=prefix)
     events = StoredEvent.objects.filter(stream_id__startswith=prefix)
     with transaction.atomic():
-        FeedEntry.objects.filter(event__in=events).delete()
-        events.delete()
+        purge_events(events)
         streams.delete()

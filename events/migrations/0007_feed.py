@@ -12,7 +12,7 @@ def create_state(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0004_stream_fillfactor"),
+        ("events", "0006_checkpoint_database_clock"),
     ]
 
     operations = [
