@@ -49,11 +49,11 @@ FLAG_TTL_SECONDS = 30
 OWNER_TTL_SECONDS = 3
 # A helper slot: long while its task waits in the queue, short once it runs (refreshed
 # on every pop), so a killed helper frees its slot within seconds.
-PENDING_HELPER_TTL_SECONDS = 30
+PENDING_HELPER_TTL_SECONDS = 10
 HELPER_TTL_SECONDS = 10
 # The notifier sends at most one round trip per interval: commits arriving meanwhile
 # share the next one. Far below a delivery's own latency.
-NOTIFY_INTERVAL_SECONDS = 0.002
+NOTIFY_INTERVAL_SECONDS = 0.005
 _SEPARATOR = "\t"
 
 DRAIN_TASK = "events.drain"
