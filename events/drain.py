@@ -31,7 +31,8 @@ LINGER_SECONDS = 0.2
 # Most streams one pop takes (a drain's share of the backlog is often fewer).
 TAKE_MAX = 100
 # One helper per this many dirty streams, up to ``wakeup.max_helpers()``: a backlog
-# brings as many worker processes as it can keep busy, a trickle none.
+# brings as many worker processes as it can keep busy (one at a time, each once the one
+# before has started), a trickle none.
 STREAMS_PER_HELPER = 4
 BUSY_RETRY_SECONDS = 0.25
 
@@ -91,8 +92,8 @@ class Drain:
         return self.delivered
 
     def take(self, wait: float = 0.0) -> list[Stream]:
-        """Pop this drain's share of the dirty streams, oldest first; an owner recruits
-        the helpers the backlog calls for. With ``wait``, when none is dirty, block up to
+        """Pop this drain's share of the dirty streams, oldest first; an owner sends one
+        more helper if the backlog calls for it and the last one sent has started. With ``wait``, when none is dirty, block up to
         that many seconds for the next one."""
         role = "owner" if self.role is Role.OWNER else "helper"
         ttl = wakeup.OWNER_TTL_SECONDS if self.role is Role.OWNER else wakeup.HELPER_TTL_SECONDS
@@ -101,11 +102,18 @@ class Drain:
         try:
             reply = wakeup.scripts().take(
                 keys=[keys.dirty, keys.flag, keys.helpers],
-                args=[role, ttl, self.slot, TAKE_MAX, most, STREAMS_PER_HELPER],
+                args=[
+                    *(role, ttl, self.slot, TAKE_MAX, most, STREAMS_PER_HELPER),
+                    wakeup.HELPER_TTL_SECONDS,
+                ],
             )
-            backlog, helpers, popped = int(reply[0]), int(reply[1]), list(reply[2:])
-            if self.role is Role.OWNER:
-                self.recruit(min(most, backlog // STREAMS_PER_HELPER) - helpers)
+            backlog, helpers, pending = int(reply[0]), int(reply[1]), int(reply[2])
+            popped = list(reply[3:])
+            # One more helper at a time, once the last one sent has started: never more
+            # helper tasks waiting in the queue than there are idle worker processes.
+            if self.role is Role.OWNER and not pending:
+                if helpers < min(most, backlog // STREAMS_PER_HELPER):
+                    self.recruit(1)
             if not popped and wait > 0:
                 found = wakeup.blocking_redis_client().bzpopmin(keys.dirty, timeout=wait)
                 popped = [found[1]] if found else []

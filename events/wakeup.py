@@ -47,10 +47,11 @@ Stream = tuple[str, str]  # (stream_id, stream_type)
 # re-asserts a short one on every pop, so a dead owner's expires within seconds.
 FLAG_TTL_SECONDS = 30
 OWNER_TTL_SECONDS = 3
-# A helper slot: long while its task waits in the queue, short once it runs (refreshed
-# on every pop), so a killed helper frees its slot within seconds.
+# A helper slot: longer while its task waits in the queue (the slot then counts as
+# pending), short once it runs (refreshed on every pop), so a killed helper frees its
+# slot within seconds.
 PENDING_HELPER_TTL_SECONDS = 10
-HELPER_TTL_SECONDS = 10
+HELPER_TTL_SECONDS = 5
 # The notifier sends at most one round trip per interval: commits arriving meanwhile
 # share the next one. Far below a delivery's own latency.
 NOTIFY_INTERVAL_SECONDS = 0.005
@@ -115,10 +116,11 @@ return 1
 """
 )
 # A drain's pop (docs/wakeups.md). KEYS: dirty, flag, helpers. ARGV: role, ttl, slot,
-# most to take, most helpers, dirty streams per helper. The owner re-asserts its flag,
-# a helper its slot; expired slots are dropped. A drain takes its share of the backlog
-# (split over the owner and the helpers running or about to be sent), so that no drain
-# sits on streams another could deliver. Returns {backlog, live helpers, members...}.
+# most to take, most helpers, dirty streams per helper, a running helper's ttl. The
+# owner re-asserts its flag, a helper its slot; expired slots are dropped. A drain takes
+# its share of the backlog (split over the owner and the helpers running or wanted), so
+# that no drain sits on streams another could deliver. Returns {backlog, live helpers,
+# pending helpers (slots not yet refreshed by a running helper), members...}.
 _TAKE = (
     _NOW
     + """
@@ -130,9 +132,10 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local backlog = redis.call('ZCARD', KEYS[1])
 local helpers = redis.call('ZCARD', KEYS[3])
+local pending = redis.call('ZCOUNT', KEYS[3], '(' .. (now + tonumber(ARGV[7])), '+inf')
 local wanted = math.min(tonumber(ARGV[5]), math.floor(backlog / tonumber(ARGV[6])))
 local share = math.ceil(backlog / (1 + math.max(helpers, wanted)))
-local result = {backlog, helpers}
+local result = {backlog, helpers, pending}
 if share > 0 then
   local popped = redis.call('ZPOPMIN', KEYS[1], math.min(share, tonumber(ARGV[4])))
   for i = 1, #popped, 2 do result[#result + 1] = popped[i] end
