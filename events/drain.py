@@ -93,8 +93,8 @@ class Drain:
 
     def take(self, wait: float = 0.0) -> list[Stream]:
         """Pop this drain's share of the dirty streams, oldest first; an owner sends one
-        more helper if the backlog calls for it and the last one sent has started. With ``wait``, when none is dirty, block up to
-        that many seconds for the next one."""
+        more helper if the backlog calls for it and the last one sent has started. With
+        ``wait``, when none is dirty, block up to that many seconds for the next one."""
         role = "owner" if self.role is Role.OWNER else "helper"
         ttl = wakeup.OWNER_TTL_SECONDS if self.role is Role.OWNER else wakeup.HELPER_TTL_SECONDS
         most = wakeup.max_helpers()
@@ -111,9 +111,9 @@ class Drain:
             popped = list(reply[3:])
             # One more helper at a time, once the last one sent has started: never more
             # helper tasks waiting in the queue than there are idle worker processes.
-            if self.role is Role.OWNER and not pending:
-                if helpers < min(most, backlog // STREAMS_PER_HELPER):
-                    self.recruit(1)
+            wanted = min(most, backlog // STREAMS_PER_HELPER)
+            if self.role is Role.OWNER and not pending and helpers < wanted:
+                self.recruit(1)
             if not popped and wait > 0:
                 found = wakeup.blocking_redis_client().bzpopmin(keys.dirty, timeout=wait)
                 popped = [found[1]] if found else []
