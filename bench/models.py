@@ -10,6 +10,9 @@ class ProbeCounter(models.Model):
     stream_id = models.CharField(max_length=128, primary_key=True)
     applied = models.PositiveIntegerField(default=0)
     versions = models.JSONField(default=list)
+    # The processes that applied its events (each pid once): how many worker processes
+    # delivered, recorded by the delivering process itself.
+    pids = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"{self.stream_id}: {self.applied}"

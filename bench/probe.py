@@ -1,7 +1,7 @@
 """A small projection on "probe" streams for delivery tests and the dispatch benchmark.
 
-Registered always: it follows only streams of type "probe", so it costs nothing
-elsewhere.
+Registered only where the bench app is installed (EASYCHAMP_BENCH=1: benchmarks and
+tests), never in production.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import time
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F
-from django.db.models.expressions import Func, Value
-from django.db.models.fields.json import JSONField
 
 from bench.models import ProbeCounter, ProbeFault
 from events.registry import Event
@@ -46,11 +43,7 @@ def apply_probe(event: RecordedEvent) -> None:
         time.sleep(_DELAY_SECONDS)
     if ProbeFault.objects.filter(stream_id=event.stream_id, version=event.version).exists():
         raise ProbeFailure(f"probe fault at {event.stream_id}@{event.version}")
-    updated = ProbeCounter.objects.filter(stream_id=event.stream_id).update(
-        applied=F("applied") + 1, versions=_append_version(event.version)
-    )
-    if not updated:
-        ProbeCounter.objects.create(stream_id=event.stream_id, applied=1, versions=[event.version])
+    _count(event.stream_id, [event.version])
 
 
 def apply_probe_batch(events: list[RecordedEvent]) -> None:
@@ -59,53 +52,50 @@ def apply_probe_batch(events: list[RecordedEvent]) -> None:
         time.sleep(_DELAY_SECONDS * len(events))
     stream_id = events[0].stream_id
     versions = [e.version for e in events]
-    faults, counters = ProbeFault._meta.db_table, ProbeCounter._meta.db_table
     placeholders = ", ".join(["%s"] * len(versions))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 1 FROM {faults} WHERE stream_id = %s AND version IN ({placeholders})",
+            f"SELECT 1 FROM {ProbeFault._meta.db_table} "
+            f"WHERE stream_id = %s AND version IN ({placeholders})",
             [stream_id, *versions],
         )
         if cursor.fetchone():
             raise ProbeFailure(f"probe fault in {stream_id}@{versions[0]}..{versions[-1]}")
-    if connection.vendor == "postgresql":
-        updated = _update_postgresql(counters, stream_id, versions)
-    else:
-        updated = ProbeCounter.objects.filter(stream_id=stream_id).update(
-            applied=F("applied") + len(versions), versions=_append_versions(versions)
-        )
-    if not updated:
-        ProbeCounter.objects.create(stream_id=stream_id, applied=len(versions), versions=versions)
+    _count(stream_id, versions)
 
 
-def _update_postgresql(table: str, stream_id: str, versions: list[int]) -> int:
+def _count(stream_id: str, versions: list[int]) -> None:
+    """Add the versions to the stream's counter, and this process to its pids."""
+    table, pid = ProbeCounter._meta.db_table, os.getpid()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET applied = applied + %s, versions = versions || %s::jsonb "
-            "WHERE stream_id = %s",
-            [len(versions), json.dumps(versions), stream_id],
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET applied = applied + %s, versions = versions || %s::jsonb, "
+                "pids = CASE WHEN pids @> %s::jsonb THEN pids ELSE pids || %s::jsonb END "
+                "WHERE stream_id = %s",
+                [
+                    len(versions),
+                    json.dumps(versions),
+                    json.dumps([pid]),
+                    json.dumps([pid]),
+                    stream_id,
+                ],
+            )
+        else:  # SQLite: json_insert(list, '$[#]', n, '$[#]', m, ...) appends
+            appends = ", ".join(["'$[#]', %s"] * len(versions))
+            cursor.execute(
+                f"UPDATE {table} SET applied = applied + %s, "
+                f"versions = json_insert(versions, {appends}), "
+                "pids = CASE WHEN EXISTS (SELECT 1 FROM json_each(pids) WHERE value = %s) "
+                "THEN pids ELSE json_insert(pids, '$[#]', %s) END "
+                "WHERE stream_id = %s",
+                [len(versions), *versions, pid, pid, stream_id],
+            )
+        updated = cursor.rowcount
+    if not updated:
+        ProbeCounter.objects.create(
+            stream_id=stream_id, applied=len(versions), versions=versions, pids=[pid]
         )
-        return cursor.rowcount
-
-
-def _append_version(version: int) -> Func:
-    return _append_versions([version])
-
-
-def _append_versions(versions: list[int]) -> Func:
-    # PostgreSQL: jsonb || jsonb; SQLite: json_insert(list, '$[#]', n, '$[#]', m, ...).
-    if connection.vendor == "postgresql":
-        return Func(
-            F("versions"),
-            Func(Value(json.dumps(versions)), template="%(expressions)s::jsonb"),
-            template="%(expressions)s",
-            arg_joiner=" || ",
-            output_field=JSONField(),
-        )
-    args: list[Value] = []
-    for version in versions:
-        args += [Value("$[#]"), Value(version)]
-    return Func(F("versions"), *args, function="json_insert", output_field=JSONField())
 
 
 def probe_tick(*, stream_id: str, n: int = 0) -> int:

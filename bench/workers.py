@@ -63,6 +63,7 @@ class WorkerPool:
             "CELERY_QUEUE": queue,
             "PYTHONPATH": str(ROOT),
             "LOG_LEVEL": LOG_LEVEL,
+            "EASYCHAMP_BENCH": "1",
         }
         self.procs = []
         for name in self.names:
@@ -139,7 +140,7 @@ def drop_queue(*queues: str) -> None:
     shared broker (benchmarks and tests use queues of their own). Best effort."""
     with contextlib.suppress(Exception):  # Redis or the broker away: nothing to clean
         wakeup.flush(2.0)
-        wakeup._redis().delete(*wakeup._keys())
+        wakeup.clear()
         with celery_app.connection_for_write() as conn:
             channel: Any = conn.default_channel
             for name in queues:

@@ -44,8 +44,13 @@ INSTALLED_APPS = [
     "events",
     "championships",
     "sagas",
-    "bench",
 ]
+# The benchmarks (`python manage.py bench`) and their probe subscription: installed only
+# where a benchmark or the test suite runs (manage.py bench, its worker processes and
+# tests/settings.py set EASYCHAMP_BENCH=1), never in production.
+BENCH_INSTALLED = env_bool("EASYCHAMP_BENCH")
+if BENCH_INSTALLED:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -171,6 +176,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 3600.0,
     },
 }
+# Wake-ups (docs/wakeups.md). Each commit hands its stream to the process's wake-up
+# notifier; off, only the sweeper delivers (a few seconds later), e.g. for a bulk load.
+EVENTS_WAKE_ON_COMMIT = env_bool("EVENTS_WAKE_ON_COMMIT", default=True)
+# At most this many helper drains run beside a queue's drain owner when streams queue up
+# (one per 4 dirty streams): more worker processes than that never drain one queue.
+EVENTS_DRAIN_MAX_HELPERS = int(os.environ.get("EVENTS_DRAIN_MAX_HELPERS") or 8)
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS") or 24)
 
 REST_FRAMEWORK = {

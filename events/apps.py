@@ -9,5 +9,6 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from events import store, wakeup
 
-        if getattr(settings, "EVENTS_WAKE_ON_COMMIT", True):
+        # The one process-wide registration of the wake-ups (see events.wakeup).
+        if settings.EVENTS_WAKE_ON_COMMIT:
             store.on_append_committed(wakeup.request)

@@ -1,9 +1,11 @@
 """Events/s from commit to checkpoint through real Celery workers and the real broker.
 
 1. Throughput: 20,000 events over 200 probe streams are committed while the workers
-   consume nothing (their wake-ups are queued as in normal operation); then the two
-   workers start consuming and deliver them to the probe projection. Baseline: as many
-   no-op tasks, queued on the same broker and drained by the same two workers.
+   (2, or ``--workers``) consume nothing (their wake-ups are queued as in normal
+   operation); then the workers start consuming and deliver them to the probe
+   projection. Baseline: as many no-op tasks, queued on the same broker and drained by
+   the same workers. ``drain_processes``: how many worker processes applied events
+   (each records its pid on the probe's rows).
 2. Latency: a producer commits single events at a steady 300/s over 50 streams for 10 s
    while the workers run; lag = commit → the probe subscription's checkpoint passing
    that event (the time the worker stamps on the checkpoint row it advances).
@@ -67,6 +69,11 @@ def _drained(pool: WorkerPool, channel: Any) -> bool:
     inspect = celery_app.control.inspect(destination=pool.names, timeout=0.5)
     busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
     return not any(busy)
+
+
+def _drain_processes(prefix: str) -> int:
+    pids = ProbeCounter.objects.filter(stream_id__startswith=prefix).values_list("pids", flat=True)
+    return len({pid for row in pids for pid in row})
 
 
 def _throughput(pool: WorkerPool, prefix: str, log: Callable[[str], None]) -> float:
@@ -164,12 +171,14 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     queue = options["queue"]  # of this run only (the bench command drops it afterwards)
     prefix = f"dispatch-{run_id}"
-    pool = WorkerPool(WORKERS, queue)
+    workers = options.get("workers") or WORKERS
+    pool = WorkerPool(workers, queue)
     try:
         baseline = _baseline(pool, log)
         log(f"baseline: {baseline:.0f} no-op tasks/s")
         throughput = _throughput(pool, f"{prefix}-t", log)
-        log(f"throughput: {throughput:.0f} events/s")
+        drain_processes = _drain_processes(f"{prefix}-t")
+        log(f"throughput: {throughput:.0f} events/s by {drain_processes} process(es)")
         pool.consume()
         lags = _latency(f"{prefix}-l")
         log(f"latency: {len(lags)} events measured")
@@ -182,11 +191,12 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     return {
         "scenario": "dispatch",
         "broker": broker,
-        "workers": WORKERS,
+        "workers": workers,
         "events": EVENTS,
         "events_per_s": round(throughput, 1),
         "baseline_noop_tasks_per_s": round(baseline, 1),
         "ratio": round(throughput / baseline, 2),
+        "drain_processes": drain_processes,
         "offered_per_s": OFFERED_PER_S,
         "latency_events": len(lags),
         "lag_ms_p50": round(statistics.median(lags), 1),

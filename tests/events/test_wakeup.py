@@ -5,15 +5,21 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from django.conf import settings
+from celery import current_app
 from django.db import OperationalError
+from django.db.models import Sum
 
 from bench.models import ProbeCounter
-from bench.probe import ProbeTicked
-from events import delivery, store, tasks, wakeup
+from bench.probe import ProbeTicked, probe_tick
+from bench.workers import WorkerPool
+from events import delivery, drain, store, wakeup
+from events.drain import Drain
 from events.tasks import drain_task
+from tests.events.workers import wait_for
 
 pytestmark = pytest.mark.django_db
+
+CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
@@ -21,8 +27,8 @@ def sent(monkeypatch, celery_queue) -> Iterator[list[tuple[str, ...]]]:
     """What would have gone to the broker, on a queue (and so Redis keys) of this test."""
     calls: list[tuple[str, ...]] = []
 
-    def enqueue_drain(*, helper: bool = False) -> bool:
-        calls.append(("helper",) if helper else ("drain",))
+    def enqueue_drain(*, helper_slot: str | None = None) -> bool:
+        calls.append(("helper", helper_slot) if helper_slot else ("drain",))
         return True
 
     monkeypatch.setattr(wakeup, "enqueue_drain", enqueue_drain)
@@ -34,7 +40,15 @@ def sent(monkeypatch, celery_queue) -> Iterator[list[tuple[str, ...]]]:
     monkeypatch.setattr(wakeup, "enqueue", enqueue)
     yield calls
     with contextlib.suppress(redis.RedisError):
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5).delete(*wakeup._keys())
+        wakeup.clear()
+
+
+@pytest.fixture
+def redis_down(settings) -> Iterator[None]:
+    settings.REDIS_URL = CLOSED_PORT_REDIS
+    wakeup.reset()
+    yield
+    wakeup.reset()
 
 
 def _request(*streams: str) -> None:
@@ -43,8 +57,8 @@ def _request(*streams: str) -> None:
     assert wakeup.flush()
 
 
-def _flag_is_set() -> bool:
-    return bool(wakeup._redis().exists(wakeup._keys()[1]))
+def _helpers(calls: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return [call for call in calls if call[0] == "helper"]
 
 
 @pytest.mark.redis
@@ -52,7 +66,7 @@ def test_a_burst_of_commits_enqueues_one_drain(sent):
     _request("a", "a", "b", "c")
 
     assert sent == [("drain",)]
-    assert sorted(wakeup.take(owner=True)) == [("a", "probe"), ("b", "probe"), ("c", "probe")]
+    assert sorted(Drain.owner().take()) == [("a", "probe"), ("b", "probe"), ("c", "probe")]
 
 
 @pytest.mark.redis
@@ -61,38 +75,42 @@ def test_streams_are_taken_oldest_first_and_marked_once(sent):
     _request("b")
     _request("a")
 
-    assert wakeup.take(owner=True) == [("a", "probe"), ("b", "probe")]
+    assert wakeup.dirty_streams() == [("a", "probe"), ("b", "probe")]
+    assert Drain.owner().take() == [("a", "probe"), ("b", "probe")]
 
 
 @pytest.mark.redis
 def test_commits_while_an_owner_drains_send_no_task(sent):
     _request("a")
-    wakeup.take(owner=True)
+    owner = Drain.owner()
+    owner.take()
 
     _request("b")
 
     assert sent == [("drain",)]
-    assert wakeup.take(owner=True) == [("b", "probe")]
+    assert owner.take() == [("b", "probe")]
 
 
 @pytest.mark.redis
 def test_an_owner_waits_for_the_next_commit_before_giving_up(sent):
     _request("a")
-    wakeup.take(owner=True)
-    assert wakeup.take(owner=True, wait=0.01) == []
+    owner = Drain.owner()
+    owner.take()
+    assert owner.take(wait=0.01) == []
 
     wakeup.request("b", "probe")  # sent by the notifier thread while the owner waits
 
-    assert wakeup.take(owner=True, wait=2.0) == [("b", "probe")]
+    assert owner.take(wait=2.0) == [("b", "probe")]
 
 
 @pytest.mark.redis
 def test_after_the_owner_gives_up_the_next_commit_enqueues_a_drain(sent):
     _request("a")
-    wakeup.take(owner=True)
+    owner = Drain.owner()
+    owner.take()
 
-    assert wakeup.release() is False
-    assert not _flag_is_set()
+    assert owner.release() is False
+    assert wakeup.drain_flag_ttl() is None
     _request("b")
 
     assert sent == [("drain",), ("drain",)]
@@ -101,14 +119,15 @@ def test_after_the_owner_gives_up_the_next_commit_enqueues_a_drain(sent):
 @pytest.mark.redis
 def test_an_owner_that_gives_up_as_a_stream_is_marked_keeps_draining(sent):
     _request("a")
-    wakeup.take(owner=True)
+    owner = Drain.owner()
+    owner.take()
     # Marked after the owner's last look, while its flag still stood: no task was sent.
     _request("b")
     assert sent == [("drain",)]
 
-    assert wakeup.release() is True
-    assert _flag_is_set()
-    assert wakeup.take(owner=True) == [("b", "probe")]
+    assert owner.release() is True
+    assert wakeup.drain_flag_ttl() is not None
+    assert owner.take() == [("b", "probe")]
 
 
 @pytest.mark.redis
@@ -122,46 +141,81 @@ def test_drain_delivers_every_dirty_stream_until_none_is_left(sent):
 
     assert delivered == 4
     assert dict(ProbeCounter.objects.values_list("stream_id", "applied")) == {"d1": 2, "d2": 2}
-    assert wakeup.take(owner=False) == []
-    assert not _flag_is_set()
+    assert wakeup.dirty_streams() == []
+    assert wakeup.drain_flag_ttl() is None
 
 
 @pytest.mark.redis
-def test_one_helper_runs_at_a_time(sent):
-    assert wakeup.request_helper() is True
-    assert wakeup.request_helper() is True  # pending already: nothing sent
-    assert sent == [("helper",)]
+def test_a_backlog_brings_helpers_one_at_a_time_up_to_the_setting(sent, settings):
+    settings.EVENTS_DRAIN_MAX_HELPERS = 2
+    _request(*(f"q{i}" for i in range(40)))
+    owner = Drain.owner()
 
-    wakeup.helper_done()
-    wakeup.request_helper()
-    assert sent == [("helper",), ("helper",)]
+    owner.take()
+    owner.take()  # the helper sent has not started: no other is sent
+    assert len(_helpers(sent)) == 1
+    Drain.helper(slot=_helpers(sent)[0][1]).take()  # it starts
+    owner.take()
+    Drain.helper(slot=_helpers(sent)[1][1]).take()
+    owner.take()
+
+    assert len(_helpers(sent)) == 2
+    assert wakeup.helper_slots() == 2
 
 
 @pytest.mark.redis
-def test_streams_queueing_up_are_shared_with_a_helper(sent, monkeypatch):
+def test_each_drain_takes_its_share_of_the_backlog(sent, settings):
+    settings.EVENTS_DRAIN_MAX_HELPERS = 3
+    _request(*(f"q{i}" for i in range(40)))
+
+    taken = Drain.owner().take()
+
+    # Three helpers are wanted (one per 4 dirty streams, at most 3): a quarter is its.
+    assert len(taken) == 10
+    assert len(wakeup.dirty_streams()) == 30
+
+
+@pytest.mark.redis
+def test_a_small_backlog_brings_fewer_helpers(sent, settings):
+    settings.EVENTS_DRAIN_MAX_HELPERS = 8
     _request(*(f"q{i}" for i in range(8)))
-    first: list[tuple[list[str], int]] = []
-    deliver = tasks._deliver
 
-    def record(streams):
-        if not first:  # what the owner kept, and what it left for the helper
-            first.append(([s for s, _ in streams], wakeup._redis().zcard(wakeup._keys()[0])))
-        return deliver(streams)
+    taken = Drain.owner().take()
 
-    monkeypatch.setattr(tasks, "_deliver", record)
-    drain_task.run()  # streams without events: nothing to deliver, but popped at once
-
-    assert sent == [("drain",), ("helper",)]
-    assert first == [(["q0", "q1", "q2", "q3"], 4)]
+    assert len(taken) == 3  # two helpers are wanted (one per 4): a third is the owner's
+    assert len(_helpers(sent)) == 1  # the first of them
 
 
 @pytest.mark.redis
-def test_a_helper_lets_the_owner_ask_for_another_when_it_stops(sent):
-    wakeup.request_helper()
+def test_a_lone_stream_brings_no_helper(sent):
+    _request("alone")
 
-    drain_task.run(helper=True)
+    drain_task.run()
 
-    assert not wakeup._redis().exists(wakeup._keys()[2])
+    assert sent == [("drain",)]
+
+
+@pytest.mark.redis
+def test_a_helper_frees_its_slot_when_it_stops(sent):
+    Drain.owner().recruit(1)
+    ((_, slot),) = _helpers(sent)
+    assert wakeup.helper_slots() == 1
+
+    Drain.helper(slot=slot).run()
+
+    assert wakeup.helper_slots() == 0
+
+
+@pytest.mark.redis
+def test_a_killed_helpers_slot_expires(sent, monkeypatch):
+    monkeypatch.setattr(wakeup, "HELPER_TTL_SECONDS", 1)
+    Drain.owner().recruit(1)
+    ((_, slot),) = _helpers(sent)
+    _request("a")
+
+    Drain.helper(slot=slot).take()  # it runs (its slot now lasts a second), then dies
+
+    wait_for(lambda: wakeup.helper_slots() == 0, 10, "the dead helper's slot to expire")
 
 
 @pytest.mark.redis
@@ -177,21 +231,21 @@ def test_a_failed_drain_keeps_its_undelivered_streams_dirty_and_drops_its_flag(s
     with pytest.raises(OperationalError):
         drain_task.run()
 
-    assert sorted(wakeup.take(owner=False)) == [("x2", "probe"), ("x3", "probe")]
-    assert not _flag_is_set()
+    assert sorted(wakeup.dirty_streams()) == [("x2", "probe"), ("x3", "probe")]
+    assert wakeup.drain_flag_ttl() is None
     _request("x4")  # the next commit sends a new drain
     assert sent == [("drain",), ("drain",)]
 
 
 @pytest.mark.redis
 def test_a_stopping_worker_hands_its_flag_over(sent, monkeypatch):
-    monkeypatch.setattr(tasks, "_worker_stopping", lambda: True)
+    monkeypatch.setattr(drain, "worker_stopping", lambda: True)
     _request("a")
 
     drain_task.run()
 
     assert sent == [("drain",), ("drain",)]
-    assert _flag_is_set()
+    assert wakeup.drain_flag_ttl() is not None
 
 
 @pytest.mark.redis
@@ -200,37 +254,28 @@ def test_a_helper_drains_beside_the_owner_and_leaves_its_flag_alone(sent):
 
     drain_task.run(helper=True)
 
-    assert wakeup.take(owner=False) == []
-    assert _flag_is_set()
-
-
-@pytest.mark.redis
-def test_a_lone_stream_brings_no_helper(sent):
-    _request("alone")
-
-    drain_task.run()
-
-    assert sent == [("drain",)]
+    assert wakeup.dirty_streams() == []
+    assert wakeup.drain_flag_ttl() is not None
 
 
 @pytest.mark.redis
 def test_a_long_drain_hands_its_flag_to_a_new_task(sent, monkeypatch):
-    monkeypatch.setattr("events.tasks.DRAIN_MAX_SECONDS", 0.0)
+    monkeypatch.setattr(drain, "DRAIN_MAX_SECONDS", 0.0)
     _request("a", "b")
 
     drain_task.run()
 
     assert sent == [("drain",), ("drain",)]
     # The successor may wait in the queue: its flag lasts longer than a running owner's.
-    assert wakeup._redis().ttl(wakeup._keys()[1]) > wakeup.OWNER_TTL_SECONDS
+    assert (wakeup.drain_flag_ttl() or 0) > wakeup.OWNER_TTL_SECONDS
 
 
 @pytest.mark.redis
 def test_an_owner_that_cannot_hand_over_keeps_draining(sent, monkeypatch):
-    monkeypatch.setattr("events.tasks.DRAIN_MAX_SECONDS", 0.0)
+    monkeypatch.setattr(drain, "DRAIN_MAX_SECONDS", 0.0)
     handed: list[str] = []
 
-    def broker_down(*, helper: bool = False) -> bool:
+    def broker_down(*, helper_slot: str | None = None) -> bool:
         handed.append("drain")
         return False
 
@@ -241,27 +286,21 @@ def test_an_owner_that_cannot_hand_over_keeps_draining(sent, monkeypatch):
     drain_task.run()
 
     assert len(handed) >= 1  # it tried after its first batch, then went on
-    assert wakeup.take(owner=False) == []
-    assert not _flag_is_set()  # gave up only when nothing was left
+    assert wakeup.dirty_streams() == []
+    assert wakeup.drain_flag_ttl() is None  # gave up only when nothing was left
 
 
 @pytest.mark.redis
 def test_a_running_owners_flag_expires_soon_if_it_dies(sent):
     _request("a")
-    assert wakeup._redis().ttl(wakeup._keys()[1]) > wakeup.OWNER_TTL_SECONDS
+    assert (wakeup.drain_flag_ttl() or 0) > wakeup.OWNER_TTL_SECONDS
 
-    wakeup.take(owner=True)
+    Drain.owner().take()
 
-    assert 0 < wakeup._redis().ttl(wakeup._keys()[1]) <= wakeup.OWNER_TTL_SECONDS
+    assert 0 < (wakeup.drain_flag_ttl() or 0) <= wakeup.OWNER_TTL_SECONDS
 
 
-def test_without_redis_each_commit_wakes_its_stream_directly(sent, monkeypatch):
-    class Down:
-        def pipeline(self, transaction: bool = True):
-            raise redis.ConnectionError("refused")
-
-    monkeypatch.setattr(wakeup, "_redis", lambda: Down())
-
+def test_without_redis_each_commit_wakes_its_stream_directly(sent, redis_down):
     wakeup.request("a", "probe")
     assert wakeup.flush()
 
@@ -272,16 +311,17 @@ def test_a_broker_that_is_down_never_fails_the_commit(monkeypatch):
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr("events.tasks.deliver_stream_task.apply_async", refuse)
+    monkeypatch.setattr(current_app, "send_task", refuse)
 
     assert wakeup.enqueue("a", "probe") is False
+    assert wakeup.enqueue_drain() is False
 
 
 @pytest.mark.redis
 def test_a_drain_that_could_not_be_sent_lets_the_next_commit_try_again(sent, monkeypatch):
     attempts: list[str] = []
 
-    def broker_down(*, helper: bool = False) -> bool:
+    def broker_down(*, helper_slot: str | None = None) -> bool:
         attempts.append("drain")
         return False
 
@@ -291,3 +331,35 @@ def test_a_drain_that_could_not_be_sent_lets_the_next_commit_try_again(sent, mon
     _request("b")
 
     assert attempts == ["drain", "drain"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.live_delivery
+@pytest.mark.xdist_group("workers")
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_is_drained_by_every_worker_process_in_order(celery_queue, monkeypatch):
+    # Each event takes the handler 3 ms: enough work for four processes to share.
+    monkeypatch.setenv("EASYCHAMP_PROBE_DELAY_MS", "3")
+    streams = [f"backlog-{i}" for i in range(300)]
+    for n in range(10):
+        for stream in streams:
+            probe_tick(stream_id=stream, n=n)  # 3,000 events; one drain waits in the queue
+    assert wakeup.flush()
+    pool = WorkerPool(4, celery_queue)  # started idle, then all consume at once
+    try:
+        pool.consume()
+        wait_for(lambda: _applied() >= 3000, 180, "the backlog to be delivered")
+    finally:
+        pool.stop()
+
+    counters = ProbeCounter.objects.values_list("stream_id", "versions", "pids")
+    assert {stream: versions for stream, versions, _ in counters} == {
+        s: list(range(1, 11)) for s in streams
+    }
+    assert len({pid for _, _, pids in counters for pid in pids}) > 2
+
+
+def _applied() -> int:
+    return ProbeCounter.objects.aggregate(n=Sum("applied"))["n"] or 0

@@ -5,6 +5,7 @@ import json
 import uuid
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bench.scenarios import SCENARIOS
@@ -20,10 +21,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seconds", type=float, default=None, help="time per measured phase (scenario default)"
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="worker processes, for scenarios that start them (scenario default)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         scenario = options["scenario"]
         module = importlib.import_module(f"bench.scenarios.{scenario}")
+        # The probe's tables exist only where the bench app was installed when migrating.
+        call_command("migrate", "bench", verbosity=0)
         try:
             with private_queue(f"bench-{scenario}-{uuid.uuid4().hex[:8]}") as queue:
                 result = module.run({**options, "queue": queue}, log=self._log)
