@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from championships import events as ev
 from championships.models import (
@@ -27,6 +27,7 @@ from championships.projections.standings import (
     HANDLED_TYPES,
     SUBSCRIPTION,
     _count,
+    _lock_head,
     form,
     new_head,
     reposition,
@@ -34,7 +35,7 @@ from championships.projections.standings import (
 )
 from championships.tiebreakers import Result
 from events import store
-from events.replay import delivered_events
+from events.replay import Delivered
 
 BATCH = 1000
 
@@ -148,6 +149,16 @@ class _Replay:
         AppliedDeduction.objects.bulk_create(self.deductions)
 
 
+def _lock_every_head() -> None:
+    table = StandingsHead._meta.db_table
+    if connection.vendor == "postgresql":
+        # EXCLUSIVE lets readers in but no row lock or insert: a delivery creating the
+        # head of a new championship waits too.
+        with connection.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
+    # SQLite: the transaction holds the database's write lock already.
+
+
 def _among(results: list[Result]) -> Callable[[frozenset[UUID]], list[Result]]:
     def among(team_ids: frozenset[UUID]) -> list[Result]:
         return [r for r in results if r.home_team_id in team_ids and r.away_team_id in team_ids]
@@ -166,13 +177,18 @@ def rebuild_standings(
     standings stream keeps its version. Returns the number of events replayed.
     """
     with transaction.atomic():
-        heads = StandingsHead.objects.select_for_update()
+        # Live deliveries apply events under their championship's head: hold the heads
+        # (all of them, new ones too, for a full rebuild), then read what was delivered.
+        if championship_id is None:
+            _lock_every_head()
+        else:
+            _lock_head(championship_id)
+        delivered = Delivered(SUBSCRIPTION)
         standings = Standing.objects.all()
         results = AppliedResult.objects.all()
         deductions = AppliedDeduction.objects.all()
         stream_ids: list[str] | None = None
         if championship_id is not None:
-            heads = heads.filter(championship_id=championship_id)
             standings = standings.filter(championship_id=championship_id)
             results = results.filter(championship_id=championship_id)
             deductions = deductions.filter(championship_id=championship_id)
@@ -180,15 +196,11 @@ def rebuild_standings(
                 "id", flat=True
             )
             stream_ids = [str(championship_id), *(str(m) for m in match_ids)]
-        # Live deliveries for these championships wait on their heads until we commit.
-        list(heads)
         for queryset in (standings, results, deductions):
             queryset.delete()
         replay = _Replay()
         replayed = 0
-        for recorded in delivered_events(
-            SUBSCRIPTION, stream_ids=stream_ids, event_types=HANDLED_TYPES
-        ):
+        for recorded in delivered.events(HANDLED_TYPES, stream_ids):
             replay.apply(recorded)
             replayed += 1
             if progress is not None and replayed % BATCH == 0:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, transaction
@@ -26,14 +28,28 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 MATCHES = 30
 
 
-def _hold_a_transaction(opened: threading.Event, release: threading.Event) -> None:
+@contextmanager
+def a_long_transaction_open() -> Iterator[None]:
+    """An unrelated transaction holding a transaction id, open for the whole block."""
+    opened, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id()")
+                opened.set()
+                release.wait(timeout=120)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_current_xact_id()")
-            opened.set()
-            release.wait(timeout=120)
+        assert opened.wait(timeout=30)
+        yield
     finally:
-        connection.close()
+        release.set()
+        holder.join(timeout=30)
 
 
 def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints():
@@ -41,7 +57,7 @@ def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints(
     championship = ChampionshipFactory.create(actor_id=owner.id)
     teams = TeamFactory.create_batch(6, championship=championship)
     delivery.deliver_all()
-    opened, release, writers_done = threading.Event(), threading.Event(), threading.Event()
+    writers_done = threading.Event()
     errors: list[Exception] = []
 
     def write_results() -> None:
@@ -77,19 +93,15 @@ def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints(
         finally:
             connection.close()
 
-    holder = threading.Thread(target=_hold_a_transaction, args=(opened, release))
-    holder.start()
-    assert opened.wait(timeout=30)
     threads = [threading.Thread(target=write_results), threading.Thread(target=deliver_live)]
-    for thread in threads:
-        thread.start()
     rebuilt_mid_way = 0
-    while not writers_done.is_set():
-        rebuilt_mid_way += projections.rebuild_standings(championship.id) > 0
-    for thread in threads:
-        thread.join(timeout=120)
-    release.set()
-    holder.join(timeout=30)
+    with a_long_transaction_open():
+        for thread in threads:
+            thread.start()
+        while not writers_done.is_set():
+            rebuilt_mid_way += projections.rebuild_standings(championship.id) > 0
+        for thread in threads:
+            thread.join(timeout=120)
 
     delivery.deliver_all()
     live = standings_snapshot(championship.id)
@@ -124,35 +136,30 @@ def test_rebuild_beside_real_workers_with_a_long_transaction_open_equals_live(wo
     teams = TeamFactory.create_batch(6, championship=championship)
     worker = workers("live", REDIS_BROKER)
     worker.wait_ready()
-    opened, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_a_transaction, args=(opened, release))
-    holder.start()
-    assert opened.wait(timeout=30)
     rng = random.Random(11)
     rebuilt_behind_live = 0
 
-    for _ in range(MATCHES):
-        home, away = rng.sample(teams, 2)
-        match = commands.match_schedule(
-            actor_id=owner.id,
-            championship_id=championship.id,
-            home_team_id=home.id,
-            away_team_id=away.id,
-        )
-        commands.match_complete(
-            actor_id=owner.id,
-            championship_id=championship.id,
-            match_id=match.id,
-            home_score=rng.randint(0, 4),
-            away_score=rng.randint(0, 4),
-        )
+    with a_long_transaction_open():
+        for _ in range(MATCHES):
+            home, away = rng.sample(teams, 2)
+            match = commands.match_schedule(
+                actor_id=owner.id,
+                championship_id=championship.id,
+                home_team_id=home.id,
+                away_team_id=away.id,
+            )
+            commands.match_complete(
+                actor_id=owner.id,
+                championship_id=championship.id,
+                match_id=match.id,
+                home_score=rng.randint(0, 4),
+                away_score=rng.randint(0, 4),
+            )
+            projections.rebuild_standings(championship.id)
+            rebuilt_behind_live += not _caught_up()
+        wait_for(_caught_up, 60, "the worker to deliver every result")
+        live = standings_snapshot(championship.id)
         projections.rebuild_standings(championship.id)
-        rebuilt_behind_live += not _caught_up()
-    wait_for(_caught_up, 60, "the worker to deliver every result")
-    live = standings_snapshot(championship.id)
-    projections.rebuild_standings(championship.id)
-    release.set()
-    holder.join(timeout=30)
 
     assert rebuilt_behind_live >= 1
     assert standings_snapshot(championship.id) == live
