@@ -6,7 +6,7 @@ See the configuration table in README.md.
 import os
 from pathlib import Path
 
-from easychamp.database import database_from_url
+from easychamp.database import Pool, database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "events.middleware.CorrelationIdMiddleware",
+    "easychamp.unavailable.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -81,10 +82,24 @@ TEMPLATES = [
 ]
 
 # Database: SQLite (WAL, immediate transactions) unless DATABASE_URL says otherwise.
+# PostgreSQL connections come from a pool per process (see README, "Configuration"):
+# WEB_CONCURRENCY x DATABASE_POOL_MAX_SIZE, plus the workers', must stay below the
+# server's max_connections.
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASE_POOL = (
+    Pool(
+        min_size=int(os.environ.get("DATABASE_POOL_MIN_SIZE") or 1),
+        max_size=int(os.environ.get("DATABASE_POOL_MAX_SIZE") or 8),
+        timeout=float(os.environ.get("DATABASE_POOL_TIMEOUT") or 5),
+    )
+    if env_bool("DATABASE_POOL", default=True)
+    else None
+)
 DATABASES = {
     "default": database_from_url(
-        DATABASE_URL, prepared_statements=env_bool("DATABASE_PREPARED", default=True)
+        DATABASE_URL,
+        prepared_statements=env_bool("DATABASE_PREPARED", default=True),
+        pool=DATABASE_POOL,
     )
 }
 
@@ -133,8 +148,9 @@ CACHES = {
 # Celery. Reliability choices are explained in README.md ("Delivery").
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "celery"
 # Celery's Django fixup closes the database connection around every task unless this is
-# set; reconnecting (and re-preparing statements) cost more than a whole delivery.
-# Connections live by CONN_MAX_AGE instead (easychamp.celery recycles them Django's way).
+# set; without a pool, reconnecting (and re-preparing statements) cost more than a whole
+# delivery. easychamp.celery recycles connections Django's way instead: back to the pool
+# after each task (or kept by CONN_MAX_AGE without one).
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
