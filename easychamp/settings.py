@@ -27,6 +27,25 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or "insecure-dev-only-secret-key-chang
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# HTTPS: on unless DEBUG (`manage.py check --deploy` is clean with DEBUG=0, a SECRET_KEY
+# and ALLOWED_HOSTS). Behind a proxy that terminates TLS, name the header it sets
+# (SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto) so requests it received over HTTPS count
+# as secure; SECURE_SSL_REDIRECT=0 when the proxy redirects to HTTPS itself.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (0 if DEBUG else 31_536_000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SILENCED_SYSTEM_CHECKS = (
+    # Switched off on purpose: the proxy in front redirects to HTTPS.
+    ["security.W008"] if os.environ.get("SECURE_SSL_REDIRECT") and not SECURE_SSL_REDIRECT else []
+)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",

@@ -25,6 +25,11 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests speak plain HTTP with DEBUG off; production redirects it to HTTPS.
+    settings.SECURE_SSL_REDIRECT = False
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--run-load",
