@@ -208,12 +208,29 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS") or 24)
 
+TOKEN_TTL_HOURS = float(os.environ.get("TOKEN_TTL_HOURS") or 24 * 30)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "championships.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Counted in the shared cache (Redis), so across all web processes; see
+    # championships.api.throttling. "off" turns a scope off.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "championships.api.throttling.AnonThrottle",
+        "championships.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON") or "600/min",
+        "user": os.environ.get("API_THROTTLE_USER") or "3000/min",
+        "login": os.environ.get("API_THROTTLE_LOGIN") or "10/min",
+    },
+    # The server (uvicorn) already took the client address from X-Forwarded-For, and
+    # only from the proxies in FORWARDED_ALLOW_IPS: DRF must not read the header again,
+    # or any client could pick the address it is throttled as.
+    "NUM_PROXIES": 0,
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "championships.api.pagination.Pagination",
@@ -227,7 +244,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "EasyChamp API",
     "DESCRIPTION": (
         "Championships, teams, matches, standings and the event feed for mobile clients. "
-        "Authenticate with `Authorization: Token <token>` (POST /api/v1/auth/token/). "
+        "Authenticate with `Authorization: Token <token>` (POST /api/v1/auth/token/; "
+        "tokens expire, see `expires_at`, and POST /api/v1/auth/token/revoke/ revokes "
+        "one). Requests are rate-limited per user, per anonymous address and, for "
+        "logins, per address: 429 with `Retry-After`. "
         'ETags are stream versions (strong tags like `"3"`): send `If-Match` on writes '
         "(412 when stale) and `If-None-Match` on reads (304). POSTs accept an "
         "`Idempotency-Key`."
