@@ -156,7 +156,8 @@ CHANNEL_LAYERS = {
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's, with one connection pool per process (see easychamp.cache).
+        "BACKEND": "easychamp.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "easychamp",
         "TIMEOUT": 300,

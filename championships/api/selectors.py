@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from championships import events as ev
 from championships import selectors
@@ -78,6 +78,23 @@ def standings_version(*, championship_id: UUID) -> int:
         .first()
     )
     return version or 0
+
+
+def championship_standings_version(*, championship_id: UUID | str) -> tuple[UUID, int]:
+    """An existing championship's id and the version of its standings (0: none yet), in
+    one query; NotFound when there is no such championship."""
+    head = StandingsHead.objects.filter(championship_id=OuterRef("id")).values("version")
+    try:
+        found = (
+            Championship.objects.filter(id=championship_id)
+            .values_list("id", Subquery(head))
+            .first()
+        )
+    except (ValidationError, ValueError):
+        found = None
+    if found is None:
+        raise NotFound(f"championship {championship_id} does not exist")
+    return found[0], found[1] or 0
 
 
 def championship_events(
