@@ -28,6 +28,18 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -167,6 +179,14 @@ class Stack:
         if self.web.proc is None:
             return []
         return [self.web.proc.pid, *children(self.web.proc.pid)]
+
+    def worker_pids(self) -> list[int]:
+        if self.worker.proc is None:
+            return []
+        return [self.worker.proc.pid, *children(self.worker.proc.pid)]
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {"web": cpu_seconds(self.web_pids()), "worker": cpu_seconds(self.worker_pids())}
 
     def web_rss_mb(self) -> tuple[float, float]:
         """(all web processes together, the largest one), in MB."""

@@ -229,7 +229,9 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         rss: dict[str, float] = {}
         largest = 0.0
         for phase in PHASES:
+            cpu_before = stack.cpu_seconds()
             tally = _drive(stack.port, phase, organisers.specs, seconds)
+            cpu = {k: v - cpu_before[k] for k, v in stack.cpu_seconds().items()}
             errors_5xx += sum(n for s, n in tally["statuses"].items() if s.startswith("5"))
             rate = round(tally["requests"] / tally["elapsed"], 1)
             latencies = tally["latencies_ms"]
@@ -238,6 +240,11 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
                 result["goal_p50_ms"] = _percentile(latencies, 0.50)
                 result["goal_p99_ms"] = _percentile(latencies, 0.99)
                 result["matches_completed"] = tally["matches_completed"]
+                # Where a goal's CPU goes (the machine may be shared: see the README).
+                result["web_cpu_ms_per_goal"] = round(1000 * cpu["web"] / max(1, tally["goals"]), 2)
+                result["worker_cpu_ms_per_goal"] = round(
+                    1000 * cpu["worker"] / max(1, tally["goals"]), 2
+                )
             else:
                 result[f"{'standings_get' if phase == 'standings' else phase}_per_s"] = rate
             total, biggest = stack.web_rss_mb()
@@ -246,7 +253,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
             log(
                 f"{phase}: {rate} requests/s, p50 {_percentile(latencies, 0.5)} ms, "
                 f"p99 {_percentile(latencies, 0.99)} ms, statuses {tally['statuses']}, "
-                f"web RSS {total} MB; {tally['errors'][:2]}"
+                f"web RSS {total} MB, CPU s {cpu}; {tally['errors'][:2]}"
             )
     finally:
         stack.stop()
@@ -269,5 +276,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         "largest_web_process_mb": largest,
         "web_processes": web_concurrency,
         "matches_completed": result["matches_completed"],
+        "web_cpu_ms_per_goal": result["web_cpu_ms_per_goal"],
+        "worker_cpu_ms_per_goal": result["worker_cpu_ms_per_goal"],
         "seconds_per_phase": seconds,
     }
