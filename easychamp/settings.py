@@ -114,6 +114,9 @@ DATABASE_POOL = (
     if env_bool("DATABASE_POOL", default=True)
     else None
 )
+# Threads per web process serving requests (easychamp.asgi): each holds at most one
+# database connection, so as many as the pool has.
+WEB_THREADS = int(os.environ.get("WEB_THREADS") or (DATABASE_POOL.max_size if DATABASE_POOL else 8))
 DATABASES = {
     "default": database_from_url(
         DATABASE_URL,

@@ -25,7 +25,7 @@ def written_match_body(match: Match) -> dict[str, Any]:
     """The body of a match a command just wrote: the row it returns (teams included) is
     all of one version, so it is serialised as it is (its goals are one query) and
     cached for the readers of that version."""
-    body = dict(s.MatchDetailSerializer(match).data)
+    body = s.match_detail_json(match)
     cache_set(match_key(match.id, match.version), body)
     return body
 
@@ -37,7 +37,7 @@ def match_body(match_id: object, version: int) -> tuple[dict[str, Any], int]:
     body = cache_get(key)
     if body is None:
         match = api_selectors.match_with_teams(match_id=match_id)  # type: ignore[arg-type]
-        body = dict(s.MatchDetailSerializer(match).data)
+        body = s.match_detail_json(match)
         # Cache only a body that is all of one version (no goal committed meanwhile).
         if match.version == version == api_selectors.match_version(match_id=match_id):  # type: ignore[arg-type]
             cache_set(key, body)
