@@ -58,6 +58,7 @@ class Service:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start the command; it dies with the *thread* that started it (PDEATHSIG)."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -74,11 +75,12 @@ class Service:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        """Stop the whole session; SIGKILL what is left after ``timeout``."""
+        """Signal the main process (a Celery worker then finishes its tasks, uvicorn its
+        requests), then SIGKILL what is left of the session after ``timeout``."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
+            os.kill(self.proc.pid, sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -108,6 +110,7 @@ class Stack:
         worker_concurrency: int = 2,
         beat: bool = False,
         env: dict[str, str] | None = None,
+        celery_log_level: str = "WARNING",
     ) -> None:
         self.port = port
         self.log_dir = Path(tempfile.mkdtemp(prefix="easychamp-stack-"))
@@ -134,7 +137,7 @@ class Stack:
         self.worker = Service(
             "worker",
             [
-                *(*celery, "worker", "--loglevel", "WARNING", "-Q", queue),
+                *(*celery, "worker", "--loglevel", celery_log_level, "-Q", queue),
                 *("--concurrency", str(worker_concurrency), "-n", f"{queue}@localhost"),
                 *("--without-gossip", "--without-mingle"),
             ],
@@ -142,7 +145,15 @@ class Stack:
             self.log_dir,
         )
         self.beat = (
-            Service("beat", [*celery, "beat", "--loglevel", "WARNING"], self.env, self.log_dir)
+            Service(
+                "beat",
+                [
+                    *(*celery, "beat", "--loglevel", celery_log_level),
+                    *("--schedule", str(self.log_dir / "beat-schedule")),
+                ],
+                self.env,
+                self.log_dir,
+            )
             if beat
             else None
         )
