@@ -73,7 +73,9 @@ def _get(path: str, results: list[Any]) -> None:
     results.append(Client().get(path, HTTP_ACCEPT="application/json"))
 
 
-@pytest.mark.parametrize("path", ["/healthz", f"/api/v1/matches/{uuid.uuid4()}/"])
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/api/v1/matches/6d0c3b8e-0000-4c55-9a51-6e2a1c0de001/"]
+)
 def test_no_free_connection_in_time_is_a_503_with_retry_after(one_connection_pool, path):
     # Given the pool's only connection held by this thread
     connection.ensure_connection()
