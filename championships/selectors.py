@@ -66,7 +66,7 @@ def match_get(*, championship_id: UUID, match_id: UUID) -> Match:
 
 
 def goals_for_match(*, match_id: UUID) -> QuerySet[Goal]:
-    return Goal.objects.filter(match_id=match_id).select_related("team").order_by("sequence")
+    return Goal.objects.filter(match_id=match_id).order_by("sequence")
 
 
 def standings_for_championship(

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import dj_database_url
 
 
-def database_from_url(url: str, *, prepared_statements: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pool:
+    """Django's native PostgreSQL pool (psycopg_pool), one per process.
+
+    Each process holds at most ``max_size`` connections, whatever its number of threads:
+    a request waits up to ``timeout`` seconds for one, then gets a 503 (PoolTimeout).
+    """
+
+    min_size: int = 1
+    max_size: int = 8
+    timeout: float = 5.0
+
+    def options(self) -> dict[str, Any]:
+        return {"min_size": self.min_size, "max_size": self.max_size, "timeout": self.timeout}
+
+
+def database_from_url(
+    url: str, *, prepared_statements: bool = True, pool: Pool | None = None
+) -> dict[str, Any]:
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["CONN_MAX_AGE"] = 0
@@ -18,11 +37,20 @@ def database_from_url(url: str, *, prepared_statements: bool = True) -> dict[str
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-    else:
-        config["CONN_HEALTH_CHECKS"] = True
-        # Django's own queries bind client-side and are never prepared; this lets the
-        # event store prepare its few hot statements (events.store). Turn it off behind a
-        # pooler in transaction mode (PgBouncer), which cannot keep prepared statements.
-        if prepared_statements:
-            config.setdefault("OPTIONS", {})["prepare_threshold"] = 100
+        return config
+    options = config.setdefault("OPTIONS", {})
+    # With a pool: the pool checks a connection as it hands it out (one empty round
+    # trip), so a connection broken by a database restart is replaced, not used.
+    config["CONN_HEALTH_CHECKS"] = True
+    if pool is not None:
+        # A closed connection goes back to the pool (its prepared statements with it),
+        # so "persistent" connections are the pool's business.
+        config["CONN_MAX_AGE"] = 0
+        options["pool"] = pool.options()
+    # Django's own queries bind client-side and are never prepared; this lets the
+    # event store prepare its few hot statements (events.store), once per physical
+    # connection: a pooled connection keeps them from one request to the next. Turn it
+    # off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
+    if prepared_statements:
+        options["prepare_threshold"] = 100
     return config

@@ -1,11 +1,16 @@
 """`make run`: migrate, load the demo, make sure Redis answers, start the Procfile.
 
-Prints ``EasyChamp is running at http://127.0.0.1:PORT/`` once the web process answers;
-Ctrl-C stops everything it started.
+Prints ``EasyChamp is running at http://127.0.0.1:PORT/`` once the web processes answer.
+Ctrl-C, SIGTERM and SIGHUP all stop everything it started, the same way: honcho passes
+SIGTERM to the web processes (which finish their requests in flight), the worker (which
+finishes or requeues its task) and beat, then the Redis it started goes. Should the
+process that started it die (``make`` killed), it gets SIGTERM itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -18,6 +23,23 @@ from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+# honcho itself SIGKILLs what is left 5 s after its SIGTERM.
+HONCHO_STOP_SECONDS = 20
+
+
+class Stop(Exception):
+    """A stop signal arrived."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def _stop_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # Linux only
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _redis_answers(url: str) -> bool:
@@ -60,6 +82,9 @@ def _start_redis(url: str) -> subprocess.Popen[bytes] | None:
             *("--save", "", "--appendonly", "no", "--dir", str(BASE_DIR)),
         ],
         stdout=subprocess.DEVNULL,
+        # Not in the terminal's process group: a Ctrl-C must not stop Redis before the
+        # worker has finished with it; the launcher stops it last.
+        start_new_session=True,
     )
     deadline = time.monotonic() + 15
     while not _redis_answers(url):
@@ -87,7 +112,30 @@ def _wait_for_web(port: str, honcho: subprocess.Popen[bytes]) -> bool:
     return False
 
 
+def _stop_honcho(honcho: subprocess.Popen[bytes]) -> None:
+    if honcho.poll() is not None:
+        return
+    honcho.terminate()
+    try:
+        honcho.wait(timeout=HONCHO_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(honcho.pid, signal.SIGKILL)
+        honcho.wait()
+
+
+def _stop_redis(redis_proc: subprocess.Popen[bytes]) -> None:
+    redis_proc.terminate()
+    try:
+        redis_proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        redis_proc.kill()
+        redis_proc.wait()
+
+
 def main() -> None:
+    _stop_with_parent()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise_stop)
     os.chdir(BASE_DIR)
     env = os.environ.copy()
     env.setdefault("DJANGO_SETTINGS_MODULE", "easychamp.settings")
@@ -102,9 +150,10 @@ def main() -> None:
     metrics_dir.mkdir(parents=True)
     os.environ.update(env)
 
-    redis_proc = _start_redis(redis_url)
+    redis_proc: subprocess.Popen[bytes] | None = None
     honcho: subprocess.Popen[bytes] | None = None
     try:
+        redis_proc = _start_redis(redis_url)
         _manage("migrate", "--noinput", "-v", "0")
         _manage("collectstatic", "--noinput", "-v", "0")
         _manage("load_demo")
@@ -117,19 +166,16 @@ def main() -> None:
         else:
             print("The web process did not answer; see the log above.", file=sys.stderr)
         honcho.wait()
-    except KeyboardInterrupt:
-        pass
+    except (Stop, KeyboardInterrupt) as stop:
+        print(f"Stopping ({stop or 'SIGINT'})", file=sys.stderr)
     finally:
-        if honcho is not None and honcho.poll() is None:
-            # honcho passes SIGTERM on: the worker finishes its task (warm shutdown).
-            honcho.terminate()
-            try:
-                honcho.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(honcho.pid, signal.SIGKILL)
+        # A second signal must not cut the stop short and leave processes behind.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        if honcho is not None:
+            _stop_honcho(honcho)
         if redis_proc is not None:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+            _stop_redis(redis_proc)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ See the configuration table in README.md.
 import os
 from pathlib import Path
 
-from easychamp.database import database_from_url
+from easychamp.database import Pool, database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,25 @@ DEBUG = env_bool("DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY") or "insecure-dev-only-secret-key-change-me"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS: on unless DEBUG (`manage.py check --deploy` is clean with DEBUG=0, a SECRET_KEY
+# and ALLOWED_HOSTS). Behind a proxy that terminates TLS, name the header it sets
+# (SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto) so requests it received over HTTPS count
+# as secure; SECURE_SSL_REDIRECT=0 when the proxy redirects to HTTPS itself.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (0 if DEBUG else 31_536_000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SILENCED_SYSTEM_CHECKS = (
+    # Switched off on purpose: the proxy in front redirects to HTTPS.
+    ["security.W008"] if os.environ.get("SECURE_SSL_REDIRECT") and not SECURE_SSL_REDIRECT else []
+)
 
 INSTALLED_APPS = [
     "daphne",
@@ -61,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "events.middleware.CorrelationIdMiddleware",
+    "easychamp.unavailable.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -86,10 +106,27 @@ TEMPLATES = [
 ]
 
 # Database: SQLite (WAL, immediate transactions) unless DATABASE_URL says otherwise.
+# PostgreSQL connections come from a pool per process (see README, "Configuration"):
+# WEB_CONCURRENCY x DATABASE_POOL_MAX_SIZE, plus the workers', must stay below the
+# server's max_connections.
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASE_POOL = (
+    Pool(
+        min_size=int(os.environ.get("DATABASE_POOL_MIN_SIZE") or 1),
+        max_size=int(os.environ.get("DATABASE_POOL_MAX_SIZE") or 8),
+        timeout=float(os.environ.get("DATABASE_POOL_TIMEOUT") or 5),
+    )
+    if env_bool("DATABASE_POOL", default=True)
+    else None
+)
+# Threads per web process serving requests (easychamp.asgi): each holds at most one
+# database connection, so as many as the pool has.
+WEB_THREADS = int(os.environ.get("WEB_THREADS") or (DATABASE_POOL.max_size if DATABASE_POOL else 8))
 DATABASES = {
     "default": database_from_url(
-        DATABASE_URL, prepared_statements=env_bool("DATABASE_PREPARED", default=True)
+        DATABASE_URL,
+        prepared_statements=env_bool("DATABASE_PREPARED", default=True),
+        pool=DATABASE_POOL,
     )
 }
 
@@ -127,7 +164,8 @@ CHANNEL_LAYERS = {
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's, with one connection pool per process (see easychamp.cache).
+        "BACKEND": "easychamp.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "easychamp",
         "TIMEOUT": 300,
@@ -138,8 +176,9 @@ CACHES = {
 # Celery. Reliability choices are explained in README.md ("Delivery").
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "celery"
 # Celery's Django fixup closes the database connection around every task unless this is
-# set; reconnecting (and re-preparing statements) cost more than a whole delivery.
-# Connections live by CONN_MAX_AGE instead (easychamp.celery recycles them Django's way).
+# set; without a pool, reconnecting (and re-preparing statements) cost more than a whole
+# delivery. easychamp.celery recycles connections Django's way instead: back to the pool
+# after each task (or kept by CONN_MAX_AGE without one).
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -184,12 +223,29 @@ EVENTS_WAKE_ON_COMMIT = env_bool("EVENTS_WAKE_ON_COMMIT", default=True)
 EVENTS_DRAIN_MAX_HELPERS = int(os.environ.get("EVENTS_DRAIN_MAX_HELPERS") or 8)
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS") or 24)
 
+TOKEN_TTL_HOURS = float(os.environ.get("TOKEN_TTL_HOURS") or 24 * 30)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "championships.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Counted in the shared cache (Redis), so across all web processes; see
+    # championships.api.throttling. "off" turns a scope off.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "championships.api.throttling.AnonThrottle",
+        "championships.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON") or "600/min",
+        "user": os.environ.get("API_THROTTLE_USER") or "3000/min",
+        "login": os.environ.get("API_THROTTLE_LOGIN") or "10/min",
+    },
+    # The server (uvicorn) already took the client address from X-Forwarded-For, and
+    # only from the proxies in FORWARDED_ALLOW_IPS: DRF must not read the header again,
+    # or any client could pick the address it is throttled as.
+    "NUM_PROXIES": 0,
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "championships.api.pagination.Pagination",
@@ -203,7 +259,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "EasyChamp API",
     "DESCRIPTION": (
         "Championships, teams, matches, standings and the event feed for mobile clients. "
-        "Authenticate with `Authorization: Token <token>` (POST /api/v1/auth/token/). "
+        "Authenticate with `Authorization: Token <token>` (POST /api/v1/auth/token/; "
+        "tokens expire, see `expires_at`, and POST /api/v1/auth/token/revoke/ revokes "
+        "one). Requests are rate-limited per user, per anonymous address and, for "
+        "logins, per address: 429 with `Retry-After`. "
         'ETags are stream versions (strong tags like `"3"`): send `If-Match` on writes '
         "(412 when stale) and `If-None-Match` on reads (304). POSTs accept an "
         "`Idempotency-Key`."

@@ -4,6 +4,8 @@ from django.urls import include, path
 from championships import views as championship_views
 from easychamp import views
 
+handler500 = "easychamp.unavailable.handler500"
+
 admin.site.site_header = "EasyChamp organisers"
 admin.site.site_title = "EasyChamp"
 admin.site.index_title = "Championships, event log and deliveries"

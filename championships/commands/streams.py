@@ -155,7 +155,9 @@ def save_championship(
 
 def get_match(championship_id: UUID, match_id: UUID) -> Match:
     try:
-        return Match.objects.select_related("championship").get(
+        # The teams come along (one join) for the API's response, which is built from
+        # the row a command returns rather than read again.
+        return Match.objects.select_related("championship", "home_team", "away_team").get(
             id=match_id, championship_id=championship_id
         )
     except (Match.DoesNotExist, ValidationError, ValueError, TypeError):

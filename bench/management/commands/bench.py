@@ -27,6 +27,9 @@ class Command(BaseCommand):
             default=None,
             help="worker processes, for scenarios that start them (scenario default)",
         )
+        parser.add_argument(
+            "--clients", type=int, default=None, help="concurrent API clients (bench api)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         scenario = options["scenario"]

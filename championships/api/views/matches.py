@@ -21,6 +21,15 @@ from championships.api.views.base import actor, parse, with_etag
 from championships.models import Match
 
 
+def written_match_body(match: Match) -> dict[str, Any]:
+    """The body of a match a command just wrote: the row it returns (teams included) is
+    all of one version, so it is serialised as it is (its goals are one query) and
+    cached for the readers of that version."""
+    body = s.match_detail_json(match)
+    cache_set(match_key(match.id, match.version), body)
+    return body
+
+
 def match_body(match_id: object, version: int) -> tuple[dict[str, Any], int]:
     """The match as JSON and its version (``version`` or newer); from the cache when
     there."""
@@ -28,7 +37,7 @@ def match_body(match_id: object, version: int) -> tuple[dict[str, Any], int]:
     body = cache_get(key)
     if body is None:
         match = api_selectors.match_with_teams(match_id=match_id)  # type: ignore[arg-type]
-        body = dict(s.MatchDetailSerializer(match).data)
+        body = s.match_detail_json(match)
         # Cache only a body that is all of one version (no goal committed meanwhile).
         if match.version == version == api_selectors.match_version(match_id=match_id):  # type: ignore[arg-type]
             cache_set(key, body)
@@ -77,8 +86,7 @@ class MatchActionView(generics.GenericAPIView[Match]):
             expected_version=expected_version(request),
             **self.arguments(dict(data)),
         )
-        body, version = match_body(match.id, match.version)
-        return with_etag(body, version)
+        return with_etag(written_match_body(match), match.version)
 
 
 def _action(summary: str, request: type[s.serializers.Serializer[Any]] | None) -> Any:

@@ -78,12 +78,11 @@ class StandingsView(generics.GenericAPIView[Standing]):
         responses={200: s.StandingsSerializer, 304: None, **schema.READ_ERRORS},
     )
     def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
-        version = api_selectors.standings_version(championship_id=championship.id)
+        championship_id, version = api_selectors.championship_standings_version(championship_id=pk)
         unchanged = not_modified(request, version)
         if unchanged is not None:
             return unchanged
-        return with_etag(standings_body(championship.id, version), version)
+        return with_etag(standings_body(championship_id, version), version)
 
 
 @extend_schema(tags=["events"], parameters=[schema.ID])

@@ -26,6 +26,16 @@ def test_schema_is_a_valid_openapi_document(anonymous):
     assert {"If-Match", "Idempotency-Key"} <= goal_parameters
 
 
+def test_schema_shows_token_expiry_revocation_and_throttling(anonymous):
+    schema = anonymous.get(url("schema/"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    login = schema["paths"]["/api/v1/auth/token/"]["post"]
+    assert "expires_at" in schema["components"]["schemas"]["Token"]["properties"]
+    assert "429" in login["responses"]
+    assert "204" in schema["paths"]["/api/v1/auth/token/revoke/"]["post"]["responses"]
+    assert "429" in schema["paths"]["/api/v1/matches/{id}/goals/"]["post"]["responses"]
+
+
 def test_schema_as_yaml(anonymous):
     response = anonymous.get(url("schema/"))
 

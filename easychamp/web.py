@@ -1,0 +1,44 @@
+"""The web processes (Procfile ``web``): ``python -m easychamp.web``.
+
+Uvicorn binds HOST:PORT once and hands the socket to WEB_CONCURRENCY worker processes
+(default: one per core), which accept HTTP and websocket connections alike; its
+supervisor replaces a worker that dies. Why uvicorn rather than daphne: the same ASGI
+application (Channels supports any ASGI server), a faster HTTP parser and event loop
+(httptools, uvloop), one process manager for the workers, and a graceful stop: on
+SIGTERM a worker stops accepting, finishes the requests in flight (closing websockets
+with 1012) within WEB_GRACEFUL_TIMEOUT seconds, then exits.
+"""
+
+from __future__ import annotations
+
+import os
+
+import uvicorn
+
+from easychamp.settings import env_bool
+
+
+def web_concurrency() -> int:
+    return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+
+
+def main() -> None:
+    uvicorn.run(
+        "easychamp.asgi:application",
+        host=os.environ.get("HOST") or "127.0.0.1",
+        port=int(os.environ.get("PORT") or 8000),
+        workers=web_concurrency(),
+        # Django's ASGI handler has no lifespan events.
+        lifespan="off",
+        access_log=env_bool("WEB_ACCESS_LOG"),
+        timeout_graceful_shutdown=int(os.environ.get("WEB_GRACEFUL_TIMEOUT") or 4),
+        # The client address (throttles, logs) from X-Forwarded-For, but only when the
+        # request comes from a proxy listed here.
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
+        log_level=(os.environ.get("LOG_LEVEL") or "INFO").lower(),
+    )
+
+
+if __name__ == "__main__":
+    main()

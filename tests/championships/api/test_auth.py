@@ -1,0 +1,175 @@
+"""Tokens that expire and can be revoked; throttles per user, per address and on login,
+counted in the shared cache, answering 429 with Retry-After."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.championships.api.conftest import client_for, url
+from tests.championships.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "s3cret-pass"
+
+
+@pytest.fixture
+def user() -> Any:
+    user = UserFactory.create()
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
+def _login(client: APIClient, user: Any, password: str = PASSWORD) -> Any:
+    return client.post(
+        url("auth/token/"), {"username": user.username, "password": password}, format="json"
+    )
+
+
+def _with_token(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def _rates(**rates: str) -> Any:
+    return override_settings(
+        REST_FRAMEWORK={
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {"anon": "off", "user": "off", "login": "off", **rates},
+        }
+    )
+
+
+def test_login_tells_when_the_token_expires(anonymous, user):
+    before = timezone.now()
+
+    response = _login(anonymous, user)
+
+    assert response.status_code == 200
+    expires_at = response.json()["expires_at"]
+    ttl = timedelta(hours=settings.TOKEN_TTL_HOURS)
+    assert before + ttl <= datetime.fromisoformat(expires_at) <= timezone.now() + ttl
+
+
+def test_an_expired_token_is_refused_and_logging_in_again_gives_a_new_one(anonymous, user):
+    old = Token.objects.create(user=user)
+    Token.objects.filter(pk=old.pk).update(
+        created=timezone.now() - timedelta(hours=settings.TOKEN_TTL_HOURS, minutes=1)
+    )
+
+    refused = _with_token(old.key).post(url("auth/token/revoke/"))
+    renewed = _login(anonymous, user).json()["token"]
+    accepted = _with_token(renewed).post(url("auth/token/revoke/"))
+
+    assert refused.status_code == 401
+    assert "expired" in refused.json()["detail"]
+    assert renewed != old.key
+    assert accepted.status_code == 204
+
+
+def test_a_token_still_valid_is_returned_again(anonymous, user):
+    first = _login(anonymous, user).json()["token"]
+
+    second = _login(anonymous, user).json()["token"]
+
+    assert second == first
+
+
+def test_a_revoked_token_no_longer_authenticates(anonymous, user):
+    key = _login(anonymous, user).json()["token"]
+    client = _with_token(key)
+
+    revoked = client.post(url("auth/token/revoke/"))
+    afterwards = client.post(url("auth/token/revoke/"))
+
+    assert revoked.status_code == 204
+    assert afterwards.status_code == 401
+    assert not Token.objects.filter(user=user).exists()
+
+
+def test_revoking_needs_authentication(anonymous):
+    response = anonymous.post(url("auth/token/revoke/"))
+
+    assert response.status_code == 401
+
+
+def test_login_attempts_are_limited_per_address(anonymous, user):
+    with _rates(login="2/min"):
+        wrong = [_login(anonymous, user, "wrong").status_code for _ in range(2)]
+        throttled = _login(anonymous, user)
+
+    assert wrong == [400, 400]
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled["Retry-After"]) <= 60
+    assert "throttled" in throttled.json()["detail"]
+
+
+def test_a_user_over_their_rate_gets_429_and_another_user_does_not(championship):
+    busy, other = client_for(UserFactory.create()), client_for(UserFactory.create())
+    path = url(f"championships/{championship.id}/")
+
+    with _rates(user="3/hour"):
+        allowed = [busy.get(path).status_code for _ in range(3)]
+        throttled = busy.get(path)
+        others = other.get(path)
+
+    assert allowed == [200, 200, 200]
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled["Retry-After"]) <= 3600
+    assert others.status_code == 200
+
+
+def test_anonymous_reads_are_limited_per_address(championship):
+    path = url(f"championships/{championship.id}/")
+    here, elsewhere = APIClient(REMOTE_ADDR="10.0.0.1"), APIClient(REMOTE_ADDR="10.0.0.2")
+
+    with _rates(anon="2/min"):
+        allowed = [here.get(path).status_code for _ in range(2)]
+        throttled = here.get(path, HTTP_X_FORWARDED_FOR="10.9.9.9")
+        others = elsewhere.get(path)
+
+    assert allowed == [200, 200]
+    # X-Forwarded-For is the server's business (trusted proxies only), not DRF's.
+    assert throttled.status_code == 429
+    assert others.status_code == 200
+
+
+@pytest.fixture
+def redis_cache() -> Iterator[None]:
+    """The real Redis cache (shared by every web process), under a prefix of its own."""
+    cache = {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    with override_settings(CACHES={"default": cache}):
+        yield
+
+
+@pytest.mark.redis
+def test_throttles_count_in_redis(redis_cache, anonymous, user):
+    with _rates(login="2/min"):
+        statuses = [_login(anonymous, user, "wrong").status_code for _ in range(3)]
+
+    assert statuses == [400, 400, 429]
+
+
+def test_requests_pass_when_the_throttles_cache_is_unreachable(anonymous, user):
+    unreachable = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:9/0",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+
+    with override_settings(CACHES={"default": unreachable}), _rates(login="1/min"):
+        statuses = [_login(anonymous, user, "wrong").status_code for _ in range(3)]
+
+    assert statuses == [400, 400, 400]

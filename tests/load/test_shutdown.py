@@ -1,0 +1,103 @@
+"""`make run` (the launcher and all it starts) stops completely on SIGTERM, SIGHUP and
+Ctrl-C: no process left, the web and Redis ports free again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.load.processes import (
+    alive,
+    database_url,
+    descendants,
+    drop_database,
+    free_port,
+    port_is_free,
+    recreate_database,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.load, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCHER = [sys.executable, "-m", "easychamp.launcher"]
+MAKE_RUN = ["make", "--no-print-directory", "run"]
+
+
+@pytest.fixture(scope="module")
+def launcher_database() -> Iterator[str]:
+    url = database_url(f"{settings.DATABASES['default']['NAME']}_launcher_{os.getpid()}")
+    recreate_database(url)
+    yield url
+    drop_database(url)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("command", "signum", "to_group"),
+    [
+        pytest.param(LAUNCHER, signal.SIGTERM, False, id="launcher-SIGTERM"),
+        pytest.param(LAUNCHER, signal.SIGHUP, False, id="launcher-SIGHUP"),
+        # A terminal's Ctrl-C and hang-up reach the whole foreground process group.
+        pytest.param(LAUNCHER, signal.SIGINT, True, id="launcher-Ctrl-C"),
+        pytest.param(MAKE_RUN, signal.SIGTERM, False, id="make-run-SIGTERM"),
+        pytest.param(MAKE_RUN, signal.SIGHUP, True, id="make-run-hang-up"),
+        pytest.param(MAKE_RUN, signal.SIGINT, True, id="make-run-Ctrl-C"),
+    ],
+)
+def test_a_stop_signal_stops_everything_it_started(
+    command, signum, to_group, launcher_database, tmp_path
+):
+    # Given `make run` on ports of its own, with a Redis it starts itself
+    port, redis_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "DATABASE_URL": launcher_database,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "CELERY_BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
+        "WEB_CONCURRENCY": "2",
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    with (tmp_path / "run.log").open("wb") as log:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for(lambda: _answers(port) or proc.poll() is not None, 180, "the web processes")
+        assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+        started = descendants(proc.pid)
+        # redis, honcho, 2 web processes and their supervisor, worker, beat
+        assert len(started) >= 7
+
+        # When the signal arrives
+        if to_group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
+
+        # Then it exits, nothing it started is left and the ports are free
+        proc.wait(timeout=60)
+        wait_for(lambda: not any(alive(pid) for pid in started), 30, "every process to stop")
+        assert port_is_free(port)
+        assert port_is_free(redis_port)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
