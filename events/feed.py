@@ -8,7 +8,7 @@ either: positions are not allocated in transaction-id order, and one long transa
 anywhere in the cluster would hold the feed back for everyone.
 
 So on PostgreSQL a **sequencer** hands out feed positions in the order events become
-visible. One pass (one transaction, serialised by a lock on the ``event_feed_state`` row)
+visible. One pass (one transaction, serialised by an advisory lock)
 reads, in one statement and so one snapshot:
 
 - the events stored beyond ``high_position`` (the highest position passed so far), and
@@ -73,14 +73,20 @@ _FEED_COLUMNS = (
 class PostgresFeed:
     """Feed positions handed out by the sequencer (see the module docstring)."""
 
-    _LOCK = "SELECT last_feed_position, high_position FROM event_feed_state WHERE id = 1 FOR UPDATE"
-    # Without a row (a test flush truncated it) the first pass creates it; with a row
-    # another pass holds, the insert would wait for that pass, so it is not tried.
-    _CREATE = """
-        INSERT INTO event_feed_state (id, last_feed_position, high_position)
-        SELECT 1, 0, 0 WHERE NOT EXISTS (SELECT 1 FROM event_feed_state WHERE id = 1)
-        ON CONFLICT (id) DO NOTHING
-        RETURNING last_feed_position, high_position
+    # Passes take turns on an advisory lock (released after the commit is visible, so
+    # the next pass sees this one's work). Not on the state row: a pass creating a
+    # missing row (a test flush truncated it) would make the next one wait on its insert.
+    _TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('easychamp.feed', 0))"
+    _WAIT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('easychamp.feed', 0)) IS NULL"
+    _STATE = """
+        WITH created AS (
+            INSERT INTO event_feed_state (id, last_feed_position, high_position)
+            VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING
+            RETURNING last_feed_position, high_position
+        )
+        SELECT last_feed_position, high_position FROM created
+        UNION ALL
+        SELECT last_feed_position, high_position FROM event_feed_state WHERE id = 1
     """
     # One statement, so one snapshot decides what is visible, what is a hole and which
     # holes are dead. ``xid8`` compares as an integer once cast through text.
@@ -136,13 +142,13 @@ class PostgresFeed:
         with transaction.atomic():
             connection.ensure_connection()
             with psycopg.Cursor(connection.connection) as cursor:
-                cursor.execute(self._LOCK if wait else self._LOCK + " SKIP LOCKED")
+                cursor.execute(self._WAIT_LOCK if wait else self._TRY_LOCK, prepare=True)
+                locked = cursor.fetchone()
+                if not wait and not (locked and locked[0]):
+                    return 0, 0  # another pass is at work
+                cursor.execute(self._STATE, prepare=True)
                 state = cursor.fetchone()
-                if state is None:
-                    cursor.execute(self._CREATE)
-                    state = cursor.fetchone()
-                    if state is None:
-                        return 0, 0
+                assert state is not None
                 last, high = state
                 params = {"last": last, "high": high, "batch": SEQUENCE_BATCH}
                 cursor.execute(self._PASS, params, prepare=True)
