@@ -129,3 +129,7 @@ def assert_recorded(event_bus, match: Match, expected: list[object]) -> None:
     assert roundtrip(recorded) == expected
     assert {r.stream_type for r in recorded} == {"match"}
     assert Match.objects.get(id=match.id).version == recorded[-1].version
+
+
+from tests.championships.servers import web_servers  # noqa: E402, F401
+from tests.events.workers import celery_queue, producer_broker, workers  # noqa: E402, F401
