@@ -48,7 +48,9 @@ class WebServer:
 
     def start(self) -> None:
         env = {
-            **os.environ,
+            # Browser tests allow sync calls under Playwright's loop in their own process
+            # only: the server keeps Django's check.
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
             "DJANGO_SETTINGS_MODULE": "easychamp.settings",
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,

@@ -81,6 +81,9 @@ class Command(BaseCommand):
             )
         live = next(m for m in matches if m.round == LIVE_ROUND)
         commands.match_start(actor_id=owner_id, championship_id=championship.id, match_id=live.id)
+        commands.match_update(
+            actor_id=owner_id, championship_id=championship.id, match_id=live.id, minute=17
+        )
         commands.match_record_goal(
             actor_id=owner_id,
             championship_id=championship.id,
