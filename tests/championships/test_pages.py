@@ -130,3 +130,21 @@ def test_an_unknown_championship_or_match_is_a_404(client, path):
     response = client.get(path.format(uuid.uuid4()))
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("match_id", [uuid.uuid4(), "not-a-uuid"])
+def test_the_sse_stream_of_an_unknown_match_is_a_404(client, match_id):
+    response = client.get(f"/api/v1/matches/{match_id}/stream/")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("last_event_id", ["-1", "x", "99999999999", "1.5"])
+def test_the_sse_stream_refuses_a_last_event_id_that_is_no_version(client, last_event_id):
+    match = MatchFactory.create()
+
+    response = client.get(
+        f"/api/v1/matches/{match.id}/stream/", headers={"Last-Event-ID": last_event_id}
+    )
+
+    assert response.status_code == 400

@@ -119,3 +119,43 @@ def test_a_connection_that_breaks_the_protocol_does_not_disturb_the_others(
         # And the page still gets the next goal
         post_goal(server, live_match, minute=5)
         assert receive(page)["version"] == live_match.version + 1
+
+
+def sse_events(response: Any, count: int) -> list[tuple[int, dict[str, Any]]]:
+    """The next ``count`` events of an SSE response, as (id, envelope)."""
+    events: list[tuple[int, dict[str, Any]]] = []
+    fields: dict[str, str] = {}
+    while len(events) < count:
+        line = response.readline().decode().rstrip("\n")
+        if line:
+            name, _, value = line.partition(": ")
+            fields[name] = value
+            continue
+        if "data" in fields:
+            events.append((int(fields["id"]), json.loads(fields["data"])))
+        fields = {}
+    return events
+
+
+def test_the_sse_stream_resumes_after_last_event_id_then_sends_live_events(
+    web_servers: Callable[[str], WebServer], workers: Callable[..., Worker], live_match: Match
+):
+    # Given a client that has seen version 1 of a live match (scheduled, started)
+    workers("pusher", REDIS_BROKER).wait_ready()
+    server = web_servers("sse")
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/matches/{live_match.id}/stream/", headers={"Last-Event-ID": "1"}
+    )
+
+    with urllib.request.urlopen(request, timeout=20) as response:
+        # When it connects, and a goal is then posted
+        missed = sse_events(response, 1)
+        post_goal(server, live_match, minute=77)
+        pushed = sse_events(response, 1)
+
+    # Then it gets what it missed from the store, then the goal, ids being versions
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert [(i, e["event_type"]) for i, e in missed] == [(2, "MatchStarted")]
+    assert [(i, e["event_type"], e["payload"]["minute"]) for i, e in pushed] == [
+        (3, "GoalScored", 77)
+    ]
