@@ -1,3 +1,3 @@
 """Benchmark scenarios: each module has ``run(options, log) -> dict`` (the JSON result)."""
 
-SCENARIOS = ["append", "dispatch", "feed", "rebuild", "standings", "sweep"]
+SCENARIOS = ["append", "dispatch", "e2e", "feed", "rebuild", "standings", "sweep"]

@@ -20,6 +20,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seconds", type=float, default=None, help="time per measured phase (scenario default)"
         )
+        parser.add_argument(
+            "--clients", type=int, default=None, help="websocket clients (e2e; default 100)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         scenario = options["scenario"]
