@@ -3,6 +3,7 @@ minute, through the same commands the API uses (so pages update as on match day)
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import uuid
@@ -33,7 +34,7 @@ class Command(BaseCommand):
             "championship_id": match.championship_id,
             "match_id": match.id,
         }
-        base = f"http://127.0.0.1:8000/matches/{match.id}/"
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/matches/{match.id}/"
         self.stdout.write(f"{match.home_team.name} v {match.away_team.name}: watch at {base}")
         if match.status != MatchStatus.LIVE:
             commands.match_start(**ids)
