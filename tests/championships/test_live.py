@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -157,3 +158,24 @@ def test_a_failed_push_is_counted_not_raised(
         live.push_batch([goal])
 
     assert live.push_failures._value.get() == before + 1
+
+
+@pytest.mark.redis
+def test_pushes_through_channels_redis_arrive_in_order(settings):
+    # The worker's path: one event loop thread of its own per process, kept between pushes.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
+        }
+    }
+    page = Listener("match.m1")
+    messages = [("match.m1", {"type": live.MESSAGE_TYPE, "version": v}) for v in (1, 2, 3)]
+
+    live.send(messages[:2])
+    live.send(messages[2:])
+
+    async def receive_three() -> list[dict[str, object]]:
+        return [await page.layer.receive(page.channel) for _ in range(3)]
+
+    assert [m["version"] for m in async_to_sync(receive_three)()] == [1, 2, 3]
