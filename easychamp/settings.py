@@ -116,7 +116,12 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {
+            # channels-redis waits for messages with 5 s blocking pops, and redis-py's
+            # default socket timeout is 5 s too: under load the read timed out first and
+            # the consumer died, dropping its websocket. Reads may take longer than a pop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+        },
     }
 }
 

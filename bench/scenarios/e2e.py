@@ -202,8 +202,10 @@ def _goals(
     token: str,
     clients: Clients,
     updates: int,
-) -> dict[live_clients.Key, float]:
+    log: Callable[[str], None],
+) -> tuple[dict[live_clients.Key, float], list[float]]:
     sent: dict[live_clients.Key, float] = {}
+    posts: list[float] = []
     api = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     for i in range(updates):
@@ -216,14 +218,20 @@ def _goals(
             raise RuntimeError(f"goal POST failed: {response.status} {payload[:200]!r}")
         key = (match_id, int(orjson.loads(payload)["version"]))
         sent[key] = started
-        clients.wait_for(key)
+        posts.append((time.monotonic() - started) * 1000)
+        if not clients.wait_for(key):
+            log(f"goal {key[1]}: not every client had it after {WAIT_SECONDS:.0f} s")
         time.sleep(PAUSE_SECONDS)
     api.close()
-    return sent
+    return sent, posts
 
 
 def _baseline(
-    match_id: str, template: dict[str, Any], clients: Clients, updates: int
+    match_id: str,
+    template: dict[str, Any],
+    clients: Clients,
+    updates: int,
+    log: Callable[[str], None],
 ) -> dict[live_clients.Key, float]:
     """The same clients, a bare group_send from another process, same message shape."""
     context = multiprocessing.get_context("spawn")
@@ -247,7 +255,8 @@ def _baseline(
             }
             _send(parent, message)
             sent[(stream_id, version)] = parent.recv()
-            clients.wait_for((stream_id, version))
+            if not clients.wait_for((stream_id, version)):
+                log(f"baseline {version}: not every client had it after {WAIT_SECONDS:.0f} s")
             time.sleep(PAUSE_SECONDS)
     finally:
         _send(parent, None)
@@ -302,10 +311,10 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         clients = Clients(web, match_id, match.version, count)
         rss_connected = web.rss_mb()
         log(f"{count} clients connected ({rss_connected:.0f} MB); {updates} goals")
-        sent = _goals(web, match_id, str(home.id), token, clients, updates)
+        sent, posts = _goals(web, match_id, str(home.id), token, clients, updates, log)
         template = store.load(match_id)[-1].envelope()
         log(f"baseline: {updates} bare group_sends")
-        baseline_sent = _baseline(match_id, template, clients, updates)
+        baseline_sent = _baseline(match_id, template, clients, updates, log)
         arrived = clients.times()
         clients = None
     finally:
@@ -328,6 +337,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         "baseline_p50_ms": round(statistics.median(baseline), 1),
         "baseline_p99_ms": round(_percentile(baseline, 99), 1),
         "missed": missed,
+        "http_post_p50_ms": round(statistics.median(posts), 1),
         "baseline_missed": baseline_missed,
         "web_processes": 1,
         "server_rss_mb_before": round(rss_before, 1),

@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
 from championships import commands, live
 from championships.events import standings_stream_id
+from easychamp import settings as project_settings
 from events.store import RecordedEvent
 from events.subscriptions import subscriptions
 from tests.championships.conftest import ids
@@ -179,3 +181,12 @@ def test_pushes_through_channels_redis_arrive_in_order(settings):
         return [await page.layer.receive(page.channel) for _ in range(3)]
 
     assert [m["version"] for m in async_to_sync(receive_three)()] == [1, 2, 3]
+
+
+def test_the_redis_channel_layer_waits_longer_than_its_blocking_pops():
+    # Regression: a 5 s socket timeout against 5 s BZPOPMINs closed idle websockets
+    # ("Timeout reading from 127.0.0.1:6379") when the machine was busy.
+    config = project_settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    layer = RedisChannelLayer(**config)  # type: ignore[arg-type]
+
+    assert all(host["socket_timeout"] > 2 * layer.brpop_timeout for host in layer.hosts)
