@@ -87,16 +87,18 @@ async def _clients(
     progress.put(("times", times))
 
 
-def run_baseline_sender(redis_url: str, group: str, requests: Connection) -> None:
-    """Send what the parent asks for with a bare ``group_send`` on one channels-redis
-    layer; answer each with the time just before sending."""
-    asyncio.run(_baseline(redis_url, group, requests))
+def run_baseline_sender(layer_settings: dict[str, Any], group: str, requests: Connection) -> None:
+    """Send what the parent asks for with a bare ``group_send`` on a channel layer built
+    from ``layer_settings`` (the project's ``CHANNEL_LAYERS["default"]``); answer each
+    with the time just before sending."""
+    asyncio.run(_baseline(layer_settings, group, requests))
 
 
-async def _baseline(redis_url: str, group: str, requests: Connection) -> None:
-    from channels_redis.core import RedisChannelLayer
+async def _baseline(layer_settings: dict[str, Any], group: str, requests: Connection) -> None:
+    import importlib
 
-    layer = RedisChannelLayer(hosts=[redis_url])
+    module, _, name = layer_settings["BACKEND"].rpartition(".")
+    layer = getattr(importlib.import_module(module), name)(**layer_settings.get("CONFIG", {}))
     loop = asyncio.get_running_loop()
     while True:
         message = await loop.run_in_executor(None, requests.recv)
@@ -105,4 +107,7 @@ async def _baseline(redis_url: str, group: str, requests: Connection) -> None:
         sent = time.monotonic()
         await layer.group_send(group, message)
         requests.send(sent)
-    await layer.close_pools()
+    if hasattr(layer, "close_pools"):
+        await layer.close_pools()  # channels_redis.core (its flush() would empty every group)
+    else:
+        await layer.flush()  # channels_redis.pubsub: closes this layer's own connections

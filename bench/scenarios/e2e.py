@@ -238,7 +238,7 @@ def _baseline(
     parent, child = context.Pipe()
     sender = context.Process(
         target=live_clients.run_baseline_sender,
-        args=(settings.REDIS_URL, live.match_group(match_id), child),
+        args=(settings.CHANNEL_LAYERS["default"], live.match_group(match_id), child),
         daemon=True,
     )
     sender.start()

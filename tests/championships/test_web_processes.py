@@ -159,3 +159,21 @@ def test_the_sse_stream_resumes_after_last_event_id_then_sends_live_events(
     assert [(i, e["event_type"], e["payload"]["minute"]) for i, e in pushed] == [
         (3, "GoalScored", 77)
     ]
+
+
+def test_an_idle_page_stays_connected_past_a_redis_socket_timeout(
+    web_servers: Callable[[str], WebServer], workers: Callable[..., Worker], live_match: Match
+):
+    # Regression: with the list-based layer, 5 s blocking pops raced redis-py's 5 s socket
+    # timeout and idle consumers died under load ("Timeout reading from ...").
+    workers("pusher", REDIS_BROKER).wait_ready()
+    server = web_servers("idle")
+    with open_page(server, live_match) as page:
+        # The page waits for longer than redis-py's default socket timeout (5 s)
+        with pytest.raises(TimeoutError):
+            page.recv(timeout=6)
+
+        post_goal(server, live_match, minute=88)
+
+        assert receive(page)["version"] == live_match.version + 1
+    assert "Timeout reading" not in server.log()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import UUID
 
 from channels.db import database_sync_to_async
@@ -71,6 +72,9 @@ async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
     group = live.match_group(stream_id)
     # Joined before the first read, so nothing committed after that read goes unseen.
     await layer.group_add(group, channel)
+    # One receive waits across polls: cancelling it would make a pub/sub layer drop the
+    # channel (it takes a cancelled receive for a consumer that is leaving).
+    receiving: asyncio.Task[dict[str, Any]] | None = None
     try:
         yield f"retry: {RETRY_MS}\n\n"
         read_store = True
@@ -81,16 +85,20 @@ async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
                     yield _frame(recorded)
                     after = recorded.version
                 read_store = len(batch) == BATCH
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), POLL_SECONDS)
-            except TimeoutError:
+            if receiving is None:
+                receiving = asyncio.ensure_future(layer.receive(channel))
+            done, _ = await asyncio.wait({receiving}, timeout=POLL_SECONDS)
+            if not done:
                 yield ": keep-alive\n\n"
                 read_store = True
                 continue
+            message, receiving = receiving.result(), None
             if message.get("version") == after + 1:
                 yield f"id: {after + 1}\ndata: {message['text']}\n\n"
                 after += 1
             elif message.get("version", 0) > after + 1:
                 read_store = True  # a push was lost or is late: the store has it
     finally:
+        if receiving is not None:
+            receiving.cancel()
         await layer.group_discard(group, channel)
