@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from championships import projections
+from championships import live, projections
 from events.store import RecordedEvent
 from events.subscriptions import subscribe
 
@@ -20,4 +20,10 @@ def register() -> None:
         standings_on_event,
         event_types=projections.HANDLED_EVENTS,
         stream_types=["championship", "match"],
+    )
+    subscribe(
+        live.SUBSCRIPTION,
+        live.push_on_event,
+        stream_types=live.STREAM_TYPES,
+        batch_handler=live.push_batch,
     )

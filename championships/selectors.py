@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from championships.exceptions import NotFound
-from championships.models import Championship, Goal, Match, Standing, Team
+from championships.models import Championship, Goal, Match, MatchStatus, Standing, Team
 
 
 def championship_list() -> QuerySet[Championship]:
@@ -77,3 +77,21 @@ def standings_for_championship(
     if group is not None:
         rows = rows.filter(group=group)
     return rows.order_by("group", "position")
+
+
+def live_matches() -> QuerySet[Match]:
+    return (
+        Match.objects.filter(status=MatchStatus.LIVE)
+        .select_related("home_team", "away_team")
+        .order_by("championship_id", "kickoff", "id")
+    )
+
+
+def match_page_get(*, match_id: UUID) -> Match:
+    """A match with its teams and championship (a public page knows only the match id)."""
+    try:
+        return Match.objects.select_related("home_team", "away_team", "championship").get(
+            id=match_id
+        )
+    except (Match.DoesNotExist, ValidationError, ValueError):
+        raise NotFound(f"match {match_id} does not exist") from None

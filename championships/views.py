@@ -1,35 +1,152 @@
-"""Public pages for spectators: server-rendered, read-only."""
+"""Public pages for spectators: server-rendered, read-only, live through the websockets of
+``championships.consumers`` (the page's script keeps them current; docs/live.md).
+
+Each page renders the stream versions it shows, read before (or with) what it shows: a
+page is never ahead of its versions, so catching up can only repeat, never skip.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Any
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
 
-from championships import selectors
+from championships import selectors, timeline
+from championships.api import selectors as api_selectors
+from championships.events import standings_stream_id
 from championships.exceptions import NotFound
+from championships.models import Championship, Match
+from events import store
+
+
+def _championship(championship_id: UUID) -> Championship:
+    try:
+        return selectors.championship_get(championship_id=championship_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+
+
+def _match(match_id: UUID) -> Match:
+    try:
+        return selectors.match_page_get(match_id=match_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
 
 
 def championship_index(request: HttpRequest) -> HttpResponse:
-    championships = selectors.championship_list().order_by("-season", "name")[:100]
-    return render(request, "championships/index.html", {"championships": championships})
+    live = selectors.live_matches()
+    live_ids = list(dict.fromkeys(m.championship_id for m in live))
+    championships = sorted(
+        selectors.championship_list().order_by("-season", "name")[:100],
+        key=lambda c: c.id not in live_ids,
+    )
+    scoreboards = [
+        (championship, [m for m in live if m.championship_id == championship.id])
+        for championship in championships
+        if championship.id in live_ids
+    ]
+    return render(
+        request,
+        "championships/index.html",
+        {
+            "championships": championships,
+            "scoreboards": [
+                {
+                    "championship": c,
+                    "matches": matches,
+                    "versions": {str(m.id): m.version for m in matches},
+                    "versions_id": f"live-versions-{c.id}",
+                }
+                for c, matches in scoreboards
+            ],
+        },
+    )
+
+
+def _tables(championship_id: UUID) -> dict[str, Any]:
+    version = api_selectors.standings_version(championship_id=championship_id)
+    standings = selectors.standings_for_championship(championship_id=championship_id)
+    tables = [(group, list(rows)) for group, rows in groupby(standings, key=lambda r: r.group)]
+    return {"tables": tables, "standings_version": version}
 
 
 def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResponse:
-    try:
-        championship = selectors.championship_get(championship_id=championship_id)
-    except NotFound as exc:
-        raise Http404(str(exc)) from exc
-    standings = selectors.standings_for_championship(championship_id=championship_id)
-    matches = selectors.matches_for_championship(championship_id=championship_id).order_by(
-        "round", "kickoff", "id"
+    championship = _championship(championship_id)
+    tables = _tables(championship_id)
+    matches = list(
+        selectors.matches_for_championship(championship_id=championship_id).order_by(
+            "round", "kickoff", "id"
+        )
     )
-    tables = [(group, list(rows)) for group, rows in groupby(standings, key=lambda r: r.group)]
     rounds = [(number, list(ms)) for number, ms in groupby(matches, key=lambda m: m.round)]
+    versions = {
+        str(championship.id): championship.version,
+        standings_stream_id(championship.id): tables["standings_version"],
+        **{str(m.id): m.version for m in matches},
+    }
     return render(
         request,
         "championships/detail.html",
-        {"championship": championship, "tables": tables, "rounds": rounds},
+        {
+            "championship": championship,
+            "rounds": rounds,
+            "live_matches": [m for m in matches if m.status == "live"],
+            "versions": versions,
+            **tables,
+        },
     )
+
+
+def championship_tables(request: HttpRequest, championship_id: UUID) -> HttpResponse:
+    """The standings tables alone: what a page swaps in when the standings change."""
+    championship = _championship(championship_id)
+    return render(
+        request,
+        "championships/_tables.html",
+        {"championship": championship, **_tables(championship_id)},
+    )
+
+
+def _match_context(match: Match) -> dict[str, Any]:
+    names = {match.home_team_id: match.home_team.name, match.away_team_id: match.away_team.name}
+    # Only what the row shows: the page stays at the row's version.
+    events = store.load(str(match.id))[: match.version]
+    return {
+        "match": match,
+        "timeline": timeline.timeline(events, match.home_team_id, names),
+        "clock": timeline.clock(events),
+        "versions": {str(match.id): match.version},
+    }
+
+
+def match_detail(request: HttpRequest, match_id: UUID) -> HttpResponse:
+    return render(request, "championships/match.html", _match_context(_match(match_id)))
+
+
+# Organisers put these in an iframe on their own site: framing is allowed here only.
+FRAME_ANCESTORS = "frame-ancestors *"
+
+
+@xframe_options_exempt
+def embed_match(request: HttpRequest, match_id: UUID) -> HttpResponse:
+    response = render(request, "embed/match.html", _match_context(_match(match_id)))
+    response["Content-Security-Policy"] = FRAME_ANCESTORS
+    return response
+
+
+@xframe_options_exempt
+def embed_standings(request: HttpRequest, championship_id: UUID) -> HttpResponse:
+    championship = _championship(championship_id)
+    tables = _tables(championship_id)
+    versions = {standings_stream_id(championship.id): tables["standings_version"]}
+    response = render(
+        request,
+        "embed/standings.html",
+        {"championship": championship, "versions": versions, **tables},
+    )
+    response["Content-Security-Policy"] = FRAME_ANCESTORS
+    return response

@@ -2,4 +2,6 @@
 
 from django.urls import URLPattern
 
-websocket_urlpatterns: list[URLPattern] = []
+from championships.routing import websocket_urlpatterns as championship_routes
+
+websocket_urlpatterns: list[URLPattern] = [*championship_routes]

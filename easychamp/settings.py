@@ -157,7 +157,13 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels-redis's pub/sub layer: a group send is one PUBLISH that each web
+        # process fans out to its own pages (the list-based layer took four round trips
+        # and a Lua script per send: about 8 ms from send to page against 2 ms). Both
+        # deliver at most once; pages catch up from the event store (docs/live.md). The
+        # list-based layer's 5 s blocking pops also raced redis-py's 5 s socket timeout,
+        # killing idle consumers under load.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }

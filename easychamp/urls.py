@@ -17,6 +17,18 @@ urlpatterns = [
         championship_views.championship_detail,
         name="championship-detail",
     ),
+    path(
+        "championships/<uuid:championship_id>/tables/",
+        championship_views.championship_tables,
+        name="championship-tables",
+    ),
+    path("matches/<uuid:match_id>/", championship_views.match_detail, name="match-detail"),
+    path(
+        "embed/championships/<uuid:championship_id>/standings/",
+        championship_views.embed_standings,
+        name="embed-standings",
+    ),
+    path("embed/matches/<uuid:match_id>/", championship_views.embed_match, name="embed-match"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("championships.api.urls")),

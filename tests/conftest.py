@@ -80,6 +80,15 @@ def _no_wakeups_unless_asked(request: pytest.FixtureRequest) -> Iterator[None]:
         store.on_append_committed(wakeup.request)
 
 
+@pytest.fixture(autouse=True)
+def _in_memory_channel_layer(settings: object) -> None:
+    """Channels' in-memory layer in this process (unit tests); real web and worker
+    processes started by tests use channels-redis from the settings."""
+    settings.CHANNEL_LAYERS = {  # type: ignore[attr-defined]
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    }
+
+
 _skipped_count = 0
 
 

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from championships.api.views import championships as c
 from championships.api.views import matches as m
 from championships.api.views import reads as r
+from championships.api.views import stream
 from championships.api.views.auth import TokenRevokeView, TokenView
 
 app_name = "api"
@@ -29,6 +30,7 @@ urlpatterns = [
         "championships/<str:pk>/standings.csv", r.StandingsCSVView.as_view(), name="standings-csv"
     ),
     path("matches/<str:pk>/", m.MatchDetailView.as_view(), name="match-detail"),
+    path("matches/<str:pk>/stream/", stream.match_stream, name="match-stream"),
     path("matches/<str:pk>/start/", m.MatchStartView.as_view(), name="match-start"),
     path("matches/<str:pk>/goals/", m.MatchGoalView.as_view(), name="match-goals"),
     path("matches/<str:pk>/clock/", m.MatchClockView.as_view(), name="match-clock"),

@@ -132,4 +132,5 @@ def assert_recorded(event_bus, match: Match, expected: list[object]) -> None:
 
 
 # Real worker processes (tests/events/workers.py), for tests that need them here too.
+from tests.championships.servers import web_servers  # noqa: E402, F401
 from tests.events.workers import celery_queue, producer_broker, workers  # noqa: E402, F401

@@ -1,13 +1,33 @@
 from __future__ import annotations
 
+import html
+import json
+import re
 import uuid
 
 import pytest
 
-from tests.championships.conftest import play
-from tests.championships.factories import ChampionshipFactory, TeamFactory
+from championships import commands
+from championships.events import standings_stream_id
+from tests.championships.conftest import ids, live, play
+from tests.championships.factories import ChampionshipFactory, MatchFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    """The page's visible text, whitespace collapsed."""
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", response.content.decode(), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", body)))
+
+
+def versions(response) -> dict[str, int]:
+    found = re.search(
+        r'<script id="live-versions" type="application/json">(.*?)</script>',
+        response.content.decode(),
+    )
+    assert found is not None
+    return json.loads(found.group(1))
 
 
 def test_home_lists_the_championships(client):
@@ -19,24 +39,112 @@ def test_home_lists_the_championships(client):
     assert b"Spring Cup" in response.content
 
 
+def test_home_shows_live_championships_first_with_their_scores(client):
+    ChampionshipFactory.create(name="Aardvark Cup")
+    match = MatchFactory.create(championship=ChampionshipFactory.create(name="Zebra League"))
+    live(match)
+    commands.match_record_goal(**ids(match), team_id=match.away_team_id, minute=3)
+
+    page = text(client.get("/"))
+
+    assert page.index("Zebra League") < page.index("Aardvark Cup")
+    assert f"{match.home_team.name} 0\N{EN DASH}1 {match.away_team.name} Live" in page
+
+
 def test_championship_page_shows_standings_and_results(client, event_bus):
     championship = ChampionshipFactory.create(name="Spring Cup")
     ajax, benfica = (
         TeamFactory.create(championship=championship, name=n) for n in ("Ajax", "Benfica")
     )
-    play(championship, ajax, benfica, "3-1")
+    match = play(championship, ajax, benfica, "3-1")
     event_bus.deliver()
 
     response = client.get(f"/championships/{championship.id}/")
 
-    html = response.content.decode()
+    page = text(response)
     assert response.status_code == 200
-    assert html.index("Ajax") < html.index("Benfica")  # the winner tops the table
-    assert "3\N{EN DASH}1" in html
-    assert '<span class="W">W</span>' in html
+    assert page.index("Ajax") < page.index("Benfica")  # the winner tops the table
+    assert "Ajax 3\N{EN DASH}1 Benfica" in page
+    assert '<span class="W" title="Won">W</span>' in response.content.decode()
+    assert versions(response) == {
+        str(championship.id): championship.version + 2,  # two teams registered
+        standings_stream_id(championship.id): 3,
+        str(match.id): 2,
+    }
+    assert response["X-Frame-Options"] == "DENY"
 
 
-def test_an_unknown_championship_is_a_404(client):
-    response = client.get(f"/championships/{uuid.uuid4()}/")
+def test_the_tables_fragment_is_the_standings_alone(client, event_bus):
+    championship = ChampionshipFactory.create()
+    ajax, benfica = (
+        TeamFactory.create(championship=championship, name=n) for n in ("Ajax", "Benfica")
+    )
+    play(championship, benfica, ajax, "0-2")
+    event_bus.deliver()
+
+    response = client.get(f"/championships/{championship.id}/tables/")
+
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    assert text(response).index("Ajax") < text(response).index("Benfica")
+
+
+def test_match_page_shows_the_score_status_and_timeline(client):
+    match = MatchFactory.create()
+    live(match)
+    commands.match_record_goal(
+        **ids(match), team_id=match.home_team_id, minute=17, player="Ada", penalty=True
+    )
+
+    response = client.get(f"/matches/{match.id}/")
+
+    page = text(response)
+    assert response.status_code == 200
+    assert f"{match.home_team.name} 1\N{EN DASH}0 {match.away_team.name}" in page
+    assert f"17\N{PRIME}Ada (pen.) \N{MIDDLE DOT} {match.home_team.name} 1\N{EN DASH}0" in page
+    assert "0\N{PRIME}Kick-off" in page
+    assert versions(response) == {str(match.id): 3}
+    assert 'data-minute="0"' in response.content.decode()
+
+
+def test_embeds_may_be_framed_and_pages_may_not(client):
+    match = MatchFactory.create()
+
+    embeds = [
+        client.get(f"/embed/matches/{match.id}/"),
+        client.get(f"/embed/championships/{match.championship_id}/standings/"),
+    ]
+    page = client.get(f"/matches/{match.id}/")
+
+    assert [r.status_code for r in embeds] == [200, 200]
+    assert [r.get("X-Frame-Options") for r in embeds] == [None, None]
+    assert {r["Content-Security-Policy"] for r in embeds} == {"frame-ancestors *"}
+    assert page["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/championships/{}/", "/matches/{}/", "/embed/matches/{}/", "/championships/{}/tables/"],
+)
+def test_an_unknown_championship_or_match_is_a_404(client, path):
+    response = client.get(path.format(uuid.uuid4()))
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("match_id", [uuid.uuid4(), "not-a-uuid"])
+def test_the_sse_stream_of_an_unknown_match_is_a_404(client, match_id):
+    response = client.get(f"/api/v1/matches/{match_id}/stream/")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("last_event_id", ["-1", "x", "99999999999", "1.5"])
+def test_the_sse_stream_refuses_a_last_event_id_that_is_no_version(client, last_event_id):
+    match = MatchFactory.create()
+
+    response = client.get(
+        f"/api/v1/matches/{match.id}/stream/", headers={"Last-Event-ID": last_event_id}
+    )
+
+    assert response.status_code == 400

@@ -28,7 +28,10 @@ class Command(BaseCommand):
             help="worker processes, for scenarios that start them (scenario default)",
         )
         parser.add_argument(
-            "--clients", type=int, default=None, help="concurrent API clients (bench api)"
+            "--clients",
+            type=int,
+            default=None,
+            help="concurrent clients: API clients (api), websocket clients (e2e)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -14,9 +14,24 @@ from championships.models import Championship
 
 # Fixed ids make the command idempotent: a second run finds the demo and stops.
 DEMO_CHAMPIONSHIP_ID = uuid.UUID("6d0c3b8e-2f6a-4c55-9a51-6e2a1c0de000")
-DEMO_TEAMS = ["Northfield", "Riverside", "Eastbrook", "Westgate", "Southport", "Hillcrest"]
-# (round, score) of the matches already played, in fixture order.
-DEMO_RESULTS = [(1, "2-1"), (1, "0-0"), (1, "1-3"), (2, "4-2"), (2, "1-1"), (2, "0-1")]
+DEMO_TEAMS = [
+    "Northfield Rovers",
+    "Riverside Athletic",
+    "Eastbrook United",
+    "Westgate Wanderers",
+    "Southport City",
+    "Hillcrest Albion",
+    "Lakeside Town",
+    "Kingsbridge FC",
+]
+# Scores of the first three rounds (4 matches each), in fixture order.
+DEMO_RESULTS = [
+    *("2-1", "0-0", "1-3", "4-2"),
+    *("1-1", "0-1", "3-0", "2-2"),
+    *("1-0", "2-3", "0-2", "1-1"),
+]
+PLAYED_ROUNDS = (1, 2, 3)
+LIVE_ROUND = 4
 
 
 class Command(BaseCommand):
@@ -33,7 +48,9 @@ class Command(BaseCommand):
         else:
             with transaction.atomic():
                 self._championship(admin.id)
-            self.stdout.write("Created the demo championship (6 teams, double round robin).")
+            self.stdout.write(
+                f"Created the demo championship ({len(DEMO_TEAMS)} teams, double round robin)."
+            )
         self.stdout.write("Demo data loaded.")
 
     def _championship(self, owner_id: int) -> None:
@@ -50,14 +67,10 @@ class Command(BaseCommand):
         matches = commands.fixtures_generate(
             actor_id=owner_id,
             championship_id=championship.id,
-            first_kickoff=timezone.now() - timedelta(days=14),
+            first_kickoff=timezone.now() - timedelta(days=21),
         )
-        for (round_number, score), match in zip(
-            DEMO_RESULTS,
-            [m for m in matches if m.round in (1, 2)],
-            strict=True,
-        ):
-            assert match.round == round_number
+        played = [m for m in matches if m.round in PLAYED_ROUNDS]
+        for score, match in zip(DEMO_RESULTS, played, strict=True):
             home_score, away_score = (int(goals) for goals in score.split("-"))
             commands.match_complete(
                 actor_id=owner_id,
@@ -66,8 +79,11 @@ class Command(BaseCommand):
                 home_score=home_score,
                 away_score=away_score,
             )
-        live = next(m for m in matches if m.round == 3)
+        live = next(m for m in matches if m.round == LIVE_ROUND)
         commands.match_start(actor_id=owner_id, championship_id=championship.id, match_id=live.id)
+        commands.match_update(
+            actor_id=owner_id, championship_id=championship.id, match_id=live.id, minute=17
+        )
         commands.match_record_goal(
             actor_id=owner_id,
             championship_id=championship.id,

@@ -1,0 +1,104 @@
+"""``GET /api/v1/matches/{id}/stream/``: the match's events as Server-Sent Events.
+
+Each event is ``id: <stream version>`` and ``data: <envelope JSON>``. A client resumes
+with ``Last-Event-ID`` (browsers' EventSource sends it by itself when it reconnects) or
+``?after=<version>``; it first gets every later event from the store, then live ones.
+The live pusher's group messages only make delivery prompt: the store is read again
+whenever a pushed version is not the next one, and every ``POLL_SECONDS`` regardless,
+so a lost push delays an event by at most that long. A plain async Django view (not DRF),
+so a connection holds no thread while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.http import require_GET
+
+from championships import live
+from championships.consumers import MAX_VERSION
+from championships.models import Match
+from events import store
+
+POLL_SECONDS = 5.0
+BATCH = 500
+RETRY_MS = 2000
+
+
+def _after(request: HttpRequest) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_VERSION:
+        return None
+    return int(raw)
+
+
+def _frame(recorded: store.RecordedEvent) -> str:
+    return f"id: {recorded.version}\ndata: {live.encode(recorded)}\n\n"
+
+
+@require_GET
+async def match_stream(request: HttpRequest, pk: str) -> HttpResponseBase:
+    try:
+        match_id = UUID(pk)
+    except ValueError:
+        match_id = None
+    if match_id is None or not await Match.objects.filter(id=match_id).aexists():
+        return JsonResponse({"detail": f"match {pk} does not exist"}, status=404)
+    after = _after(request)
+    if after is None:
+        return JsonResponse(
+            {"detail": "Last-Event-ID (or ?after=) must be a stream version, an integer >= 0"},
+            status=400,
+        )
+    response = StreamingHttpResponse(
+        _events(str(match_id), after), content_type="text/event-stream; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # proxies must not hold events back
+    return response
+
+
+async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
+    layer = get_channel_layer()
+    assert layer is not None
+    channel = await layer.new_channel()
+    group = live.match_group(stream_id)
+    # Joined before the first read, so nothing committed after that read goes unseen.
+    await layer.group_add(group, channel)
+    # One receive waits across polls: cancelling it would make a pub/sub layer drop the
+    # channel (it takes a cancelled receive for a consumer that is leaving).
+    receiving: asyncio.Task[dict[str, Any]] | None = None
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        read_store = True
+        while True:
+            while read_store:
+                batch = await database_sync_to_async(store.load)(stream_id, after, limit=BATCH)
+                for recorded in batch:
+                    yield _frame(recorded)
+                    after = recorded.version
+                read_store = len(batch) == BATCH
+            if receiving is None:
+                receiving = asyncio.ensure_future(layer.receive(channel))
+            done, _ = await asyncio.wait({receiving}, timeout=POLL_SECONDS)
+            if not done:
+                yield ": keep-alive\n\n"
+                read_store = True
+                continue
+            message, receiving = receiving.result(), None
+            if message.get("version") == after + 1:
+                yield f"id: {after + 1}\ndata: {message['text']}\n\n"
+                after += 1
+            elif message.get("version", 0) > after + 1:
+                read_store = True  # a push was lost or is late: the store has it
+    finally:
+        if receiving is not None:
+            receiving.cancel()
+        await layer.group_discard(group, channel)

@@ -1,0 +1,77 @@
+"""Play a match live, for the demo: kick-off, the clock, goals, full time, over about a
+minute, through the same commands the API uses (so pages update as on match day)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from championships import commands
+from championships.models import Match, MatchStatus
+
+MINUTES = 90
+
+
+class Command(BaseCommand):
+    help = "Play a match live with random goals (default: the next scheduled match)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("match_id", nargs="?", type=uuid.UUID, help="default: next scheduled")
+        parser.add_argument("--seconds", type=float, default=60.0, help="real time for 90 minutes")
+        parser.add_argument("--goals", type=int, default=None, help="default: 1 to 5 at random")
+        parser.add_argument("--seed", type=int, default=None, help="for a repeatable match")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rng = random.Random(options["seed"])
+        match = self._match(options["match_id"])
+        ids: dict[str, Any] = {
+            "actor_id": match.championship.owner_id,
+            "championship_id": match.championship_id,
+            "match_id": match.id,
+        }
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/matches/{match.id}/"
+        self.stdout.write(f"{match.home_team.name} v {match.away_team.name}: watch at {base}")
+        if match.status != MatchStatus.LIVE:
+            commands.match_start(**ids)
+            self.stdout.write("Kick-off")
+        first = (match.minute or 0) + 1
+        goals = options["goals"] if options["goals"] is not None else rng.randint(1, 5)
+        goal_minutes = sorted(rng.sample(range(first, MINUTES + 1), min(goals, MINUTES - first)))
+        pause = max(0.0, options["seconds"]) / max(1, MINUTES - first + 1)
+        for minute in range(first, MINUTES + 1):
+            time.sleep(pause)
+            if minute % 15 == 0:
+                commands.match_update(**ids, minute=minute)
+            for _ in range(goal_minutes.count(minute)):
+                team = rng.choice([match.home_team, match.away_team])
+                scored = commands.match_record_goal(
+                    **ids, team_id=team.id, minute=minute, player=f"Player {rng.randint(2, 11)}"
+                )
+                self.stdout.write(
+                    f"{minute}' goal for {team.name}: {scored.home_score}-{scored.away_score}"
+                )
+        final = commands.match_complete(**ids)
+        self.stdout.write(f"Full time: {final.home_score}-{final.away_score}")
+
+    def _match(self, match_id: uuid.UUID | None) -> Match:
+        matches = Match.objects.select_related("home_team", "away_team", "championship")
+        if match_id is not None:
+            match = matches.filter(id=match_id).first()
+            if match is None:
+                raise CommandError(f"no match {match_id}")
+        else:
+            ordered = matches.order_by("round", "kickoff", "id")
+            match = (
+                ordered.filter(status=MatchStatus.LIVE).first()
+                or ordered.filter(status=MatchStatus.SCHEDULED).first()
+            )
+            if match is None:
+                raise CommandError("no scheduled match left to play")
+        if match.status not in (MatchStatus.LIVE, MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
+            raise CommandError(f"the match is {match.status}: nothing to play")
+        return match

@@ -1,0 +1,383 @@
+/* Live pages: keep what the server rendered current without a reload.
+ *
+ * Every element with data-live="/ws/..." opens one websocket. The page keeps the last
+ * version it applied per stream (rendered into the JSON script named by data-versions),
+ * sends them on every (re)connect and every SYNC_MS ("resume"), and the server first sends
+ * what it missed from the event store, then live events. A version already applied is a
+ * duplicate and is ignored; a version past the next one is a gap: the page asks for the
+ * range ("fetch") instead of applying it. Reconnects back off exponentially with jitter.
+ * Protocol: docs/live.md. Keep timelineEntry in step with championships/timeline.py.
+ */
+(function () {
+  "use strict";
+
+  var SYNC_MS = 20000;
+  var BACKOFF_FIRST_MS = 500;
+  var BACKOFF_MAX_MS = 15000;
+  var STATUS_LABELS = {
+    scheduled: "Scheduled", live: "Live", completed: "Completed", postponed: "Postponed",
+    cancelled: "Cancelled", awarded: "Awarded (forfeit)"
+  };
+  var connections = [];
+
+  function Connection(root) {
+    var script = document.getElementById(root.getAttribute("data-versions"));
+    this.root = root;
+    this.path = root.getAttribute("data-live");
+    this.versions = script ? JSON.parse(script.textContent) : {};
+    this.fetching = {};
+    this.attempt = 0;
+    this.applied = 0;
+    this.socket = null;
+    this.timer = null;
+    this.connect();
+  }
+
+  Connection.prototype.url = function () {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + this.path;
+  };
+
+  Connection.prototype.setState = function (state, text) {
+    this.root.setAttribute("data-live-connection", state);
+    var el = this.root.querySelector("[data-live-state]");
+    if (el) {
+      el.setAttribute("data-state", state);
+      el.textContent = text;
+    }
+  };
+
+  Connection.prototype.connect = function () {
+    var self = this;
+    var socket;
+    try {
+      socket = new WebSocket(this.url());
+    } catch (e) {
+      this.reconnect();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = function () {
+      self.fetching = {};
+      self.resume();
+      clearInterval(self.timer);
+      self.timer = setInterval(function () { self.resume(); }, SYNC_MS);
+    };
+    socket.onmessage = function (message) {
+      var data;
+      try {
+        data = JSON.parse(message.data);
+      } catch (e) {
+        return;
+      }
+      self.receive(data);
+    };
+    socket.onclose = function () {
+      clearInterval(self.timer);
+      if (self.socket === socket) {
+        self.socket = null;
+        self.reconnect();
+      }
+    };
+  };
+
+  Connection.prototype.reconnect = function () {
+    var self = this;
+    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, this.attempt));
+    var delay = ceiling / 2 + Math.random() * ceiling / 2;
+    this.attempt += 1;
+    this.setState("closed", "Reconnecting\u2026 (the page catches up when it is back)");
+    setTimeout(function () { self.connect(); }, delay);
+  };
+
+  Connection.prototype.send = function (request) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(request));
+    }
+  };
+
+  Connection.prototype.resume = function () {
+    this.send({ type: "resume", versions: this.versions });
+  };
+
+  Connection.prototype.fetch = function (streamId, after) {
+    if (this.fetching[streamId]) {
+      return;
+    }
+    this.fetching[streamId] = true;
+    this.send({ type: "fetch", stream_id: streamId, after: after });
+  };
+
+  Connection.prototype.receive = function (data) {
+    if (data.event_id) {
+      this.event(data);
+    } else if (data.type === "synced") {
+      this.synced(data.versions || {});
+    } else if (data.type === "error" && window.console) {
+      console.warn("live updates:", data.error);
+    }
+  };
+
+  Connection.prototype.synced = function (heads) {
+    this.attempt = 0;
+    this.fetching = {};
+    this.setState("open", "Live: this page updates by itself.");
+    for (var streamId in heads) {
+      if (streamId in this.versions && this.versions[streamId] < heads[streamId]) {
+        this.fetch(streamId, this.versions[streamId]);  // the catch-up was cut short
+      }
+    }
+  };
+
+  Connection.prototype.event = function (envelope) {
+    var streamId = envelope.stream_id;
+    if (!(streamId in this.versions)) {
+      // A stream the page did not render (e.g. another match of the championship).
+      apply(envelope);
+      return;
+    }
+    var last = this.versions[streamId];
+    if (envelope.version <= last) {
+      return;  // a duplicate: already applied
+    }
+    if (envelope.version > last + 1) {
+      this.fetch(streamId, last);  // a gap: get the range, this event included
+      return;
+    }
+    this.versions[streamId] = envelope.version;
+    this.applied += 1;
+    this.root.setAttribute("data-live-applied", String(this.applied));
+    apply(envelope);
+  };
+
+  /* ---- what an event changes on the page ------------------------------------------ */
+
+  function each(selector, fn) {
+    Array.prototype.forEach.call(document.querySelectorAll(selector), fn);
+  }
+
+  function matchElements(matchId) {
+    return document.querySelectorAll('[data-match="' + matchId + '"]');
+  }
+
+  function setField(el, field, text) {
+    Array.prototype.forEach.call(el.querySelectorAll('[data-field="' + field + '"]'), function (f) {
+      f.textContent = text;
+    });
+  }
+
+  function setScore(matchId, home, away) {
+    Array.prototype.forEach.call(matchElements(matchId), function (el) {
+      setField(el, "home_score", String(home));
+      setField(el, "away_score", String(away));
+      setField(el, "dash", "\u2013");
+      el.classList.remove("goal-flash");
+      void el.offsetWidth;  // restart the animation
+      el.classList.add("goal-flash");
+    });
+  }
+
+  function setStatus(matchId, status) {
+    Array.prototype.forEach.call(matchElements(matchId), function (el) {
+      el.setAttribute("data-status", status);
+      setField(el, "status", STATUS_LABELS[status] || status);
+    });
+    tickClocks();
+  }
+
+  function setClock(matchId, minute, since) {
+    Array.prototype.forEach.call(matchElements(matchId), function (el) {
+      Array.prototype.forEach.call(el.querySelectorAll('[data-field="clock"]'), function (c) {
+        c.setAttribute("data-minute", String(minute));
+        c.setAttribute("data-since", since);
+      });
+    });
+    tickClocks();
+  }
+
+  function tickClocks() {
+    each('[data-field="clock"]', function (c) {
+      var owner = c.closest("[data-match]");
+      var since = Date.parse(c.getAttribute("data-since") || "");
+      if (!owner || owner.getAttribute("data-status") !== "live" || isNaN(since)) {
+        c.textContent = "";
+        return;
+      }
+      var base = parseInt(c.getAttribute("data-minute"), 10) || 0;
+      var running = Math.max(0, Math.floor((Date.now() - since) / 60000));
+      c.textContent = Math.min(base + running, 150) + "\u2032";
+    });
+  }
+
+  function teamName(teamId) {
+    var el = document.querySelector('[data-team-name="' + teamId + '"]');
+    return el ? el.textContent : "";
+  }
+
+  function score(home, away) {
+    return home + "\u2013" + away;
+  }
+
+  function withReason(text, reason) {
+    return reason ? text + ": " + reason : text;
+  }
+
+  function timelineEntry(envelope, homeTeamId) {
+    var p = envelope.payload;
+    switch (envelope.event_type) {
+      case "MatchStarted":
+        return { minute: 0, kind: "start", side: "", text: "Kick-off" };
+      case "GoalScored": {
+        var extra = p.penalty ? " (pen.)" : p.own_goal ? " (o.g.)" : "";
+        return {
+          minute: p.minute, kind: "goal", side: p.team_id === homeTeamId ? "home" : "away",
+          text: (p.player || "Goal") + extra + " \u00b7 " + teamName(p.team_id) + " " +
+            score(p.home_score, p.away_score)
+        };
+      }
+      case "MatchCompleted":
+        return { minute: null, kind: "end", side: "", text: "Full time " + score(p.home_score, p.away_score) };
+      case "MatchResultCorrected":
+        return { minute: null, kind: "note", side: "", text: withReason("Result corrected to " + score(p.home_score, p.away_score), p.reason) };
+      case "MatchAwarded":
+        return { minute: null, kind: "note", side: "", text: withReason("Awarded " + score(p.home_score, p.away_score), p.reason) };
+      case "MatchPostponed":
+        return { minute: null, kind: "note", side: "", text: withReason("Postponed", p.reason) };
+      case "MatchCancelled":
+        return { minute: null, kind: "note", side: "", text: withReason("Cancelled", p.reason) };
+    }
+    return null;
+  }
+
+  function addToTimeline(envelope) {
+    each('[data-timeline="' + envelope.stream_id + '"]', function (list) {
+      if (list.querySelector('[data-version="' + envelope.version + '"]')) {
+        return;
+      }
+      var board = document.querySelector('.scoreboard[data-match="' + envelope.stream_id + '"]');
+      var entry = timelineEntry(envelope, board ? board.getAttribute("data-home") : "");
+      if (!entry) {
+        return;
+      }
+      var li = document.createElement("li");
+      li.className = "kind-" + entry.kind + (entry.side ? " side-" + entry.side : "") + " goal-flash";
+      li.setAttribute("data-version", String(envelope.version));
+      var minute = document.createElement("span");
+      minute.className = "minute";
+      minute.textContent = entry.minute === null ? "" : entry.minute + "\u2032";
+      var text = document.createElement("span");
+      text.className = "text";
+      text.textContent = entry.text;
+      li.appendChild(minute);
+      li.appendChild(text);
+      list.insertBefore(li, list.firstChild);  // newest first
+      var empty = list.parentNode.querySelector("[data-timeline-empty]");
+      if (empty) {
+        empty.hidden = true;
+      }
+    });
+  }
+
+  var standingsRequest = 0;
+  var standingsTimer = null;
+
+  function refreshStandings(attempt) {
+    clearTimeout(standingsTimer);
+    // Several groups change at once: one request after the burst.
+    standingsTimer = setTimeout(function () {
+      var request = ++standingsRequest;
+      each("[data-standings]", function (section) {
+        var before = positions(section);
+        fetch(section.getAttribute("data-standings-url"), { headers: { Accept: "text/html" } })
+          .then(function (response) {
+            if (!response.ok) {
+              throw new Error("HTTP " + response.status);
+            }
+            return response.text();
+          })
+          .then(function (html) {
+            if (request !== standingsRequest) {
+              return;  // a newer refresh is under way
+            }
+            section.innerHTML = html;
+            markMoved(section, before);
+            section.setAttribute("data-standings-refreshed", String(request));
+          })
+          .catch(function () {
+            if ((attempt || 0) < 5) {
+              refreshStandings((attempt || 0) + 1);
+            }
+          });
+      });
+    }, attempt ? 1000 * attempt : 150);
+  }
+
+  function positions(section) {
+    var found = {};
+    Array.prototype.forEach.call(section.querySelectorAll("tr[data-team]"), function (row, i) {
+      found[row.getAttribute("data-team")] = i;
+    });
+    return found;
+  }
+
+  function markMoved(section, before) {
+    Array.prototype.forEach.call(section.querySelectorAll("tr[data-team]"), function (row, i) {
+      if (before[row.getAttribute("data-team")] !== i) {
+        row.classList.add("changed");
+      }
+    });
+  }
+
+  function apply(envelope) {
+    var p = envelope.payload || {};
+    var matchId = envelope.stream_type === "match" ? envelope.stream_id : p.match_id;
+    switch (envelope.event_type) {
+      case "MatchStarted":
+        setScore(matchId, 0, 0);
+        setClock(matchId, 0, p.started_at);
+        setStatus(matchId, "live");
+        break;
+      case "MatchUpdated":
+        setClock(matchId, p.minute, envelope.occurred_at);
+        break;
+      case "GoalScored":
+      case "MatchResultCorrected":
+        setScore(matchId, p.home_score, p.away_score);
+        break;
+      case "MatchCompleted":
+        setScore(matchId, p.home_score, p.away_score);
+        setStatus(matchId, "completed");
+        break;
+      case "MatchAwarded":
+        setScore(matchId, p.home_score, p.away_score);
+        setStatus(matchId, "awarded");
+        break;
+      case "MatchPostponed":
+        setStatus(matchId, "postponed");
+        break;
+      case "MatchCancelled":
+        setStatus(matchId, "cancelled");
+        break;
+      case "StandingsUpdated":
+        refreshStandings(0);
+        break;
+    }
+    if (envelope.stream_type === "match") {
+      addToTimeline(envelope);
+    }
+  }
+
+  function start() {
+    each("[data-live]", function (root) {
+      connections.push(new Connection(root));
+    });
+    tickClocks();
+    setInterval(tickClocks, 1000);
+  }
+
+  window.easychampLive = { connections: connections };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,258 @@
+"""The live websockets through the real ASGI application (origin check, routing,
+consumers) with channels' in-memory layer; the pusher runs in real delivery transactions.
+
+Consumers read the store through ``database_sync_to_async``, which closes the thread's
+connection between calls: these tests commit for real (``transaction=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from championships import commands
+from championships.consumers import MAX_MESSAGE_BYTES, RATE_MAX_REQUESTS
+from championships.events import standings_stream_id
+from championships.models import Match
+from easychamp.asgi import application
+from events import delivery
+from tests.championships.conftest import ids
+from tests.championships.factories import MatchFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    async_to_sync(scenario)()
+
+
+async def open_socket(path: str, origin: tuple[bytes, bytes] = ORIGIN) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=[origin])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def receive_until_synced(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
+    """Every message up to and including the next ``synced``."""
+    received = []
+    while True:
+        message = await communicator.receive_json_from(timeout=5)
+        received.append(message)
+        if message.get("type") == "synced":
+            return received
+
+
+def versions(messages: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return [(m["stream_id"], m["version"]) for m in messages if "event_id" in m]
+
+
+@database_sync_to_async
+def live_match() -> Match:
+    match = MatchFactory.create()
+    commands.match_start(**ids(match))
+    return Match.objects.select_related("championship").get(id=match.id)
+
+
+@database_sync_to_async
+def goal(match: Match, minute: int = 10) -> None:
+    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=minute)
+
+
+@database_sync_to_async
+def deliver() -> None:
+    delivery.deliver_all()
+
+
+def test_a_page_that_resumes_gets_the_events_it_missed_in_order_then_synced():
+    async def scenario() -> None:
+        # Given a live match at version 3 (scheduled, started, a goal)
+        match = await live_match()
+        await goal(match)
+        page = await open_socket(f"/ws/matches/{match.id}/")
+
+        # When a page that applied version 1 resumes
+        await page.send_json_to({"type": "resume", "versions": {str(match.id): 1}})
+        received = await receive_until_synced(page)
+
+        # Then it gets versions 2 and 3 as envelopes, then the head
+        assert versions(received) == [(str(match.id), 2), (str(match.id), 3)]
+        assert [m["event_type"] for m in received[:2]] == ["MatchStarted", "GoalScored"]
+        assert received[1]["payload"]["home_score"] == 1
+        assert received[-1] == {"type": "synced", "versions": {str(match.id): 3}}
+        await page.disconnect()
+
+    run(scenario)
+
+
+def test_a_delivered_goal_is_pushed_to_the_match_and_championship_pages():
+    async def scenario() -> None:
+        # Given a match page and its championship page, connected and synced
+        match = await live_match()
+        await deliver()
+        match_page = await open_socket(f"/ws/matches/{match.id}/")
+        championship_page = await open_socket(f"/ws/championships/{match.championship_id}/")
+
+        # When a goal is recorded and delivered
+        await goal(match, minute=33)
+        await deliver()
+
+        # Then both pages receive its envelope, with the stream's version
+        for page in (match_page, championship_page):
+            pushed = await page.receive_json_from(timeout=5)
+            assert (pushed["stream_id"], pushed["version"]) == (str(match.id), 3)
+            assert pushed["event_type"] == "GoalScored"
+            assert pushed["payload"]["minute"] == 33
+            await page.disconnect()
+
+    run(scenario)
+
+
+def test_a_championship_page_gets_standings_events_when_a_match_is_completed():
+    async def scenario() -> None:
+        match = await live_match()
+        await deliver()
+        page = await open_socket(f"/ws/championships/{match.championship_id}/")
+
+        await database_sync_to_async(commands.match_complete)(**ids(match))
+        await deliver()
+
+        pushed = [await page.receive_json_from(timeout=5) for _ in range(2)]
+        assert {m["event_type"] for m in pushed} == {"MatchCompleted", "StandingsUpdated"}
+        assert standings_stream_id(match.championship_id) in {m["stream_id"] for m in pushed}
+        await page.disconnect()
+
+    run(scenario)
+
+
+def test_a_gap_is_filled_by_fetching_the_range():
+    async def scenario() -> None:
+        match = await live_match()
+        for minute in (5, 6, 7):
+            await goal(match, minute)
+        page = await open_socket(f"/ws/matches/{match.id}/")
+
+        await page.send_json_to({"type": "fetch", "stream_id": str(match.id), "after": 2})
+        received = await receive_until_synced(page)
+
+        assert versions(received) == [(str(match.id), v) for v in (3, 4, 5)]
+        assert [m["payload"]["minute"] for m in received[:3]] == [5, 6, 7]
+        await page.disconnect()
+
+    run(scenario)
+
+
+def test_a_page_reads_only_the_streams_of_its_own_championship():
+    async def scenario() -> None:
+        # Given two championships, each with a live match
+        ours, theirs = await live_match(), await live_match()
+        page = await open_socket(f"/ws/championships/{ours.championship_id}/")
+
+        # When the page asks for its match, another championship's and a made-up stream
+        await page.send_json_to(
+            {
+                "type": "resume",
+                "versions": {str(ours.id): 0, str(theirs.id): 0, "users-1": 0},
+            }
+        )
+        received = await receive_until_synced(page)
+
+        # Then it gets its own match's events only
+        assert {m["stream_id"] for m in received if "event_id" in m} == {str(ours.id)}
+        assert received[-1]["versions"] == {str(ours.id): 2}
+        await page.disconnect()
+
+    run(scenario)
+
+
+def test_an_unknown_match_or_a_foreign_origin_is_refused():
+    async def scenario() -> None:
+        unknown = WebsocketCommunicator(application, f"/ws/matches/{uuid.uuid4()}/", [ORIGIN])
+        assert await unknown.connect() == (False, 4404)
+
+        match = await live_match()
+        foreign = WebsocketCommunicator(
+            application, f"/ws/matches/{match.id}/", [(b"origin", b"https://evil.example")]
+        )
+        connected, _ = await foreign.connect()
+        assert not connected
+
+    run(scenario)
+
+
+def test_bad_messages_get_an_error_and_the_connection_keeps_working():
+    async def scenario() -> None:
+        match = await live_match()
+        page = await open_socket(f"/ws/matches/{match.id}/")
+
+        for bad in (
+            "{not json",
+            "[1, 2]",
+            json.dumps({"type": "subscribe-everything"}),
+            json.dumps({"type": "resume", "versions": {str(match.id): -1}}),
+            json.dumps({"type": "resume", "versions": {str(match.id): True}}),
+            json.dumps({"type": "resume", "versions": "all"}),
+            json.dumps({"type": "fetch", "after": 0}),
+        ):
+            await page.send_to(text_data=bad)
+            reply = await page.receive_json_from(timeout=5)
+            assert reply["type"] == "error", bad
+
+        await page.send_json_to({"type": "resume", "versions": {str(match.id): 0}})
+        assert len(versions(await receive_until_synced(page))) == 2
+        await page.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("frame", "close_code"),
+    [
+        ({"bytes_data": b"\x00\x01"}, 1003),
+        ({"text_data": "x" * (MAX_MESSAGE_BYTES + 1)}, 1009),
+    ],
+    ids=["binary", "oversized"],
+)
+def test_binary_or_oversized_frames_close_that_connection_only(frame, close_code):
+    async def scenario() -> None:
+        match = await live_match()
+        await deliver()
+        bystander = await open_socket(f"/ws/matches/{match.id}/")
+        offender = await open_socket(f"/ws/matches/{match.id}/")
+
+        await offender.send_to(**frame)
+
+        assert (await offender.receive_json_from(timeout=5))["type"] == "error"
+        assert await offender.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": close_code,
+        }
+        await goal(match)
+        await deliver()
+        assert (await bystander.receive_json_from(timeout=5))["version"] == 3
+        await bystander.disconnect()
+
+    run(scenario)
+
+
+def test_a_flooding_connection_is_closed():
+    async def scenario() -> None:
+        match = await live_match()
+        page = await open_socket(f"/ws/matches/{match.id}/")
+
+        for _ in range(RATE_MAX_REQUESTS + 1):
+            await page.send_to(text_data="{}")
+        outputs = [await page.receive_output(timeout=5) for _ in range(RATE_MAX_REQUESTS + 2)]
+
+        assert outputs[-1] == {"type": "websocket.close", "code": 1008}
+
+    run(scenario)
