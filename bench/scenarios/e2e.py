@@ -74,6 +74,9 @@ class WebProcess:
             "CELERY_QUEUE": queue,
             "PYTHONPATH": str(ROOT),
             "DEBUG": "0",
+            # Plain HTTP on loopback: production settings would redirect to HTTPS.
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
             "LOG_LEVEL": "WARNING",
         }
         with self.log_path.open("wb") as log:

@@ -58,6 +58,9 @@ class WebServer:
             "CELERY_QUEUE": self.queue,
             "PYTHONPATH": str(ROOT),
             "DEBUG": "0",
+            # Plain HTTP on loopback: production settings would redirect to HTTPS.
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
         }
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(

@@ -45,9 +45,14 @@ def sent(monkeypatch, celery_queue) -> Iterator[list[tuple[str, ...]]]:
 
 @pytest.fixture
 def redis_down(settings) -> Iterator[None]:
+    working = settings.REDIS_URL
     settings.REDIS_URL = CLOSED_PORT_REDIS
     wakeup.reset()
     yield
+    wakeup.flush()
+    # Back on the working Redis before the clients are made again (the settings
+    # fixture would restore it only after this teardown).
+    settings.REDIS_URL = working
     wakeup.reset()
 
 
