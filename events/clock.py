@@ -8,22 +8,22 @@ durations ("retry in 1.3 s"), which mean the same on every clock.
 
 On SQLite the database runs in the process, so its clock is the machine's; the same
 expressions keep the SQL identical in shape and the stored text format Django's.
+
+Here: the expressions and ``database_now``; the SQL each database reads its clock with
+is in its backend (``events.backends.postgresql``, ``events.backends.sqlite``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, Expression, F, FloatField, Func
 from django.db.models.sql.compiler import SQLCompiler
-from django.utils.dateparse import parse_datetime
 
-# SQLite: the text Django stores datetimes as (UTC), to the millisecond. The format is a
-# parameter: a literal "%" would need escaping in some code paths and not in others.
-_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%f"
+from events.backends import recorder
 
 # (sql, params): Django concatenates params as lists, whatever django-stubs says.
 SQL = tuple[str, Any]
@@ -32,8 +32,8 @@ SQL = tuple[str, Any]
 class DatabaseNow(Func):
     """The database's current time, optionally plus ``seconds`` (computed in SQL).
 
-    ``clock_timestamp()`` rather than ``now()``: the time of the write, not of the
-    start of the (possibly long) delivery transaction.
+    On PostgreSQL ``clock_timestamp()`` rather than ``now()``: the time of the write,
+    not of the start of the (possibly long) delivery transaction.
     """
 
     output_field = DateTimeField()
@@ -51,15 +51,7 @@ class DatabaseNow(Func):
         arg_joiner: str | None = None,
         **extra_context: Any,
     ) -> SQL:
-        if connection.vendor == "postgresql":
-            if self.seconds:
-                return "(clock_timestamp() + make_interval(secs => %s))", [self.seconds]
-            return "clock_timestamp()", []
-        if connection.vendor == "sqlite":
-            modifier = [f"{self.seconds:+.6f} seconds"] if self.seconds else []
-            placeholders = ", %s" * len(modifier)
-            return f"strftime(%s, 'now'{placeholders})", [_SQLITE_FORMAT, *modifier]
-        raise NotImplementedError(f"no database clock for {connection.vendor}")
+        return recorder(connection.vendor).now_sql(self.seconds)
 
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         kwargs = {"seconds": self.seconds} if self.seconds else {}
@@ -89,31 +81,11 @@ class SecondsUntil(Func):
 
 def seconds_until_sql(column_sql: str, vendor: str) -> str:
     """SQL for the seconds from the database's now until ``column_sql`` (0 if past/NULL)."""
-    if vendor == "postgresql":
-        return (
-            f"COALESCE(GREATEST(0, EXTRACT(EPOCH FROM ({column_sql}) - clock_timestamp())), 0)"
-            "::float8"
-        )
-    if vendor == "sqlite":
-        return f"COALESCE(MAX(0, (julianday({column_sql}) - julianday('now')) * 86400.0), 0)"
-    raise NotImplementedError(f"no database clock for {vendor}")
+    return recorder(vendor).seconds_until_sql(column_sql)
 
 
 def database_now(using: str = DEFAULT_DB_ALIAS) -> datetime:
     """The database's current time (aware, UTC)."""
     connection = connections[using]
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT strftime(%s, 'now')", [_SQLITE_FORMAT])
-        else:
-            cursor.execute("SELECT clock_timestamp()")
-        row = cursor.fetchone()
-    value = row[0]
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed is None:
-            raise ValueError(f"the database's clock said {value!r}")
-        value = parsed
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+        return recorder(connection.vendor).database_now(cursor)

@@ -7,6 +7,10 @@ busy), runs the handler over the pending events in one transaction and advances 
 checkpoint in that same transaction.
 Redelivering therefore never repeats a database effect.
 
+The passes, failures and retries are here; the SQL that locks, creates and advances a
+checkpoint and fetches its events is each database's (``events.backends``): on
+PostgreSQL the lock and the fetch are one prepared statement.
+
 Failures. Whatever makes a pass over one (subscription, stream) fail — the handler
 raising, a stored row that cannot be decoded, the checkpoint advance failing (a handler
 that swallowed a database error leaves the transaction aborted), the commit failing (a
@@ -57,7 +61,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from events import metrics
-from events.clock import DatabaseNow, SecondsUntil, database_now, seconds_until_sql
+from events.backends import recorder
+from events.clock import DatabaseNow, SecondsUntil, database_now
 from events.context import event_context
 from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
 from events.store import RecordedEvent, decode_row, text_rows
@@ -212,75 +217,18 @@ def _deliver_subscription(
     result.more.append(sub.name)
 
 
-# The advisory lock every creator of a checkpoint row takes first (both paths below).
-_CREATOR_LOCK_KEY = "hashtextextended(%(sub)s || '/' || %(stream)s, 0)"
-
-_PG_LOCK_AND_FETCH = f"""
-    WITH found AS (
-        SELECT id, version, attempts, next_attempt_at, failing_since, blocked
-        FROM event_checkpoint
-        WHERE subscription = %(sub)s AND stream_id = %(stream)s
-        FOR UPDATE SKIP LOCKED
-    ), created AS (
-        INSERT INTO event_checkpoint
-            (subscription, stream_id, stream_type, version, attempts, last_error, blocked,
-             updated_at)
-        SELECT %(sub)s, %(stream)s, %(type)s, 0, 0, '', false, clock_timestamp()
-        WHERE CASE
-            WHEN EXISTS (
-                SELECT 1 FROM event_checkpoint
-                WHERE subscription = %(sub)s AND stream_id = %(stream)s
-            ) THEN false
-            WHEN NOT EXISTS (SELECT 1 FROM event_store WHERE stream_id = %(stream)s) THEN false
-            -- Creators of a checkpoint take this lock first, so this insert never waits
-            -- for another one's: if it is taken, the general path waits, but briefly.
-            ELSE pg_try_advisory_xact_lock({_CREATOR_LOCK_KEY})
-        END
-        ON CONFLICT (subscription, stream_id) DO NOTHING
-        RETURNING id, version, attempts, next_attempt_at, failing_since, blocked
-    ), cp AS (
-        -- The wait is read from the clock once: the same value decides whether events
-        -- are fetched and what the caller is told to wait.
-        SELECT id, version, attempts,
-               {seconds_until_sql("next_attempt_at", "postgresql")} AS wait,
-               failing_since, blocked
-        FROM (SELECT * FROM found UNION ALL SELECT * FROM created) AS pair
-    )
-    SELECT cp.id, cp.version, cp.attempts, cp.wait, cp.failing_since, cp.blocked,
-           e.version, e.event_id, e.position, e.event_type, e.schema_version, e.occurred_at,
-           e.payload::text, e.metadata::text
-    FROM cp LEFT JOIN LATERAL (
-        SELECT version, event_id, position, event_type, schema_version, occurred_at,
-               payload, metadata
-        FROM event_store
-        WHERE stream_id = %(stream)s AND version > cp.version AND NOT cp.blocked
-          AND cp.wait = 0
-        ORDER BY version
-        LIMIT %(limit)s
-    ) e ON true
-    ORDER BY e.version
-"""
-
-
 def _lock_and_fetch(
     subscription: str, stream_id: str, stream_type: str, limit: int
 ) -> tuple[_State | None, list[tuple[Any, ...]]]:
     """Lock the pair's checkpoint (creating it for a stream seen for the first time) and
     read the events after it, unless a retry is not due yet.
 
-    On PostgreSQL all of it happens in one prepared statement (a delivery is a handful of
-    round trips, so each one counts; a new match's first goal must be as quick as its
-    second). No row back means the stream has no events, or another delivery holds or
-    is creating the checkpoint: the general path below tells which, and waits briefly.
+    Where the backend can, all of it is one round trip (PostgreSQL); otherwise, or when
+    it found the pair held or the stream empty, the general path below tells which.
     """
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        params = {"sub": subscription, "stream": stream_id, "type": stream_type, "limit": limit}
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_PG_LOCK_AND_FETCH, params, prepare=True)
-            found = cursor.fetchall()
-        if found:
-            return _State(*found[0][:6]), [row[6:] for row in found if row[6] is not None]
+    found = recorder().lock_and_fetch(subscription, stream_id, stream_type, limit)
+    if found is not None:
+        return _State(*found[0]), found[1]
     locked = _lock(subscription, stream_id, stream_type)
     if locked is None or locked.blocked or locked.wait > 0:
         return locked, []
@@ -308,47 +256,13 @@ def _lock(subscription: str, stream_id: str, stream_type: str) -> _State | None:
         # A wake-up for a stream with no events (mistyped, or from another database
         # sharing the broker): nothing to deliver, and no checkpoint row to leave behind.
         return _State(0, 0, 0, 0.0, None, False)
-    # The row is missing, or another delivery holds it. Deliveries take milliseconds,
-    # so on PostgreSQL wait for it briefly: re-enqueueing with a countdown would delay
-    # the events that woke us (a live score) by far longer. ``_Busy`` if it runs out.
-    postgres = connection.vendor == "postgresql"
-    table = Checkpoint._meta.db_table
-    with connection.cursor() as cursor:
-        if postgres:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
-        try:
-            if postgres:  # the creators' lock of _PG_LOCK_AND_FETCH
-                cursor.execute(
-                    f"SELECT pg_advisory_xact_lock({_CREATOR_LOCK_KEY})",
-                    {"sub": subscription, "stream": stream_id},
-                )
-            # updated_at: the column's default, the database's clock.
-            cursor.execute(
-                f"INSERT INTO {table} "
-                "(subscription, stream_id, stream_type, version, attempts, last_error, "
-                "blocked) VALUES (%s, %s, %s, 0, 0, '', %s) "
-                "ON CONFLICT (subscription, stream_id) DO NOTHING RETURNING id",
-                [subscription, stream_id, stream_type, False],
-            )
-            created = cursor.fetchone()
-            if created is not None:
-                if postgres:
-                    cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
-                return _State(created[0], 0, 0, 0.0, None, False)
-            if not postgres:
-                return None
-            cursor.execute(
-                "SELECT id, version, attempts, "
-                f"{seconds_until_sql('next_attempt_at', 'postgresql')}, failing_since, blocked "
-                f"FROM {table} WHERE subscription = %s AND stream_id = %s FOR UPDATE",
-                [subscription, stream_id],
-            )
-            row = cursor.fetchone()
-            # The handler's own writes in this transaction wait as long as they normally would.
-            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
-        except OperationalError as exc:
-            raise _Busy from exc
-    return _State(*row) if row is not None else None
+    # The row is missing, or another delivery holds it: the backend creates it, or waits
+    # for the holder up to LOCK_WAIT_MS (PostgreSQL), or reports it held (SQLite).
+    try:
+        created = recorder().create_checkpoint(subscription, stream_id, stream_type, LOCK_WAIT_MS)
+    except OperationalError as exc:
+        raise _Busy from exc
+    return _State(*created) if created is not None else None
 
 
 def _pending(stream_id: str, after_version: int, limit: int) -> list[tuple[Any, ...]]:
@@ -415,23 +329,8 @@ def _observe(sub: Subscription, events: list[RecordedEvent], seconds: float) -> 
         lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
 
 
-_PG_ADVANCE = (
-    "UPDATE event_checkpoint SET version = %s, updated_at = clock_timestamp() WHERE id = %s",
-    "UPDATE event_checkpoint SET version = %s, updated_at = clock_timestamp(), attempts = 0, "
-    "next_attempt_at = NULL, failing_since = NULL, last_error = '' WHERE id = %s",
-)
-
-
 def _advance(state: _State, version: int) -> None:
-    recovered = bool(state.attempts or state.failing_since)
-    if connection.vendor == "postgresql":
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_PG_ADVANCE[recovered], [version, state.pk], prepare=True)
-        return
-    fields: dict[str, Any] = {"version": version, "updated_at": DatabaseNow()}
-    if recovered:
-        fields |= {"attempts": 0, "next_attempt_at": None, "failing_since": None, "last_error": ""}
-    Checkpoint.objects.filter(pk=state.pk).update(**fields)
+    recorder().advance(state.pk, version, bool(state.attempts or state.failing_since))
 
 
 OnCommitHook = Callable[[], Any]

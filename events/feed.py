@@ -36,6 +36,10 @@ lock), and a periodic task keeps the feed current when nobody reads.
 
 On SQLite writers are serialised (immediate transactions), so positions commit in order
 and the feed is the store read by position: ``feed_position`` equals ``position``.
+
+Here: reading the feed (``read``, ``sequence``). The sequencer and its SQL are
+``PostgresFeed`` in ``events.backends.postgresql``; SQLite's ``SequentialFeed``, which
+has nothing to sequence, is in ``events.backends.sqlite``.
 """
 
 from __future__ import annotations
@@ -43,17 +47,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
-from django.db import connection, transaction
 from django.db.models import F
 
+from events.backends import Sequencer, recorder
 from events.models import StoredEvent
 from events.store import RecordedEvent, decode_row_or_undecoded, text_rows
 
 MAX_LIMIT = 10_000
-# Positions one pass takes from beyond ``high_position``: a large backlog (the first pass
-# over an existing store) is sequenced in several transactions, none of them long.
-SEQUENCE_BATCH = 10_000
 
 _FEED_COLUMNS = (
     "event_id",
@@ -68,124 +68,6 @@ _FEED_COLUMNS = (
     "metadata_text",
     "feed_position",
 )
-
-
-class PostgresFeed:
-    """Feed positions handed out by the sequencer (see the module docstring)."""
-
-    # Passes take turns on an advisory lock (released after the commit is visible, so
-    # the next pass sees this one's work). Not on the state row: a pass creating a
-    # missing row (a test flush truncated it) would make the next one wait on its insert.
-    _TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('easychamp.feed', 0))"
-    _WAIT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('easychamp.feed', 0)) IS NULL"
-    _STATE = """
-        WITH created AS (
-            INSERT INTO event_feed_state (id, last_feed_position, high_position)
-            VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING
-            RETURNING last_feed_position, high_position
-        )
-        SELECT last_feed_position, high_position FROM created
-        UNION ALL
-        SELECT last_feed_position, high_position FROM event_feed_state WHERE id = 1
-    """
-    # One statement, so one snapshot decides what is visible, what is a hole and which
-    # holes are dead. ``xid8`` compares as an integer once cast through text.
-    _PASS = """
-        WITH snap AS MATERIALIZED (
-            SELECT pg_snapshot_xmin(s)::text::bigint AS xmin,
-                   pg_snapshot_xmax(s)::text::bigint AS xmax
-            FROM pg_current_snapshot() AS s
-        ), fresh AS MATERIALIZED (
-            SELECT position FROM event_store
-            WHERE position > %(high)s ORDER BY position LIMIT %(batch)s
-        ), filled AS MATERIALIZED (
-            SELECT h.position FROM event_feed_hole h
-            WHERE EXISTS (SELECT 1 FROM event_store e WHERE e.position = h.position)
-        ), ready AS MATERIALIZED (
-            SELECT position, %(last)s + row_number() OVER (ORDER BY position) AS feed_position
-            FROM (SELECT position FROM filled UNION ALL SELECT position FROM fresh) AS r
-        ), top AS MATERIALIZED (
-            SELECT coalesce(max(position), %(high)s) AS high FROM fresh
-        ), sequenced AS (
-            INSERT INTO event_feed (feed_position, position)
-            SELECT feed_position, position FROM ready
-        ), opened AS (
-            INSERT INTO event_feed_hole (position, horizon)
-            SELECT g, snap.xmax FROM top, snap, generate_series(%(high)s + 1, top.high) AS g
-            WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.position = g)
-        ), closed AS (
-            DELETE FROM event_feed_hole h USING snap
-            WHERE h.position IN (SELECT position FROM filled)
-               OR (h.horizon <= snap.xmin
-                   AND NOT EXISTS (SELECT 1 FROM event_store e WHERE e.position = h.position))
-        )
-        UPDATE event_feed_state
-        SET last_feed_position = %(last)s + (SELECT count(*) FROM ready),
-            high_position = (SELECT high FROM top),
-            updated_at = statement_timestamp()
-        WHERE id = 1
-        RETURNING (SELECT count(*) FROM ready), (SELECT count(*) FROM fresh)
-    """
-
-    def sequence(self, *, wait: bool = False, max_passes: int = 100) -> int:
-        """Give every visible event not yet in the feed its feed position; returns how
-        many. Without ``wait``, a pass that finds another one running leaves it the work."""
-        total = 0
-        for _ in range(max_passes):
-            sequenced, scanned = self._pass(wait)
-            total += sequenced
-            if scanned < SEQUENCE_BATCH:
-                break
-        return total
-
-    def _pass(self, wait: bool) -> tuple[int, int]:
-        with transaction.atomic():
-            connection.ensure_connection()
-            with psycopg.Cursor(connection.connection) as cursor:
-                cursor.execute(self._WAIT_LOCK if wait else self._TRY_LOCK, prepare=True)
-                locked = cursor.fetchone()
-                if not wait and not (locked and locked[0]):
-                    return 0, 0  # another pass is at work
-                cursor.execute(self._STATE, prepare=True)
-                state = cursor.fetchone()
-                assert state is not None
-                last, high = state
-                params = {"last": last, "high": high, "batch": SEQUENCE_BATCH}
-                cursor.execute(self._PASS, params, prepare=True)
-                row = cursor.fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
-    def read(
-        self,
-        after: int,
-        limit: int,
-        stream_ids: Sequence[str] | None,
-        event_types: Sequence[str] | None,
-    ) -> list[RecordedEvent]:
-        self.sequence()
-        qs = StoredEvent.objects.filter(feed_entry__feed_position__gt=after)
-        qs = _filtered(qs, stream_ids, event_types).annotate(
-            feed_position=F("feed_entry__feed_position")
-        )
-        return _decoded(qs.order_by("feed_entry__feed_position")[:limit])
-
-
-class SequentialFeed:
-    """Writers take turns (SQLite), so the store read by position is the feed."""
-
-    def sequence(self, *, wait: bool = False, max_passes: int = 100) -> int:
-        return 0
-
-    def read(
-        self,
-        after: int,
-        limit: int,
-        stream_ids: Sequence[str] | None,
-        event_types: Sequence[str] | None,
-    ) -> list[RecordedEvent]:
-        qs = StoredEvent.objects.filter(position__gt=after)
-        qs = _filtered(qs, stream_ids, event_types).annotate(feed_position=F("position"))
-        return _decoded(qs.order_by("position")[:limit])
 
 
 def _filtered(qs: Any, stream_ids: Sequence[str] | None, event_types: Sequence[str] | None) -> Any:
@@ -203,13 +85,9 @@ def _decoded(qs: Any) -> list[RecordedEvent]:
     ]
 
 
-_postgres = PostgresFeed()
-_sequential = SequentialFeed()
-
-
-def current() -> PostgresFeed | SequentialFeed:
-    """The feed of the default database's backend."""
-    return _postgres if connection.vendor == "postgresql" else _sequential
+def current() -> Sequencer:
+    """The feed's sequencer for the default database's backend."""
+    return recorder().feed
 
 
 def sequence(*, wait: bool = False) -> int:
@@ -231,4 +109,10 @@ def read(
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise ValueError(f"after must be an integer >= 0, not {after!r}")
     limit = max(1, min(int(limit), MAX_LIMIT))
-    return current().read(after, limit, stream_ids, event_types)
+    feed = current()
+    # Sequence first (leaving it to a pass already running), so the page is current.
+    feed.sequence()
+    order = feed.order_field
+    qs = StoredEvent.objects.filter(**{f"{order}__gt": after})
+    qs = _filtered(qs, stream_ids, event_types).annotate(feed_position=F(order))
+    return _decoded(qs.order_by(order)[:limit])

@@ -17,6 +17,8 @@ The switch lasts until the block ends, and only for this transaction:
 - SQLite: a row in ``event_store_purge`` that the trigger looks for, inserted in the
   block's transaction and deleted before it ends, so no other connection ever sees it.
 
+Each switch is its database's (``events.backends.postgresql``, ``events.backends.sqlite``).
+
 UPDATE stays refused even then: a stored event never changes (a new payload shape gets
 an upcaster instead).
 """
@@ -29,29 +31,22 @@ from contextlib import contextmanager
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import QuerySet
 
+from events.backends import recorder
 from events.models import FeedEntry, StoredEvent
-
-PURGE_SETTING = "easychamp.event_store_purge"
-PURGE_TABLE = "event_store_purge"
 
 
 @contextmanager
 def allow_event_purge(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Inside (one transaction), events may be deleted. Tests and benchmarks only."""
     connection = connections[using]
+    backend = recorder(connection.vendor)
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SELECT set_config(%s, 'on', true)", [PURGE_SETTING])
-            else:
-                cursor.execute(f"INSERT INTO {PURGE_TABLE} (allowed) VALUES (1)")
+            backend.set_purge(cursor, allowed=True)
         yield
         # Inside an outer transaction the switch would otherwise outlive the block.
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SELECT set_config(%s, 'off', true)", [PURGE_SETTING])
-            else:
-                cursor.execute(f"DELETE FROM {PURGE_TABLE}")
+            backend.set_purge(cursor, allowed=False)
 
 
 def purge_events(events: QuerySet[StoredEvent]) -> int:

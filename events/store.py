@@ -1,9 +1,10 @@
 """The event store: append to a stream with optimistic concurrency, load, read all.
 
 ``append`` joins the caller's transaction, so a domain change and its events commit
-together or not at all. On PostgreSQL one append is one statement whatever the batch
-size: a data-modifying CTE moves the stream head (the concurrency check: a conditional
-update that serialises writers of one stream) and inserts every event from arrays.
+together or not at all. Here: the checks, the encoding, the envelopes, the reading and
+decoding of stored rows. The insert itself (moving the stream head, the concurrency
+check, and storing the events) is each database's own: ``events.backends.postgresql``
+(one prepared statement whatever the batch size) and ``events.backends.sqlite``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-import psycopg
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from events import metrics
+from events.backends import recorder
 from events.context import Metadata, current_metadata
 from events.models import EventStream, StoredEvent
 from events.registry import Event, EventDecodingError, EventError, registry
@@ -178,28 +179,16 @@ def append(
     new_version = expected_version + len(events)
 
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            positions = _insert_postgresql(
-                stream_id,
-                stream_type,
-                expected_version,
-                event_ids,
-                events,
-                payloads,
-                metadata_json,
-                occurred_at,
-            )
-        else:
-            positions = _insert_generic(
-                stream_id,
-                stream_type,
-                expected_version,
-                event_ids,
-                events,
-                payloads,
-                metadata_json,
-                occurred_at,
-            )
+        positions = recorder().insert_events(
+            stream_id,
+            stream_type,
+            expected_version,
+            event_ids,
+            events,
+            payloads,
+            metadata_json,
+            occurred_at,
+        )
         if positions:
             types = [event.event_type for event in events]
             transaction.on_commit(lambda: _committed(stream_id, stream_type, new_version, types))
@@ -254,169 +243,6 @@ def _validate(
     if not resolved:
         raise InvalidAppend("stream_type is required (pass it, or set it on the event class)")
     return resolved
-
-
-_PG_HEAD_CREATE = """
-    INSERT INTO event_stream (stream_id, stream_type, version, updated_at)
-    VALUES (%s, %s, %s, statement_timestamp())
-    ON CONFLICT (stream_id) DO NOTHING
-    RETURNING 1
-"""
-# ``updated_at`` (indexed, for the sweeper) moves only when it is a second old: a busy
-# stream's head is then mostly updated in place (a HOT update, no index writes). The
-# sweeper looks for streams behind for several seconds, so a second of slack is harmless.
-_PG_HEAD_MOVE = """
-    UPDATE event_stream SET version = %s,
-        updated_at = CASE WHEN updated_at < statement_timestamp() - interval '1 second'
-                          THEN statement_timestamp() ELSE updated_at END
-    WHERE stream_id = %s AND version = %s
-    RETURNING 1
-"""
-_PG_INSERT = """
-    WITH head AS ({head})
-    INSERT INTO event_store
-        (event_id, stream_id, stream_type, version, event_type, schema_version,
-         occurred_at, payload, metadata)
-    SELECT u.event_id, %s, %s, u.version, u.event_type, u.schema_version,
-           %s, u.payload::jsonb, %s::jsonb
-    FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::int[], %s::text[])
-         AS u(event_id, version, event_type, schema_version, payload)
-    WHERE EXISTS (SELECT 1 FROM head)
-    RETURNING position, version
-"""
-# One event (the common case, a live score): plain parameters, no arrays to build.
-_PG_INSERT_ONE = """
-    WITH head AS ({head})
-    INSERT INTO event_store
-        (event_id, stream_id, stream_type, version, event_type, schema_version,
-         occurred_at, payload, metadata)
-    SELECT %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb
-    WHERE EXISTS (SELECT 1 FROM head)
-    RETURNING position, version
-"""
-_PG_SQL = {
-    (False, False): _PG_INSERT.format(head=_PG_HEAD_CREATE),
-    (False, True): _PG_INSERT.format(head=_PG_HEAD_MOVE),
-    (True, False): _PG_INSERT_ONE.format(head=_PG_HEAD_CREATE),
-    (True, True): _PG_INSERT_ONE.format(head=_PG_HEAD_MOVE),
-}
-
-
-def _insert_postgresql(
-    stream_id: str,
-    stream_type: str,
-    expected_version: int,
-    event_ids: list[uuid.UUID],
-    events: Sequence[Event],
-    payloads: list[str],
-    metadata_json: str,
-    occurred_at: datetime,
-) -> list[int]:
-    """Positions of the inserted events, or [] (nothing written) on a version conflict."""
-    new_version = expected_version + len(events)
-    single = len(events) == 1
-    moving = expected_version > 0
-    params: list[object] = (
-        [new_version, stream_id, expected_version]
-        if moving
-        else [stream_id, stream_type, new_version]
-    )
-    if single:
-        event = events[0]
-        params += [
-            event_ids[0],
-            stream_id,
-            stream_type,
-            new_version,
-            event.event_type,
-            event.schema_version,
-            occurred_at,
-            payloads[0],
-            metadata_json,
-        ]
-    else:
-        params += [
-            stream_id,
-            stream_type,
-            occurred_at,
-            metadata_json,
-            event_ids,
-            list(range(expected_version + 1, new_version + 1)),
-            [e.event_type for e in events],
-            [e.schema_version for e in events],
-            payloads,
-        ]
-    sql = _PG_SQL[single, moving]
-    # The hot statement goes straight to the driver with server-side binding, prepared
-    # once per connection: planning the CTE on every append costs more than executing it.
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall()
-    if not rows:
-        return []
-    by_version = {version: position for position, version in rows}
-    return [by_version[v] for v in range(expected_version + 1, new_version + 1)]
-
-
-_GENERIC_CHUNK = 500
-
-
-def _insert_generic(
-    stream_id: str,
-    stream_type: str,
-    expected_version: int,
-    event_ids: list[uuid.UUID],
-    events: Sequence[Event],
-    payloads: list[str],
-    metadata_json: str,
-    occurred_at: datetime,
-) -> list[int]:
-    # SQLite: the transaction began IMMEDIATE (settings), so it holds the write lock and
-    # reading the head then writing cannot interleave with another writer.
-    if stream_version(stream_id) != expected_version:
-        return []
-    new_version = expected_version + len(events)
-    now = timezone.now()
-    if expected_version == 0:
-        EventStream.objects.create(
-            stream_id=stream_id, stream_type=stream_type, version=new_version, updated_at=now
-        )
-    else:
-        EventStream.objects.filter(stream_id=stream_id).update(version=new_version, updated_at=now)
-    table = StoredEvent._meta.db_table
-    columns = (
-        "event_id, stream_id, stream_type, version, event_type, schema_version, "
-        "occurred_at, payload, metadata"
-    )
-    ops = connection.ops
-    occurred = ops.adapt_datetimefield_value(occurred_at)
-    positions: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(events), _GENERIC_CHUNK):
-            chunk = range(start, min(start + _GENERIC_CHUNK, len(events)))
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            params: list[Any] = []
-            for i in chunk:
-                params += [
-                    event_ids[i].hex,
-                    stream_id,
-                    stream_type,
-                    expected_version + 1 + i,
-                    events[i].event_type,
-                    events[i].schema_version,
-                    occurred,
-                    payloads[i],
-                    metadata_json,
-                ]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING position, version",
-                params,
-            )
-            rows = cursor.fetchall()
-            by_version = {version: position for position, version in rows}
-            positions += [by_version[expected_version + 1 + i] for i in chunk]
-    return positions
 
 
 def stream_version(stream_id: str) -> int:

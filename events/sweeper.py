@@ -15,6 +15,9 @@ drift, its clock is the one that stamps the rows.
 The streams found go into the dirty set in one Redis call, with one drain sent whatever
 the drain flag says; without Redis or a broker they are delivered here, for at most
 ``IN_PROCESS_SECONDS`` (the rest at the next sweep).
+
+The SQL that creates the checkpoints of a page (one statement on PostgreSQL) is each
+database's: ``events.backends``.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
 from django.db.models import Q
 
-from events import delivery, wakeup
+from events import clock, delivery, wakeup
+from events.backends import recorder
 from events.drain import follow_up
 from events.models import Checkpoint, EventStream, SweepCursor
 from events.subscriptions import Subscription, subscriptions
@@ -60,14 +63,7 @@ def sweep() -> int:
 
 def database_now() -> datetime:
     """The database's clock, now (not the start of the transaction)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT clock_timestamp()")
-            value: datetime = cursor.fetchone()[0]
-            return value
-        cursor.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
-        text: str = cursor.fetchone()[0]
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return clock.database_now()
 
 
 def _sweep_subscription(sub: Subscription, now: datetime) -> set[Stream]:
@@ -130,35 +126,12 @@ def _sweep_subscription(sub: Subscription, now: datetime) -> set[Stream]:
     return woken
 
 
-_PG_WATCH = """
-    INSERT INTO event_checkpoint
-        (subscription, stream_id, stream_type, version, attempts, last_error, blocked,
-         updated_at)
-    SELECT %s, u.stream_id, u.stream_type, 0, 0, '', false, clock_timestamp()
-    FROM unnest(%s::text[], %s::text[]) AS u(stream_id, stream_type)
-    ON CONFLICT (subscription, stream_id) DO NOTHING
-"""
-_GENERIC_WATCH = """
-    INSERT INTO event_checkpoint
-        (subscription, stream_id, stream_type, version, attempts, last_error, blocked,
-         updated_at)
-    VALUES (%s, %s, %s, 0, 0, '', %s, strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now'))
-    ON CONFLICT (subscription, stream_id) DO NOTHING
-"""
-
-
 def _watch(sub: Subscription, streams: list[Stream]) -> None:
     """Create the version-0 checkpoints of pairs never delivered yet, stamped with the
     database's now: if nobody delivers them, a later sweep sees since when they wait
     (their heads cannot say: a stream written every second always has a recent one)."""
-    if not streams:
-        return
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            ids, types = zip(*streams, strict=True)
-            cursor.execute(_PG_WATCH, [sub.name, list(ids), list(types)])
-        else:
-            cursor.executemany(_GENERIC_WATCH, [[sub.name, s, t, False] for s, t in streams])
+    if streams:
+        recorder().watch(sub.name, streams)
 
 
 def _deliver_in_process(streams: list[Stream]) -> None:
