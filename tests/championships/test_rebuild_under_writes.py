@@ -15,7 +15,7 @@ from django.db.models import Sum
 
 from championships import commands, projections
 from championships.handlers import STANDINGS_SUBSCRIPTION
-from championships.models import Standing
+from championships.models import Championship, Standing, Team
 from events import delivery
 from events.models import Checkpoint, EventStream
 from tests.championships.conftest import standings_snapshot
@@ -52,6 +52,24 @@ def a_long_transaction_open() -> Iterator[None]:
         holder.join(timeout=30)
 
 
+def play_at_random(rng: random.Random, championship: Championship, teams: list[Team]) -> None:
+    """Schedule two of the teams and complete the match with a random score."""
+    home, away = rng.sample(teams, 2)
+    match = commands.match_schedule(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        home_team_id=home.id,
+        away_team_id=away.id,
+    )
+    commands.match_complete(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        match_id=match.id,
+        home_score=rng.randint(0, 4),
+        away_score=rng.randint(0, 4),
+    )
+
+
 def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints():
     owner = UserFactory.create()
     championship = ChampionshipFactory.create(actor_id=owner.id)
@@ -64,20 +82,7 @@ def test_rebuild_during_writes_and_deliveries_equals_live_and_keeps_checkpoints(
         rng = random.Random(7)
         try:
             for _ in range(MATCHES):
-                home, away = rng.sample(teams, 2)
-                match = commands.match_schedule(
-                    actor_id=owner.id,
-                    championship_id=championship.id,
-                    home_team_id=home.id,
-                    away_team_id=away.id,
-                )
-                commands.match_complete(
-                    actor_id=owner.id,
-                    championship_id=championship.id,
-                    match_id=match.id,
-                    home_score=rng.randint(0, 4),
-                    away_score=rng.randint(0, 4),
-                )
+                play_at_random(rng, championship, teams)
         except Exception as exc:  # noqa: BLE001 (asserted empty below)
             errors.append(exc)
         finally:
@@ -141,20 +146,7 @@ def test_rebuild_beside_real_workers_with_a_long_transaction_open_equals_live(wo
 
     with a_long_transaction_open():
         for _ in range(MATCHES):
-            home, away = rng.sample(teams, 2)
-            match = commands.match_schedule(
-                actor_id=owner.id,
-                championship_id=championship.id,
-                home_team_id=home.id,
-                away_team_id=away.id,
-            )
-            commands.match_complete(
-                actor_id=owner.id,
-                championship_id=championship.id,
-                match_id=match.id,
-                home_score=rng.randint(0, 4),
-                away_score=rng.randint(0, 4),
-            )
+            play_at_random(rng, championship, teams)
             projections.rebuild_standings(championship.id)
             rebuilt_behind_live += not _caught_up()
         wait_for(_caught_up, 60, "the worker to deliver every result")
