@@ -51,23 +51,11 @@ from django.db.models import F
 
 from events.backends import Sequencer, recorder
 from events.models import StoredEvent
-from events.store import RecordedEvent, decode_row_or_undecoded, text_rows
+from events.store import ROW_COLUMNS, RecordedEvent, decode_row_or_undecoded, text_rows
 
 MAX_LIMIT = 10_000
 
-_FEED_COLUMNS = (
-    "event_id",
-    "stream_id",
-    "stream_type",
-    "version",
-    "position",
-    "event_type",
-    "schema_version",
-    "occurred_at",
-    "payload_text",
-    "metadata_text",
-    "feed_position",
-)
+_FEED_COLUMNS = (*ROW_COLUMNS, "feed_position")
 
 
 def _filtered(qs: Any, stream_ids: Sequence[str] | None, event_types: Sequence[str] | None) -> Any:

@@ -253,7 +253,8 @@ def stream_version(stream_id: str) -> int:
     return version or 0
 
 
-_COLUMNS = (
+# A stored row's columns, in the order ``decode_row_or_undecoded`` takes them.
+ROW_COLUMNS = (
     "event_id",
     "stream_id",
     "stream_type",
@@ -267,7 +268,7 @@ _COLUMNS = (
 )
 
 
-def text_rows(queryset: Any, columns: Sequence[str] = _COLUMNS) -> Any:
+def text_rows(queryset: Any, columns: Sequence[str] = ROW_COLUMNS) -> Any:
     """Rows of stored events with payload and metadata as JSON text (``payload_text``,
     ``metadata_text``), so each is decoded once, by msgspec, into its class."""
     return queryset.annotate(
