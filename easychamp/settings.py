@@ -220,6 +220,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "championships.purge_idempotency_records",
         "schedule": 3600.0,
     },
+    # Sagas: commands whose task was lost are sent again; sagas past their deadline
+    # run their timeout step.
+    "sagas.dispatch_commands": {
+        "task": "sagas.dispatch_commands",
+        "schedule": 2.0,
+        "options": {"expires": 5},
+    },
+    "sagas.time_out": {"task": "sagas.time_out", "schedule": 2.0, "options": {"expires": 5}},
 }
 # Wake-ups (docs/wakeups.md). Each commit hands its stream to the process's wake-up
 # notifier; off, only the sweeper delivers (a few seconds later), e.g. for a bulk load.
@@ -228,6 +236,36 @@ EVENTS_WAKE_ON_COMMIT = env_bool("EVENTS_WAKE_ON_COMMIT", default=True)
 # (one per 4 dirty streams): more worker processes than that never drain one queue.
 EVENTS_DRAIN_MAX_HELPERS = int(os.environ.get("EVENTS_DRAIN_MAX_HELPERS") or 8)
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS") or 24)
+
+# Email: the console in development (DEBUG), SMTP (EMAIL_HOST, ...) otherwise, or any
+# backend named by EMAIL_BACKEND (tests' worker processes write files: EMAIL_FILE_PATH).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None
+EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "EasyChamp <noreply@easychamp.local>"
+
+# Payments (sagas.payments): the provider adapter, the webhook's shared secret and
+# timestamp tolerance, and the circuit breaker around the provider (state in Redis).
+PAYMENTS_PROVIDER = os.environ.get("PAYMENTS_PROVIDER") or "sagas.payments.fake.FakeProvider"
+PAYMENTS_WEBHOOK_SECRET = (
+    os.environ.get("PAYMENTS_WEBHOOK_SECRET") or "insecure-dev-only-webhook-secret"
+)
+PAYMENTS_WEBHOOK_TOLERANCE_SECONDS = float(
+    os.environ.get("PAYMENTS_WEBHOOK_TOLERANCE_SECONDS") or 300
+)
+PAYMENTS_FAKE_WEBHOOK_URL = os.environ.get("PAYMENTS_FAKE_WEBHOOK_URL") or (
+    f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/api/v1/webhooks/payments/"
+)
+PAYMENTS_BREAKER_NAME = os.environ.get("PAYMENTS_BREAKER_NAME") or "payments"
+PAYMENTS_BREAKER_FAIL_MAX = int(os.environ.get("PAYMENTS_BREAKER_FAIL_MAX") or 3)
+PAYMENTS_BREAKER_RESET_SECONDS = float(os.environ.get("PAYMENTS_BREAKER_RESET_SECONDS") or 30)
+# How long an entry waits before asking a provider that failed (breaker still closed).
+PAYMENTS_RETRY_SECONDS = float(os.environ.get("PAYMENTS_RETRY_SECONDS") or 5)
 
 TOKEN_TTL_HOURS = float(os.environ.get("TOKEN_TTL_HOURS") or 24 * 30)
 

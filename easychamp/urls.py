@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from championships import views as championship_views
 from easychamp import views
+from sagas import views as saga_views
 
 handler500 = "easychamp.unavailable.handler500"
 
@@ -29,8 +30,11 @@ urlpatterns = [
         name="embed-standings",
     ),
     path("embed/matches/<uuid:match_id>/", championship_views.embed_match, name="embed-match"),
+    path("signup/", saga_views.signup, name="signup"),
+    path("signup/done/", saga_views.signup_done, name="signup-done"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("sagas.api.urls")),
     path("api/v1/", include("championships.api.urls")),
     path("", include("django_prometheus.urls")),
 ]

@@ -51,7 +51,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Created the demo championship ({len(DEMO_TEAMS)} teams, double round robin)."
             )
+        self._players_league()
         self.stdout.write("Demo data loaded.")
+
+    def _players_league(self) -> None:
+        # Sign-ups (/signup/, POST /api/v1/auth/register/) join the default league.
+        from sagas.registration import default_league_ensure
+
+        if default_league_ensure() is not None:
+            self.stdout.write("Created the default players' league (100 places).")
 
     def _championship(self, owner_id: int) -> None:
         championship = commands.championship_create(

@@ -1,0 +1,202 @@
+"""Player registration in-process: the API, the page, the saga's steps and emails."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import mail
+from rest_framework.test import APIClient
+
+from events.models import StoredEvent
+from events.testing import EventBus
+from sagas import engine, registration
+from sagas.events import EmailSent, LeagueAssigned, PlayerProfileCreated, UserRegistered
+from sagas.models import CommandRecord, League, PlayerProfile, SagaInstance, SagaStep
+from tests.sagas.conftest import settle
+
+pytestmark = pytest.mark.django_db
+
+STRONG = "correct-horse-battery-9"
+
+
+def register(client: APIClient, username: str, password: str = STRONG, email: str = "") -> dict:
+    response = client.post(
+        "/api/v1/auth/register/",
+        {"username": username, "email": email or f"{username}@example.com", "password": password},
+        format="json",
+    )
+    return {"status": response.status_code, "body": response.json()}
+
+
+def me(client: APIClient, token: str) -> dict:
+    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def test_register_answers_201_with_a_token_at_once_and_the_saga_completes(
+    event_bus: EventBus, default_league: League
+) -> None:
+    client = APIClient()
+    answer = register(client, "alice")
+    assert answer["status"] == 201
+    token = answer["body"]["token"]
+    assert answer["body"]["user"]["username"] == "alice"
+    assert me(client, token)["registration"] == "pending"
+
+    settle(event_bus)
+
+    assert me(client, token) == {
+        "id": answer["body"]["user"]["id"],
+        "username": "alice",
+        "email": "alice@example.com",
+        "profile": {"display_name": "alice"},
+        "league": {"id": str(default_league.id), "name": "Players"},
+        "waiting_list_position": None,
+        "registration": "completed",
+    }
+    assert [m.subject for m in mail.outbox] == ["Welcome to Players"]
+    saga = SagaInstance.objects.get(saga_type="player_registration")
+    assert saga.status == "completed"
+    assert list(saga.steps.values_list("step", flat=True)) == [
+        "on_user_registered",
+        "on_profile_created",
+        "on_league_assigned",
+        "on_email_sent",
+    ]
+
+
+def test_events_carry_the_saga_correlation_id_and_their_cause(
+    event_bus: EventBus, default_league: League
+) -> None:
+    register(APIClient(), "bob")
+    settle(event_bus)
+    registered = event_bus.published(UserRegistered)[0]
+    profile = event_bus.published(PlayerProfileCreated)[0]
+    assigned = event_bus.published(LeagueAssigned)[0]
+    email = event_bus.published(EmailSent)[0]
+    correlation = registered.metadata.correlation_id
+    assert {profile.metadata.correlation_id, assigned.metadata.correlation_id} == {correlation}
+    assert email.metadata.correlation_id == correlation
+    assert profile.metadata.causation_id == str(registered.event_id)
+    assert assigned.metadata.causation_id == str(profile.event_id)
+    assert email.metadata.causation_id == str(assigned.event_id)
+    saga = SagaInstance.objects.get()
+    saga_events = StoredEvent.objects.filter(stream_id=f"saga-{saga.id}")
+    assert list(saga_events.values_list("event_type", flat=True)) == [
+        "SagaStarted",
+        "SagaStepTaken",
+        "SagaStepTaken",
+        "SagaStepTaken",
+        "SagaStepTaken",
+        "SagaStatusChanged",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "password", "field"),
+    [
+        ("taken", "new@example.com", STRONG, "username"),
+        ("TAKEN", "new@example.com", STRONG, "username"),
+        ("newbie", "not-an-email", STRONG, "email"),
+        ("newbie", "new@example.com", "12345678", "password"),
+        ("newbie", "new@example.com", "short", "password"),
+        ("newbie", "new@example.com", "password", "password"),
+        ("bad name!", "new@example.com", STRONG, "username"),
+        ("", "new@example.com", STRONG, "username"),
+    ],
+)
+def test_bad_input_gets_field_errors_and_creates_nothing(
+    username: str, email: str, password: str, field: str
+) -> None:
+    User.objects.create_user("taken", "taken@example.com", STRONG)
+    users, events = User.objects.count(), StoredEvent.objects.count()
+    answer = register(APIClient(), username, password, email)
+    assert answer["status"] == 400
+    assert field in answer["body"]
+    assert (User.objects.count(), StoredEvent.objects.count()) == (users, events)
+
+
+def test_missing_fields_and_wrong_types_are_field_errors() -> None:
+    response = APIClient().post("/api/v1/auth/register/", {"username": ["x"]}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"username", "email", "password"}
+
+
+def test_league_full_waiting_list_then_a_place_frees(
+    event_bus: EventBus, default_league: League
+) -> None:
+    client = APIClient()
+    tokens = [register(client, name)["body"]["token"] for name in ("p1", "p2", "p3", "p4")]
+    settle(event_bus)
+    assert [me(client, t)["registration"] for t in tokens] == [
+        "completed",
+        "completed",
+        "waiting_list",
+        "waiting_list",
+    ]
+    assert [me(client, t)["waiting_list_position"] for t in tokens] == [None, None, 1, 2]
+    assert sorted(m.subject for m in mail.outbox) == [
+        "Welcome to Players",
+        "Welcome to Players",
+        "You are on the waiting list of Players",
+        "You are on the waiting list of Players",
+    ]
+
+    registration.player_leave_league(user_id=User.objects.get(username="p1").id)
+    settle(event_bus)
+
+    p3 = me(client, tokens[2])
+    assert (p3["registration"], p3["league"]["name"]) == ("completed", "Players")
+    assert me(client, tokens[3])["waiting_list_position"] == 1
+    assert me(client, tokens[0])["league"] is None
+    assert [m.to for m in mail.outbox].count(["p3@example.com"]) == 2  # waiting list, welcome
+
+
+def test_a_redelivered_event_never_runs_a_step_twice(
+    event_bus: EventBus, default_league: League
+) -> None:
+    register(APIClient(), "carol")
+    settle(event_bus)
+    steps, commands = SagaStep.objects.count(), CommandRecord.objects.count()
+    saga_class = engine.saga_class("player_registration")
+    for recorded in event_bus.published():
+        if recorded.event_type in saga_class.steps:
+            engine.handle(saga_class, recorded)
+    assert (SagaStep.objects.count(), CommandRecord.objects.count()) == (steps, commands)
+    assert len(mail.outbox) == 1
+
+
+def test_a_command_runs_once_whatever_the_number_of_tasks(
+    event_bus: EventBus, default_league: League
+) -> None:
+    register(APIClient(), "dave")
+    settle(event_bus)
+    from sagas import bus
+
+    for record in CommandRecord.objects.all():
+        assert bus.run(record.id) == "already done"
+    assert PlayerProfile.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_the_sign_up_page_creates_the_user_and_shows_the_registration(
+    client, event_bus: EventBus, default_league: League
+) -> None:
+    page = client.get("/signup/")
+    assert page.status_code == 200
+    assert b"Sign up" in page.content
+    bad = client.post("/signup/", {"username": "erin", "email": "erin@x", "password": "1"})
+    assert bad.status_code == 200
+    assert not User.objects.filter(username="erin").exists()
+    done = client.post(
+        "/signup/", {"username": "erin", "email": "erin@example.com", "password": STRONG}
+    )
+    assert done.status_code == 302
+    settle(event_bus)
+    status = client.get("/signup/done/")
+    assert b'data-registration="completed"' in status.content
+
+
+def test_me_needs_authentication() -> None:
+    assert APIClient().get("/api/v1/me/").status_code == 401
