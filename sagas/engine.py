@@ -257,8 +257,9 @@ def _run(
         logger.info("%s %s: %s already handled", saga.saga_type, instance.id, recorded.event_id)
         return
     internal = step_name in ("command_failed", "compensation_done", TIMEOUT_STEP)
-    if not internal and instance.status not in ACTIVE:
-        # A late event (a payment after the deadline): recorded, nothing done.
+    if not internal and instance.status != SagaStatus.RUNNING:
+        # A late event (a payment after the deadline, or while compensating): recorded,
+        # nothing done.
         _record(instance, f"ignored:{step_name}", recorded, [], "")
         return
     ctx = StepContext(instance=instance, step=step_name, event=recorded)

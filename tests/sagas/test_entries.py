@@ -1,0 +1,267 @@
+"""Team entry with payment in-process: each payment path, the webhook's checks, the
+capacity waiting list and the circuit breaker."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from championships.models import Championship, Team
+from events.models import StoredEvent
+from events.testing import EventBus
+from sagas import engine, entries
+from sagas.events import PaymentProcessed, SagaCompensationDone
+from sagas.models import CommandRecord, Payment, SagaInstance, TeamEntry
+from sagas.payments import breaker, fake, signing
+from tests.championships.factories import ChampionshipFactory, UserFactory
+from tests.sagas.conftest import settle
+
+pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.usefixtures("clean_breaker")]
+
+SECRET = "insecure-dev-only-webhook-secret"
+
+
+def request_entry(championship: Championship, name: str) -> TeamEntry:
+    manager = UserFactory.create()
+    return entries.team_entry_request(
+        actor_id=manager.id, championship_id=championship.id, team_name=name
+    )
+
+
+def webhook(body: dict, *, secret: str = SECRET, timestamp: int | None = None, header=True):
+    raw = json.dumps(body).encode()
+    headers = {signing.HEADER: signing.sign(raw, secret, timestamp)} if header else {}
+    return Client().post(
+        "/api/v1/webhooks/payments/", raw, content_type="application/json", headers=headers
+    )
+
+
+def paid(entry: TeamEntry, status: str = "succeeded") -> dict:
+    payment = Payment.objects.get(entry=entry)
+    return {
+        "id": "evt_1",
+        "payment_id": payment.provider_payment_id,
+        "status": status,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "reference": str(entry.id),
+    }
+
+
+def saga_of(entry: TeamEntry) -> SagaInstance:
+    return SagaInstance.objects.get(saga_type="team_entry", correlation_key=str(entry.id))
+
+
+def test_paid_entry_registers_the_team(event_bus: EventBus, open_championship) -> None:
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    entry.refresh_from_db()
+    assert entry.status == "awaiting_payment"
+    assert saga_of(entry).deadline is not None
+
+    assert webhook(paid(entry)).status_code == 200
+    settle(event_bus)
+
+    entry.refresh_from_db()
+    assert entry.status == "registered"
+    team = Team.objects.get(id=entry.id)
+    assert (team.name, team.championship_id) == ("Lions", open_championship.id)
+    saga = saga_of(entry)
+    assert (saga.status, saga.deadline) == ("completed", None)
+    assert [m.subject for m in mail.outbox] == ["Lions is entered: payment received"]
+    registered = StoredEvent.objects.get(event_type="TeamRegistered", payload__team_id=str(team.id))
+    processed = event_bus.published(PaymentProcessed)[0]
+    assert registered.metadata["causation_id"] == str(processed.event_id)
+    assert registered.metadata["correlation_id"] == saga.correlation_id
+
+
+def test_a_replayed_webhook_records_one_payment(event_bus: EventBus, open_championship) -> None:
+    entry = request_entry(open_championship, "Tigers")
+    settle(event_bus)
+    body = paid(entry)
+    answers = [webhook(body).status_code for _ in range(3)]
+    settle(event_bus)
+    assert answers == [200, 200, 200]
+    assert len(event_bus.published(PaymentProcessed)) == 1
+    assert Payment.objects.get(entry=entry).webhooks_received == 3
+    assert Team.objects.filter(id=entry.id).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("secret", "timestamp", "header"),
+    [
+        ("wrong-secret", None, True),
+        (SECRET, None, False),
+        (SECRET, int(time.time()) - 3600, True),
+        (SECRET, int(time.time()) + 3600, True),
+    ],
+    ids=["bad-signature", "missing-signature", "stale-timestamp", "future-timestamp"],
+)
+def test_a_webhook_that_is_not_signed_now_is_refused_and_records_nothing(
+    event_bus: EventBus, open_championship, secret: str, timestamp: int | None, header: bool
+) -> None:
+    entry = request_entry(open_championship, "Bears")
+    settle(event_bus)
+    events = StoredEvent.objects.count()
+    response = webhook(paid(entry), secret=secret, timestamp=timestamp, header=header)
+    assert response.status_code == 401
+    assert "detail" in response.json()
+    assert StoredEvent.objects.count() == events
+    assert Payment.objects.get(entry=entry).webhooks_received == 0
+
+
+def test_a_tampered_body_is_refused(event_bus: EventBus, open_championship) -> None:
+    entry = request_entry(open_championship, "Wolves")
+    settle(event_bus)
+    raw = json.dumps(paid(entry)).encode()
+    header = signing.sign(raw, SECRET)
+    response = Client().post(
+        "/api/v1/webhooks/payments/",
+        raw.replace(b"succeeded", b"failed___"),
+        content_type="application/json",
+        HTTP_X_PAYMENT_SIGNATURE=header,
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json", 400),
+        (b"[1, 2]", 400),
+        (b'{"payment_id": "x"}', 400),
+        (b'{"payment_id": "x", "status": "maybe"}', 400),
+        (b'{"payment_id": "nobody", "status": "succeeded"}', 404),
+    ],
+)
+def test_malformed_or_unknown_webhooks_get_json_errors(body: bytes, status: int) -> None:
+    response = Client().post(
+        "/api/v1/webhooks/payments/",
+        body,
+        content_type="application/json",
+        HTTP_X_PAYMENT_SIGNATURE=signing.sign(body, SECRET),
+    )
+    assert response.status_code == status
+    assert isinstance(response.json(), dict)
+
+
+def test_failed_payment_compensates_in_reverse_and_frees_the_slot_for_the_waiting_list(
+    event_bus: EventBus, open_championship
+) -> None:
+    first, _second, third = (request_entry(open_championship, n) for n in ("A", "B", "C"))
+    settle(event_bus)
+    third.refresh_from_db()
+    assert third.status == "waiting"
+
+    webhook(paid(first, "failed"))
+    settle(event_bus)
+
+    first.refresh_from_db()
+    third.refresh_from_db()
+    assert (first.status, first.cancel_reason) == ("cancelled", "payment failed: failed")
+    assert third.status == "awaiting_payment"  # got the slot
+    saga = saga_of(first)
+    assert saga.status == "compensated"
+    done = [e.command for e in event_bus.published_data(SagaCompensationDone)]
+    assert done == ["VoidPayment", "ReleaseSlot"]  # the reverse of the steps' order
+    assert [m.subject for m in mail.outbox] == [
+        "The entry of A is cancelled: payment failed: failed"
+    ]
+    assert not Team.objects.filter(id=first.id).exists()
+
+
+def test_no_payment_before_the_deadline_times_out(event_bus: EventBus, open_championship) -> None:
+    entry = request_entry(open_championship, "Late")
+    settle(event_bus)
+    SagaInstance.objects.filter(id=saga_of(entry).id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.time_out_due() == 1
+    settle(event_bus)
+
+    entry.refresh_from_db()
+    assert entry.status == "cancelled"
+    assert saga_of(entry).status == "timed_out"
+    assert Payment.objects.get(entry=entry).status == "voided"
+    # A payment reported after the deadline changes nothing.
+    assert webhook(paid(entry)).json() == {"received": True, "recorded": False}
+    settle(event_bus)
+    assert not Team.objects.filter(id=entry.id).exists()
+
+
+def test_provider_down_opens_the_breaker_and_entries_wait_until_it_recovers(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    settings.PAYMENTS_BREAKER_RESET_SECONDS = 0.5
+    fake.set_down(True)
+    entry = request_entry(open_championship, "Patient")
+    settle(event_bus)
+    request = CommandRecord.objects.get(name="RequestPayment")
+    from sagas import bus
+
+    for _ in range(5):
+        assert bus.run(request.id) == "waiting"
+    assert breaker.state().state == "open"
+    request.refresh_from_db()
+    assert (request.status, request.attempts) == ("pending", 0)
+    assert "circuit open" in request.last_error
+
+    fake.set_down(False)
+    deadline = time.monotonic() + 10
+    while bus.run(request.id) != "done":
+        assert time.monotonic() < deadline, "the breaker never let a trial call through"
+    assert breaker.state().state == "closed"
+    entry.refresh_from_db()
+    assert entry.status == "awaiting_payment"
+
+
+def test_entries_need_open_entries_and_a_free_name(event_bus: EventBus, organiser) -> None:
+    closed = ChampionshipFactory.create(actor_id=organiser.id)
+    client = APIClient()
+    client.force_authenticate(UserFactory.create())
+    response = client.post(
+        f"/api/v1/championships/{closed.id}/entries/", {"team_name": "X"}, format="json"
+    )
+    assert response.status_code == 409
+    nope = client.post("/api/v1/championships/nope/entries/", {"team_name": "X"}, format="json")
+    assert nope.status_code == 404
+
+
+def test_organisers_open_entries_through_the_api(organiser) -> None:
+    championship = ChampionshipFactory.create(actor_id=organiser.id)
+    client = APIClient()
+    body = {"fee": "10.00", "currency": "eur", "payment_deadline_seconds": 600, "capacity": 8}
+    client.force_authenticate(UserFactory.create())
+    url = f"/api/v1/championships/{championship.id}/entries/open/"
+    assert client.post(url, body, format="json").status_code == 403
+    client.force_authenticate(organiser)
+    bad = client.post(url, {**body, "currency": "euros", "capacity": 0}, format="json")
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"currency", "capacity"}
+    ok = client.post(url, body, format="json")
+    assert ok.status_code == 200
+    assert ok.json()["currency"] == "EUR"
+    assert StoredEvent.objects.filter(event_type="EntriesOpened").count() == 1
+
+
+def test_managers_request_an_entry_through_the_api(event_bus: EventBus, open_championship) -> None:
+    manager = UserFactory.create()
+    client = APIClient()
+    client.force_authenticate(manager)
+    url = f"/api/v1/championships/{open_championship.id}/entries/"
+    created = client.post(url, {"team_name": "Rovers"}, format="json")
+    assert created.status_code == 201
+    assert client.post(url, {"team_name": "rovers"}, format="json").status_code == 409
+    assert client.post(url, {"team_name": ""}, format="json").status_code == 400
+    settle(event_bus)
+    detail = client.get(f"/api/v1/entries/{created.json()['id']}/")
+    assert detail.json()["status"] == "awaiting_payment"
+    client.force_authenticate(UserFactory.create())
+    assert client.get(f"/api/v1/entries/{created.json()['id']}/").status_code == 404
