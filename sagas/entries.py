@@ -5,7 +5,7 @@ registers the team when the provider's webhook reports it paid.
 
     TeamEntryRequested → ReserveSlot → EntrySlotReserved → RequestPayment
       → PaymentRequested (deadline set) → webhook → PaymentProcessed → RegisterTeam
-      → TeamRegistered + TeamEntryConfirmed → NotifyManager → completed
+      → TeamRegistered + TeamEntryConfirmed → NotifyManager → ManagerNotified → completed
     PaymentFailed, or the deadline → compensations in reverse: VoidPayment, ReleaseSlot
       (the first waiting entry gets the slot) → CancelEntry (manager notified)
 """
@@ -454,9 +454,16 @@ class TeamEntrySaga(Saga):
 
     @step(TeamEntryConfirmed)
     def on_confirmed(self, ctx: StepContext) -> None:
-        ctx.state["phase"] = "registered"
+        ctx.state["phase"] = "notifying"
         ctx.send("NotifyManager", {"entry_id": ctx.state["entry_id"]})
-        ctx.complete()
+
+    @step(ManagerNotified)
+    def on_manager_notified(self, ctx: StepContext) -> None:
+        event = ctx.event.data if ctx.event else None
+        assert isinstance(event, ManagerNotified)
+        if event.kind == "entry_confirmed":
+            ctx.state["phase"] = "registered"
+            ctx.complete()
 
     def on_timeout(self, ctx: StepContext) -> None:
         ctx.state["phase"] = "deadline_passed"

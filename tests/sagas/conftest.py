@@ -69,3 +69,6 @@ def clean_breaker(settings, worker_id: str) -> Iterator[None]:
 
 def window(championship: Championship) -> EntryWindow:
     return EntryWindow.objects.get(championship=championship)
+
+
+from tests.events.workers import celery_queue, producer_broker, workers  # noqa: E402, F401
