@@ -56,13 +56,13 @@ class Stack:
     def mail_dir(self) -> Path:
         return self.tmp / "mail"
 
-    def worker(self, name: str, *, beat: bool = False, **env: str) -> Worker:
+    def worker(self, name: str, *, beat: bool = False, env: dict[str, str] | None = None) -> Worker:
         worker = self.start_worker(
             name,
             REDIS_BROKER,
             beat=beat,
             main="tests.sagas.worker_main",
-            extra_env={**self.env, **env},
+            extra_env={**self.env, **(env or {})},
         )
         worker.wait_ready()
         return worker
@@ -173,7 +173,7 @@ def test_league_full_waiting_list_then_a_place_frees_and_the_first_is_assigned(
 
 def test_a_step_handler_that_crashes_once_still_completes_once(stack: Stack) -> None:
     registration.league_create(name="Players", capacity=10, is_default=True)
-    worker = stack.worker("w1", **{worker_main.CRASH_ONCE_ENV: "on_profile_created"})
+    worker = stack.worker("w1", env={worker_main.CRASH_ONCE_ENV: "on_profile_created"})
     user_id = sign_up("crashy")
 
     wait_for(completed(user_id), TIMEOUT, "the registration to complete after the crash")
@@ -188,7 +188,7 @@ def test_a_step_handler_that_crashes_once_still_completes_once(stack: Stack) -> 
 
 def test_a_worker_killed_mid_saga_completes_after_restart_each_email_once(stack: Stack) -> None:
     registration.league_create(name="Players", capacity=10, is_default=True)
-    first = stack.worker("first", **{worker_main.HOLD_ENV: "SendWelcomeEmail"})
+    first = stack.worker("first", env={worker_main.HOLD_ENV: "SendWelcomeEmail"})
     users = [sign_up(name) for name in ("kim", "lee", "max")]
     held = stack.tmp / worker_main.HELD_MARKER
     wait_for(held.exists, TIMEOUT, "the first worker to be inside SendWelcomeEmail")
@@ -243,7 +243,8 @@ def status_of(entry: TeamEntry) -> str:
 
 
 def saga_of(entry: TeamEntry) -> SagaInstance:
-    return SagaInstance.objects.get(saga_type="team_entry", correlation_key=str(entry.id))
+    saga = SagaInstance.objects.filter(saga_type="team_entry", correlation_key=str(entry.id))
+    return saga.get() if saga.exists() else SagaInstance(state={})
 
 
 def post_webhook(server: WebServer, body: bytes, signature: str | None) -> int:
@@ -302,7 +303,11 @@ def test_bad_signature_and_stale_timestamp_are_refused_by_the_web_process(
     championship = championship_open()
     entry = enter(championship, "NoPay Owls")  # the fake provider never calls back
     stack.worker("w1")
-    wait_for(lambda: status_of(entry) == "awaiting_payment", TIMEOUT, "the payment request")
+    wait_for(
+        lambda: saga_of(entry).state.get("phase") == "awaiting_payment",
+        TIMEOUT,
+        "the saga to wait for the payment",
+    )
     payment = Payment.objects.get(entry=entry)
     body = json.dumps({"payment_id": payment.provider_payment_id, "status": "succeeded"}).encode()
     secret = "insecure-dev-only-webhook-secret"
@@ -373,8 +378,7 @@ def test_provider_down_opens_the_breaker_entries_wait_then_recover(
     stack.worker(
         "w1",
         beat=True,
-        PAYMENTS_RETRY_SECONDS="0.2",
-        PAYMENTS_BREAKER_RESET_SECONDS="3",
+        env={"PAYMENTS_RETRY_SECONDS": "0.2", "PAYMENTS_BREAKER_RESET_SECONDS": "3"},
     )
 
     wait_for(lambda: breaker.state().state == "open", TIMEOUT, "the breaker to open")
