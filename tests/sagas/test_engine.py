@@ -10,7 +10,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -263,3 +263,8 @@ def test_admin_lists_sagas_with_the_breaker_and_staff_act_on_them(
     nobody = User.objects.create_user("viewer", "v@example.com", "pw", is_staff=True)
     client.force_login(nobody)
     assert client.get("/admin/sagas/sagainstance/").status_code == 403
+
+    organiser = User.objects.create_user("org", "o@example.com", "pw", is_staff=True)
+    organiser.groups.add(Group.objects.get(name="Organisers"))
+    client.force_login(organiser)
+    assert b"Compensate selected sagas" in client.get("/admin/sagas/sagainstance/").content

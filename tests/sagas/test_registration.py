@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from events.models import StoredEvent
@@ -200,3 +203,11 @@ def test_the_sign_up_page_creates_the_user_and_shows_the_registration(
 
 def test_me_needs_authentication() -> None:
     assert APIClient().get("/api/v1/me/").status_code == 401
+
+
+def test_the_demo_has_a_default_league_with_free_places() -> None:
+    call_command("load_demo", stdout=StringIO())
+    call_command("load_demo", stdout=StringIO())
+    league = League.objects.get(is_default=True)
+    assert league.players.count() < league.capacity
+    assert League.objects.count() == 1
