@@ -142,6 +142,11 @@ def main() -> None:
     env.setdefault("DEBUG", "1")
     port = env.setdefault("PORT", "8000")
     redis_url = env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # honcho gives each process a PORT of its own (web's + 100, ...): the fake payment
+    # provider in the worker must call the web processes' port back.
+    env.setdefault(
+        "PAYMENTS_FAKE_WEBHOOK_URL", f"http://127.0.0.1:{port}/api/v1/webhooks/payments/"
+    )
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     # Web and worker processes write their metrics to one folder, so /metrics (served by
     # the web process) also shows what the Celery workers delivered.

@@ -83,6 +83,8 @@ def entries_open(
     with transaction.atomic():
         championship = get_championship(championship_id)
         authorise(championship, actor_id)
+        if championship.fixtures_generated:
+            raise InvalidState("fixtures are generated: no more teams can enter")
         window = EntryWindow.objects.select_for_update().filter(championship=championship).first()
         if window is None:
             window = EntryWindow(championship=championship, version=0)
@@ -119,7 +121,7 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
     with transaction.atomic():
         championship = get_championship(championship_id)
         window = EntryWindow.objects.filter(championship=championship, is_open=True).first()
-        if window is None:
+        if window is None or championship.fixtures_generated:
             raise InvalidState("entries to this championship are not open")
         taken = (
             Team.objects.filter(championship=championship, name__iexact=team_name).exists()

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from championships.commands import fixtures_generate
 from championships.models import Championship, Team
 from events.models import StoredEvent
 from events.testing import EventBus
@@ -20,7 +21,7 @@ from sagas import engine, entries
 from sagas.events import PaymentProcessed, SagaCompensationDone
 from sagas.models import CommandRecord, Payment, SagaInstance, TeamEntry
 from sagas.payments import breaker, fake, signing
-from tests.championships.factories import ChampionshipFactory, UserFactory
+from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
 from tests.sagas.conftest import settle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.usefixtures("clean_breaker")]
@@ -265,3 +266,15 @@ def test_managers_request_an_entry_through_the_api(event_bus: EventBus, open_cha
     assert detail.json()["status"] == "awaiting_payment"
     client.force_authenticate(UserFactory.create())
     assert client.get(f"/api/v1/entries/{created.json()['id']}/").status_code == 404
+
+
+def test_no_entries_once_fixtures_are_generated(organiser) -> None:
+    championship = ChampionshipFactory.create(actor_id=organiser.id)
+    for name in ("A", "B"):
+        TeamFactory.create(championship=championship, name=name)
+    fixtures_generate(actor_id=organiser.id, championship_id=championship.id)
+    client = APIClient()
+    client.force_authenticate(organiser)
+    body = {"fee": "10.00", "currency": "EUR", "payment_deadline_seconds": 60, "capacity": 4}
+    url = f"/api/v1/championships/{championship.id}/entries/open/"
+    assert client.post(url, body, format="json").status_code == 409
