@@ -154,6 +154,18 @@ class EntriesOpenView(APIView):
         )
 
 
+class EntrySerializer(serializers.Serializer[Any]):
+    """An entry as the API shows it (``entries.entry_summary``)."""
+
+    id = serializers.UUIDField()
+    championship = serializers.UUIDField()
+    team_name = serializers.CharField()
+    status = serializers.CharField()
+    fee = serializers.CharField()
+    currency = serializers.CharField()
+    cancel_reason = serializers.CharField()
+
+
 class EntryRequestSerializer(serializers.Serializer[Any]):
     team_name = serializers.CharField(max_length=100)
 
@@ -165,7 +177,7 @@ class EntryRequestView(APIView):
         tags=["entries"],
         summary="Request a team's entry (team managers); the saga asks for the payment",
         request=EntryRequestSerializer,
-        responses={201: OpenApiResponse(description="The entry, status requested.")},
+        responses={201: EntrySerializer},
     )
     def post(self, request: Request, pk: str) -> Response:
         data = parse(EntryRequestSerializer, request).validated_data
@@ -178,7 +190,11 @@ class EntryRequestView(APIView):
 class EntryDetailView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(tags=["entries"], summary="An entry you requested, and its status")
+    @extend_schema(
+        tags=["entries"],
+        summary="An entry you requested, and its status",
+        responses={200: EntrySerializer},
+    )
     def get(self, request: Request, pk: str) -> Response:
         entry = TeamEntry.objects.filter(id=_uuid(pk)).first()
         if entry is None or (entry.manager_id != request.user.pk and not request.user.is_staff):
