@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -202,9 +203,7 @@ class EntryDetailView(APIView):
         return Response(entries.entry_summary(entry))
 
 
-def _uuid(value: str) -> Any:
-    import uuid
-
+def _uuid(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:

@@ -54,7 +54,7 @@ class OrderBroke(Event):
 
 
 undone: list[str] = []
-fail_compensation = {"UndoA": False}
+fail_compensation = {"UndoA": False, "UndoB_once": False}
 
 
 @command_handler("test.Noop")
@@ -76,6 +76,8 @@ def undo_a(command: CommandRecord) -> None:
 
 @command_handler("test.UndoB")
 def undo_b(command: CommandRecord) -> None:
+    if fail_compensation["UndoB_once"] and command.attempts == 0:
+        raise RuntimeError("UndoB fails its first attempt")
     undone.append("UndoB")
 
 
@@ -111,7 +113,7 @@ def order_saga() -> Iterator[None]:
         registry.register(cls)
     engine.register(OrderSaga)
     undone.clear()
-    fail_compensation["UndoA"] = False
+    fail_compensation.update(UndoA=False, UndoB_once=False)
     yield
     subscriptions.unregister(OrderSaga.subscription_name())
     engine._sagas.pop(OrderSaga.saga_type, None)
@@ -146,6 +148,18 @@ def test_compensations_run_in_reverse_order_one_at_a_time(event_bus: EventBus) -
     undo_a_record = CommandRecord.objects.get(name="test.UndoA")
     assert undo_b_record.done_at is not None
     assert undo_b_record.done_at < undo_a_record.created_at  # A was sent after B finished
+
+
+def test_a_compensation_that_fails_once_is_retried_and_runs_once(event_bus: EventBus) -> None:
+    fail_compensation["UndoB_once"] = True
+    write("k1", OrderBegun(key="k1"), OrderAdvanced(key="k1"), OrderBroke(key="k1"))
+    settle(event_bus)
+    assert undone == ["UndoB", "UndoA"]
+    assert CommandRecord.objects.get(name="test.UndoB").attempts == 1
+    assert saga().status == "compensated"
+    for record in CommandRecord.objects.filter(compensation=True):
+        assert bus.run(record.id) == "already done"
+    assert undone == ["UndoB", "UndoA"]
 
 
 def test_a_command_failing_for_good_compensates(event_bus: EventBus) -> None:

@@ -1,0 +1,232 @@
+"""Team entry commands of organisers and managers, the payment webhook's record, and
+the slot bookkeeping the handlers share."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from championships.commands.streams import authorise, get_championship
+from championships.exceptions import InvalidCommand, InvalidState
+from championships.models import Team
+from events import store
+from events.registry import Event
+from sagas.events import (
+    ENTRIES_STREAM,
+    ENTRY_STREAM,
+    EntriesOpened,
+    EntrySlotReserved,
+    PaymentFailed,
+    PaymentProcessed,
+    TeamEntryRequested,
+    entries_stream,
+    entry_stream,
+)
+from sagas.models import (
+    SLOT_HOLDING,
+    CommandRecord,
+    EntryStatus,
+    EntryWindow,
+    Payment,
+    PaymentStatus,
+    TeamEntry,
+)
+
+SAGA_TYPE = "team_entry"
+
+
+# --- commands of organisers and managers ------------------------------------------------
+
+
+def entries_open(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    fee: Decimal,
+    currency: str,
+    payment_deadline_seconds: int,
+    capacity: int,
+) -> EntryWindow:
+    """Open (or change) a championship's entries."""
+    with transaction.atomic():
+        championship = get_championship(championship_id)
+        authorise(championship, actor_id)
+        if championship.fixtures_generated:
+            raise InvalidState("fixtures are generated: no more teams can enter")
+        window = EntryWindow.objects.select_for_update().filter(championship=championship).first()
+        if window is None:
+            window = EntryWindow(championship=championship, version=0)
+        window.fee = fee
+        window.currency = currency.upper()
+        window.payment_deadline_seconds = payment_deadline_seconds
+        window.capacity = capacity
+        window.is_open = True
+        store.append(
+            entries_stream(championship.id),
+            [
+                EntriesOpened(
+                    championship_id=championship.id,
+                    fee=str(fee),
+                    currency=window.currency,
+                    payment_deadline_seconds=payment_deadline_seconds,
+                    capacity=capacity,
+                    opened_by=actor_id,
+                )
+            ],
+            window.version,
+            stream_type=ENTRIES_STREAM,
+        )
+        window.version += 1
+        window.save()
+        return window
+
+
+def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: str) -> TeamEntry:
+    """A team manager asks to enter a team: the saga takes it from there."""
+    team_name = team_name.strip()
+    if not team_name:
+        raise InvalidCommand("team_name may not be blank")
+    with transaction.atomic():
+        championship = get_championship(championship_id)
+        window = EntryWindow.objects.filter(championship=championship, is_open=True).first()
+        if window is None or championship.fixtures_generated:
+            raise InvalidState("entries to this championship are not open")
+        taken = (
+            Team.objects.filter(championship=championship, name__iexact=team_name).exists()
+            or TeamEntry.objects.filter(championship=championship, team_name__iexact=team_name)
+            .exclude(status=EntryStatus.CANCELLED)
+            .exists()
+        )
+        if taken:
+            raise InvalidState(f"a team named {team_name!r} is already entered")
+        entry = TeamEntry.objects.create(
+            championship=championship,
+            team_name=team_name,
+            manager_id=actor_id,
+            fee=window.fee,
+            currency=window.currency,
+        )
+        entry_append(
+            entry,
+            [
+                TeamEntryRequested(
+                    entry_id=entry.id,
+                    championship_id=championship.id,
+                    team_name=team_name,
+                    manager_id=actor_id,
+                    fee=str(window.fee),
+                    currency=window.currency,
+                )
+            ],
+        )
+        return entry
+
+
+def entry_append(entry: TeamEntry, events: list[Event]) -> None:
+    store.append(entry_stream(entry.id), events, entry.version, stream_type=ENTRY_STREAM)
+    entry.version += len(events)
+    entry.save()
+
+
+def locked_entry(command: CommandRecord) -> TeamEntry:
+    return TeamEntry.objects.select_for_update().get(id=command.payload["entry_id"])
+
+
+def slots_taken(championship_id: uuid.UUID) -> int:
+    teams = Team.objects.filter(championship_id=championship_id, withdrawn=False).count()
+    holding = TeamEntry.objects.filter(
+        championship_id=championship_id, status__in=SLOT_HOLDING
+    ).count()
+    return teams + holding
+
+
+def entries_fill_from_waiting_list(window: EntryWindow) -> int:
+    """Give free slots to waiting entries, first come first served."""
+    given = 0
+    while slots_taken(window.championship_id) < window.capacity:
+        first = (
+            TeamEntry.objects.select_for_update()
+            .filter(championship_id=window.championship_id, status=EntryStatus.WAITING)
+            .order_by("waiting_since", "created_at")
+            .first()
+        )
+        if first is None:
+            break
+        first.status = EntryStatus.RESERVED
+        first.waiting_since = None
+        entry_append(
+            first,
+            [
+                EntrySlotReserved(
+                    entry_id=first.id,
+                    championship_id=first.championship_id,
+                    from_waiting_list=True,
+                )
+            ],
+        )
+        given += 1
+    return given
+
+
+# --- the payment webhook ----------------------------------------------------------------
+
+
+class UnknownPayment(Exception):
+    pass
+
+
+def payment_webhook_record(
+    *, provider_payment_id: str, status: str, amount: str, currency: str, reason: str = ""
+) -> bool:
+    """Record what the provider reports, once per payment (a replay changes nothing).
+    Returns whether it recorded anything."""
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update()
+            .select_related("entry")
+            .filter(provider_payment_id=provider_payment_id)
+            .first()
+        )
+        if payment is None:
+            raise UnknownPayment(provider_payment_id)
+        payment.webhooks_received += 1
+        if payment.status != PaymentStatus.PENDING:
+            payment.save(update_fields=["webhooks_received"])
+            return False
+        entry = TeamEntry.objects.select_for_update().get(id=payment.entry_id)
+        event: Event
+        if status == "succeeded":
+            payment.status = PaymentStatus.SUCCEEDED
+            if entry.status == EntryStatus.AWAITING_PAYMENT:
+                entry.status = EntryStatus.PAID
+            event = PaymentProcessed(
+                entry_id=entry.id,
+                provider_payment_id=provider_payment_id,
+                amount=amount,
+                currency=currency,
+            )
+        else:
+            payment.status = PaymentStatus.FAILED
+            event = PaymentFailed(
+                entry_id=entry.id,
+                provider_payment_id=provider_payment_id,
+                reason=reason or status,
+            )
+        payment.save(update_fields=["status", "webhooks_received"])
+        entry_append(entry, [event])
+        return True
+
+
+def entry_summary(entry: TeamEntry) -> dict[str, Any]:
+    return {
+        "id": str(entry.id),
+        "championship": str(entry.championship_id),
+        "team_name": entry.team_name,
+        "status": entry.status,
+        "fee": str(entry.fee),
+        "currency": entry.currency,
+        "cancel_reason": entry.cancel_reason,
+    }

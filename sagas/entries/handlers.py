@@ -1,0 +1,200 @@
+"""The team entry saga's command handlers (run by the command bus, once per command id)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+from pybreaker import CircuitBreakerError
+
+from championships import commands as championship_commands
+from championships.commands.streams import get_championship
+from championships.models import Team
+from sagas import payments
+from sagas.bus import RetryLater, command_handler
+from sagas.entries.commands import (
+    entries_fill_from_waiting_list,
+    entry_append,
+    locked_entry,
+    slots_taken,
+)
+from sagas.events import (
+    EntrySlotReleased,
+    EntrySlotReserved,
+    EntryWaitListed,
+    ManagerNotified,
+    PaymentRequested,
+    PaymentVoided,
+    TeamEntryCancelled,
+    TeamEntryConfirmed,
+)
+from sagas.models import (
+    SLOT_HOLDING,
+    CommandRecord,
+    EntryStatus,
+    EntryWindow,
+    Payment,
+    PaymentStatus,
+    SentEmail,
+    TeamEntry,
+)
+from sagas.payments import breaker
+
+# --- command handlers ------------------------------------------------------------------
+
+
+@command_handler("ReserveSlot")
+def reserve_slot(command: CommandRecord) -> None:
+    entry = locked_entry(command)
+    if entry.status != EntryStatus.REQUESTED:
+        return
+    # One entry at a time per championship decides on the last slots.
+    window = EntryWindow.objects.select_for_update().get(championship_id=entry.championship_id)
+    if slots_taken(entry.championship_id) < window.capacity:
+        entry.status = EntryStatus.RESERVED
+        entry_append(
+            entry, [EntrySlotReserved(entry_id=entry.id, championship_id=entry.championship_id)]
+        )
+        return
+    entry.status = EntryStatus.WAITING
+    entry.waiting_since = timezone.now()
+    position = (
+        TeamEntry.objects.filter(
+            championship_id=entry.championship_id, status=EntryStatus.WAITING
+        ).count()
+        + 1
+    )
+    entry_append(
+        entry,
+        [
+            EntryWaitListed(
+                entry_id=entry.id, championship_id=entry.championship_id, position=position
+            )
+        ],
+    )
+
+
+@command_handler("RequestPayment")
+def request_payment(command: CommandRecord) -> None:
+    entry = locked_entry(command)
+    if entry.status != EntryStatus.RESERVED:
+        return
+    provider = payments.provider()
+    request = payments.PaymentRequest(
+        reference=entry.id,
+        amount=entry.fee,
+        currency=entry.currency,
+        description=f"Entry of {entry.team_name}",
+        idempotency_key=str(command.id),
+    )
+    circuit = breaker.breaker()
+    try:
+        created = circuit.call(provider.create_payment, request)
+    except CircuitBreakerError as exc:
+        raise RetryLater(f"payment provider circuit open: {exc}", circuit.reset_timeout) from exc
+    except payments.ProviderUnavailable as exc:
+        raise RetryLater(
+            f"payment provider unavailable: {exc}", settings.PAYMENTS_RETRY_SECONDS
+        ) from exc
+    Payment.objects.create(
+        provider=provider.name,
+        provider_payment_id=created.provider_payment_id,
+        entry=entry,
+        amount=entry.fee,
+        currency=entry.currency,
+    )
+    entry.status = EntryStatus.AWAITING_PAYMENT
+    entry_append(
+        entry,
+        [
+            PaymentRequested(
+                entry_id=entry.id,
+                provider=provider.name,
+                provider_payment_id=created.provider_payment_id,
+                amount=str(entry.fee),
+                currency=entry.currency,
+            )
+        ],
+    )
+
+
+@command_handler("VoidPayment")
+def void_payment(command: CommandRecord) -> None:
+    entry = locked_entry(command)
+    for payment in Payment.objects.select_for_update().filter(
+        entry=entry, status__in=[PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]
+    ):
+        payments.provider().cancel_payment(payment.provider_payment_id)
+        payment.status = PaymentStatus.VOIDED
+        payment.save(update_fields=["status"])
+        entry_append(
+            entry,
+            [PaymentVoided(entry_id=entry.id, provider_payment_id=payment.provider_payment_id)],
+        )
+
+
+@command_handler("ReleaseSlot")
+def release_slot(command: CommandRecord) -> None:
+    entry = locked_entry(command)
+    if entry.status in (EntryStatus.CANCELLED, EntryStatus.REGISTERED):
+        return
+    window = EntryWindow.objects.select_for_update().get(championship_id=entry.championship_id)
+    held = entry.status in SLOT_HOLDING
+    entry.status = EntryStatus.CANCELLED
+    entry.waiting_since = None
+    entry_append(
+        entry, [EntrySlotReleased(entry_id=entry.id, championship_id=entry.championship_id)]
+    )
+    if held:
+        entries_fill_from_waiting_list(window)
+
+
+@command_handler("RegisterTeam")
+def register_team(command: CommandRecord) -> None:
+    entry = locked_entry(command)
+    if entry.status != EntryStatus.PAID:
+        return
+    championship = get_championship(entry.championship_id)
+    if not Team.objects.filter(id=entry.id).exists():
+        # The team's id is the entry's: a second run finds it registered.
+        championship_commands.team_register(
+            actor_id=championship.owner_id,
+            championship_id=championship.id,
+            name=entry.team_name,
+            team_id=entry.id,
+        )
+    entry.status = EntryStatus.REGISTERED
+    entry_append(entry, [TeamEntryConfirmed(entry_id=entry.id, team_id=entry.id)])
+
+
+def notify_manager_once(command: CommandRecord, entry: TeamEntry, kind: str, subject: str) -> None:
+    if SentEmail.objects.filter(command_id=command.id).exists():
+        return
+    to = entry.manager.email
+    SentEmail.objects.create(command_id=command.id, kind=kind, to=to, subject=subject)
+    entry_append(
+        entry, [ManagerNotified(entry_id=entry.id, kind=kind, to=to, command_id=command.id)]
+    )
+    if to:
+        send_mail(subject, subject + "\n", None, [to])
+
+
+@command_handler("NotifyManager")
+def notify_manager(command: CommandRecord) -> None:
+    entry = locked_entry(command)
+    notify_manager_once(
+        command, entry, "entry_confirmed", f"{entry.team_name} is entered: payment received"
+    )
+
+
+@command_handler("CancelEntry")
+def cancel_entry(command: CommandRecord) -> None:
+    entry = locked_entry(command)
+    reason = str(command.payload.get("reason") or "cancelled")
+    if not entry.cancel_reason:
+        entry.status = EntryStatus.CANCELLED
+        entry.cancel_reason = reason[:200]
+        entry_append(entry, [TeamEntryCancelled(entry_id=entry.id, reason=entry.cancel_reason)])
+    notify_manager_once(
+        command, entry, "entry_cancelled", f"The entry of {entry.team_name} is cancelled: {reason}"
+    )
