@@ -46,10 +46,16 @@ def register(saga: type[Saga]) -> None:
         saga.subscription_name(),
         partial(handle, saga),
         event_types=[*saga.steps, SagaCommandFailed, SagaCompensationDone],
-        stream_types=[*saga.stream_types, SAGA_STREAM],
+        stream_types=[*saga.stream_types, saga_stream_type(saga.saga_type)],
         retry=saga.retry,
         batch_size=50,
     )
+
+
+def saga_stream_type(saga_type: str) -> str:
+    """Each saga type's streams have a type of their own: a saga's subscription follows
+    only its own sagas' streams (for the bus's reports), not every saga's."""
+    return f"{SAGA_STREAM}.{saga_type}"
 
 
 def saga_class(saga_type: str) -> type[Saga]:
@@ -292,6 +298,11 @@ def save_instance(instance: SagaInstance, previous: str) -> None:
 
 
 def append_saga_events(instance: SagaInstance, events: list[Event]) -> None:
-    store.append(saga_stream(instance.id), events, instance.version, stream_type=SAGA_STREAM)
+    store.append(
+        saga_stream(instance.id),
+        events,
+        instance.version,
+        stream_type=saga_stream_type(instance.saga_type),
+    )
     instance.version += len(events)
     SagaInstance.objects.filter(id=instance.id).update(version=instance.version)

@@ -211,3 +211,21 @@ def test_the_demo_has_a_default_league_with_free_places() -> None:
     league = League.objects.get(is_default=True)
     assert league.players.count() < league.capacity
     assert League.objects.count() == 1
+
+
+def test_staff_free_a_place_from_the_admin(
+    client, event_bus: EventBus, default_league: League
+) -> None:
+    api = APIClient()
+    tokens = [register(api, name)["body"]["token"] for name in ("a1", "a2", "a3")]
+    settle(event_bus)
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    leaving = PlayerProfile.objects.get(user__username="a1")
+    response = client.post(
+        "/admin/sagas/playerprofile/",
+        {"action": "leave_league", "_selected_action": [str(leaving.pk)]},
+    )
+    assert response.status_code == 302
+    settle(event_bus)
+    assert me(api, tokens[2])["registration"] == "completed"
+    assert me(api, tokens[0])["league"] is None
