@@ -7,9 +7,11 @@ class ChampionshipsConfig(AppConfig):
 
     def ready(self) -> None:
         from championships import handlers
-        from championships.events import ALL_EVENTS
+        from championships.events import ALL_EVENTS, UPCASTERS
         from events.registry import registry
 
         for event_class in ALL_EVENTS:
             registry.register(event_class)
+        for event_type, from_version, upcaster in UPCASTERS:
+            registry.register_upcaster(event_type, from_version, upcaster)
         handlers.register()

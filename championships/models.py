@@ -27,6 +27,19 @@ class MatchStatus(models.TextChoices):
     AWARDED = "awarded", "Awarded (forfeit)"
 
 
+class Visibility(models.TextChoices):
+    DRAFT = "draft", "Draft (organisers only)"
+    PUBLISHED = "published", "Published"
+
+
+class WithdrawalPolicy(models.TextChoices):
+    EXPUNGE = "expunge", "Expunge: all the team's results are annulled"
+    AWARD_REMAINING = (
+        "award_remaining",
+        "Award remaining: played results stand, remaining matches awarded to the opponents",
+    )
+
+
 class Championship(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -45,6 +58,14 @@ class Championship(models.Model):
     head_to_head_reapply = models.BooleanField(default=False)
     tie_break_preset = models.CharField(max_length=32, blank=True)
     fixtures_generated = models.BooleanField(default=False)
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PUBLISHED
+    )
+    withdrawal_policy = models.CharField(
+        max_length=32, choices=WithdrawalPolicy.choices, default=WithdrawalPolicy.EXPUNGE
+    )
+    withdrawal_award_for = models.PositiveSmallIntegerField(default=3)
+    withdrawal_award_against = models.PositiveSmallIntegerField(default=0)
     version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
 
@@ -75,6 +96,49 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Deduction(models.Model):
+    """Part of the championship aggregate: one PointsDeducted, as amended since."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    championship = models.ForeignKey(
+        Championship, on_delete=models.CASCADE, related_name="deductions"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="deductions")
+    points = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    effective_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"-{self.points} {self.team_id}"
+
+
+class DeductionChange(models.Model):
+    """One step in a deduction's history: the original (``sequence`` 0) and each
+    DeductionAmended after it."""
+
+    deduction = models.ForeignKey(Deduction, on_delete=models.CASCADE, related_name="changes")
+    sequence = models.PositiveSmallIntegerField()
+    points = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    effective_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["deduction", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deduction", "sequence"], name="deduction_change_sequence_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deduction_id}#{self.sequence}: {self.points}"
 
 
 class Match(models.Model):
@@ -169,6 +233,11 @@ class Standing(models.Model):
     points = models.IntegerField(default=0)
     form = models.CharField(max_length=5, blank=True)
     withdrawn = models.BooleanField(default=False)
+    # Withdrawn under ``expunge``: the team's results are not counted, for anyone.
+    expunged = models.BooleanField(default=False)
+    # Still level with a neighbour when every tie-break criterion is used up (the order
+    # among them is by name until lots are drawn).
+    tied = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["championship_id", "group", "position"]
@@ -222,6 +291,31 @@ class AppliedDeduction(models.Model):
 
     def __str__(self) -> str:
         return f"-{self.points} {self.team_id}"
+
+
+class DeductionNote(models.Model):
+    """A deduction as the table's footnotes show it (read model, from PointsDeducted
+    and DeductionAmended). ``version``: the championship stream version last applied,
+    so a redelivered event changes nothing."""
+
+    deduction_id = models.UUIDField(primary_key=True)
+    championship_id = models.UUIDField()
+    group = models.CharField(max_length=20, blank=True)
+    team_id = models.UUIDField()
+    points = models.PositiveIntegerField()
+    original_points = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    effective_at = models.DateTimeField(null=True, blank=True)
+    amended = models.BooleanField(default=False)
+    # Position of the PointsDeducted event: the footnotes' order.
+    sequence = models.BigIntegerField()
+    version = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["championship_id", "sequence"], name="deduction_note_order")]
+
+    def __str__(self) -> str:
+        return f"-{self.points} {self.team_id}: {self.reason}"
 
 
 # --- REST API (championships.api) ---------------------------------------------------

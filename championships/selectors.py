@@ -5,10 +5,19 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from championships.exceptions import NotFound
-from championships.models import Championship, Goal, Match, MatchStatus, Standing, Team
+from championships.models import (
+    Championship,
+    Deduction,
+    DeductionNote,
+    Goal,
+    Match,
+    MatchStatus,
+    Standing,
+    Team,
+)
 
 
 def championship_list() -> QuerySet[Championship]:
@@ -95,3 +104,32 @@ def match_page_get(*, match_id: UUID) -> Match:
         )
     except (Match.DoesNotExist, ValidationError, ValueError):
         raise NotFound(f"match {match_id} does not exist") from None
+
+
+def deduction_notes_for_championship(*, championship_id: UUID) -> QuerySet[DeductionNote]:
+    """The table's footnotes: deductions in force (points > 0), in recorded order, with
+    the team's name as the table shows it."""
+    name = Standing.objects.filter(
+        championship_id=championship_id, team_id=OuterRef("team_id")
+    ).values("team_name")[:1]
+    return (
+        DeductionNote.objects.filter(championship_id=championship_id, points__gt=0)
+        .annotate(team_name=Subquery(name))
+        .order_by("sequence", "deduction_id")
+    )
+
+
+def deductions_for_championship(*, championship_id: UUID) -> QuerySet[Deduction]:
+    return (
+        Deduction.objects.filter(championship_id=championship_id)
+        .select_related("team", "championship")
+        .prefetch_related("changes")
+        .order_by("recorded_at", "id")
+    )
+
+
+def deduction_get(*, deduction_id: UUID) -> Deduction:
+    try:
+        return Deduction.objects.select_related("team").get(id=deduction_id)
+    except (Deduction.DoesNotExist, ValidationError, ValueError):
+        raise NotFound(f"deduction {deduction_id} does not exist") from None

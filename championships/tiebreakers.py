@@ -119,10 +119,30 @@ def rank(
 
     ``points_for`` is (win, draw, loss) for head-to-head mini-tables.
     """
+    return rank_with_ties(
+        teams,
+        criteria=criteria,
+        head_to_head_reapply=head_to_head_reapply,
+        points_for=points_for,
+        results_among=results_among,
+    )[0]
+
+
+def rank_with_ties(
+    teams: Sequence[TeamRecord],
+    *,
+    criteria: Sequence[str],
+    head_to_head_reapply: bool,
+    points_for: tuple[int, int, int],
+    results_among: ResultsAmong,
+) -> tuple[list[TeamRecord], frozenset[UUID]]:
+    """``rank``, and the teams still level when every criterion is used up: the last
+    resort (name, then id) orders them, but they are tied until lots are drawn."""
     ranker = _Ranker(tuple(criteria), head_to_head_reapply, points_for, results_among)
     active = [t for t in teams if not t.withdrawn]
     withdrawn = [t for t in teams if t.withdrawn]
-    return ranker.order(active, 0) + ranker.order(withdrawn, 0)
+    ordered = ranker.order(active, 0) + ranker.order(withdrawn, 0)
+    return ordered, frozenset(ranker.unresolved)
 
 
 def _last_resort(team: TeamRecord) -> tuple[str, str]:
@@ -167,8 +187,11 @@ class _Ranker:
         self.reapply = reapply
         self.points_for = points_for
         self.results_among = results_among
+        self.unresolved: set[UUID] = set()
 
     def order(self, group: list[TeamRecord], index: int) -> list[TeamRecord]:
+        if len(group) > 1 and index >= len(self.criteria):
+            self.unresolved.update(t.team_id for t in group)
         if len(group) <= 1 or index >= len(self.criteria):
             return sorted(group, key=_last_resort)
         if self.criteria[index] in HEAD_TO_HEAD_CRITERIA:

@@ -181,6 +181,54 @@ def postpone(state: MatchState, *, reason: str, kickoff: datetime | None) -> lis
     ]
 
 
+NOT_STARTED = (MatchStatus.SCHEDULED, MatchStatus.POSTPONED)
+
+
+def reschedule(state: MatchState, *, kickoff: datetime | None) -> list[Event]:
+    """A new kickoff (None: to be fixed) for a match that has not started."""
+    if state.status not in NOT_STARTED:
+        raise _status_error(state, "reschedule")
+    if kickoff == state.kickoff:
+        raise InvalidCommand("the match already has this kickoff")
+    return [
+        ev.MatchRescheduled(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            previous_kickoff=state.kickoff,
+            kickoff=kickoff,
+        )
+    ]
+
+
+def swap_venues(state: MatchState) -> list[Event]:
+    if state.status not in NOT_STARTED:
+        raise _status_error(state, "swap home and away in")
+    return [
+        ev.MatchVenuesSwapped(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            home_team_id=state.away_team_id,
+            away_team_id=state.home_team_id,
+        )
+    ]
+
+
+def withdrawal(
+    state: MatchState, *, team_id: UUID, policy: str, award_score: tuple[int, int], reason: str
+) -> list[Event]:
+    """What a team's withdrawal does to one of its matches not yet decided: cancelled
+    (``expunge``: its results do not count anyway) or awarded to the opponent by
+    ``award_score`` (``award_remaining``). Decided matches are left as they are."""
+    if state.status not in (*NOT_STARTED, MatchStatus.LIVE):
+        return []
+    if policy == ev.AWARD_REMAINING:
+        opponent = state.away_team_id if team_id == state.home_team_id else state.home_team_id
+        winner, loser = award_score
+        home, away = (winner, loser) if opponent == state.home_team_id else (loser, winner)
+        return award(state, awarded_to_team_id=opponent, home_score=home, away_score=away, reason=reason)
+    return cancel(state, reason=reason)
+
+
 def cancel(state: MatchState, *, reason: str) -> list[Event]:
     if state.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED, MatchStatus.LIVE):
         raise _status_error(state, "cancel")
@@ -269,6 +317,12 @@ def apply_match(state: MatchState | None, event: Event) -> MatchState:
             away_score=0,
             minute=None,
             goals=(),
+        )
+    if isinstance(event, ev.MatchRescheduled):
+        return dataclasses.replace(bumped, kickoff=event.kickoff)
+    if isinstance(event, ev.MatchVenuesSwapped):
+        return dataclasses.replace(
+            bumped, home_team_id=event.home_team_id, away_team_id=event.away_team_id
         )
     if isinstance(event, ev.MatchCancelled):
         return dataclasses.replace(bumped, status=MatchStatus.CANCELLED)

@@ -18,7 +18,8 @@ from championships.commands.streams import (
     match_state,
     save_match,
 )
-from championships.models import Match
+from championships.exceptions import InvalidState
+from championships.models import Match, MatchStatus, WithdrawalPolicy
 from events.registry import Event
 
 
@@ -33,8 +34,22 @@ def _run(
     authorise(row.championship, actor_id)
     check_expected(str(row.id), expected_version, row.version)
     state = match_state(row)
+    _refuse_if_withdrawn(row)
     save_match(row, state, decide(state))
     return row
+
+
+def _refuse_if_withdrawn(row: Match) -> None:
+    """A withdrawn team's matches are decided by its withdrawal (cancelled or awarded):
+    none can be started, scored, completed or re-decided. Under ``award_remaining`` a
+    result played before the withdrawal stands and can still be corrected."""
+    for team in (row.home_team, row.away_team):
+        if not team.withdrawn:
+            continue
+        played = row.status == MatchStatus.COMPLETED
+        if played and row.championship.withdrawal_policy == WithdrawalPolicy.AWARD_REMAINING:
+            continue
+        raise InvalidState(f"{team.name} has withdrawn: this match can no longer change")
 
 
 @command
@@ -209,4 +224,37 @@ def match_award(
             away_score=away_score,
             reason=reason,
         ),
+    )
+
+
+@command
+def match_reschedule(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    kickoff: datetime | None,
+    expected_version: int | None = None,
+) -> Match:
+    """A new kickoff (None: to be fixed) for a match not yet started; its status stays."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.reschedule(s, kickoff=kickoff),
+    )
+
+
+@command
+def match_swap_venues(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID,
+    match_id: uuid.UUID,
+    expected_version: int | None = None,
+) -> Match:
+    """Exchange home and away of a match not yet started."""
+    return _run(
+        championship_id, match_id, actor_id, expected_version, lambda s: agg.swap_venues(s)
     )

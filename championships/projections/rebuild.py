@@ -19,6 +19,7 @@ from championships import events as ev
 from championships.models import (
     AppliedDeduction,
     AppliedResult,
+    DeductionNote,
     Match,
     Standing,
     StandingsHead,
@@ -28,6 +29,8 @@ from championships.projections.standings import (
     SUBSCRIPTION,
     _count,
     _lock_head,
+    amend_note,
+    deduction_note,
     form,
     new_head,
     reposition,
@@ -46,6 +49,7 @@ class _Replay:
         self.rows: dict[UUID, dict[UUID, Standing]] = defaultdict(dict)
         self.results: dict[UUID, AppliedResult] = {}
         self.deductions: list[AppliedDeduction] = []
+        self.notes: dict[UUID, DeductionNote] = {}
 
     def head(self, championship_id: UUID) -> StandingsHead:
         if championship_id not in self.heads:
@@ -68,8 +72,17 @@ class _Replay:
             head.head_to_head_reapply = event.head_to_head_reapply
         elif isinstance(event, ev.TeamRegistered):
             self.row(event.championship_id, event.group, event.team_id).team_name = event.name
+        elif isinstance(event, ev.TeamUpdated):
+            row = self.row(event.championship_id, event.previous_group, event.team_id)
+            row.team_name, row.group = event.name, event.group
+        elif isinstance(event, ev.TeamRemoved):
+            self.rows[event.championship_id].pop(event.team_id, None)
         elif isinstance(event, ev.TeamWithdrawn):
-            self.row(event.championship_id, event.group, event.team_id).withdrawn = True
+            row = self.row(event.championship_id, event.group, event.team_id)
+            if not row.withdrawn and event.policy == ev.EXPUNGE:
+                row.expunged = True
+                self._expunge(row)
+            row.withdrawn = True
         elif isinstance(event, ev.PointsDeducted):
             row = self.row(event.championship_id, event.group, event.team_id)
             row.points_deducted += event.points
@@ -81,6 +94,13 @@ class _Replay:
                     points=event.points,
                 )
             )
+            self.notes[event.deduction_id] = DeductionNote(**deduction_note(recorded, event))
+        elif isinstance(event, ev.DeductionAmended):
+            note = self.notes.get(event.deduction_id)
+            if note is not None:
+                amend_note(note, recorded, event)
+                row = self.row(event.championship_id, event.group, event.team_id)
+                row.points_deducted += event.points - event.previous_points
         elif isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
             self._result(recorded, event)
 
@@ -92,6 +112,8 @@ class _Replay:
         cid = event.championship_id
         home = self.row(cid, event.group, event.home_team_id)
         away = self.row(cid, event.group, event.away_team_id)
+        if home.expunged or away.expunged:
+            return
         applied = self.results.get(event.match_id)
         if applied is None:
             applied = self.results[event.match_id] = AppliedResult(
@@ -110,6 +132,14 @@ class _Replay:
         applied.home_score, applied.away_score = event.home_score, event.away_score
         applied.version = recorded.version
         _count(home, away, event.home_score, event.away_score, +1)
+
+    def _expunge(self, row: Standing) -> None:
+        for match_id, applied in list(self.results.items()):
+            if row.team_id in (applied.home_team_id, applied.away_team_id):
+                home = self.row(applied.championship_id, applied.group, applied.home_team_id)
+                away = self.row(applied.championship_id, applied.group, applied.away_team_id)
+                _count(home, away, applied.home_score, applied.away_score, -1)
+                del self.results[match_id]
 
     def save(self) -> None:
         by_team: dict[UUID, list[AppliedResult]] = defaultdict(list)
@@ -147,6 +177,7 @@ class _Replay:
         Standing.objects.bulk_create([r for rows in self.rows.values() for r in rows.values()])
         AppliedResult.objects.bulk_create(self.results.values())
         AppliedDeduction.objects.bulk_create(self.deductions)
+        DeductionNote.objects.bulk_create(self.notes.values())
 
 
 def _lock_every_head() -> None:
@@ -187,16 +218,18 @@ def rebuild_standings(
         standings = Standing.objects.all()
         results = AppliedResult.objects.all()
         deductions = AppliedDeduction.objects.all()
+        notes = DeductionNote.objects.all()
         stream_ids: list[str] | None = None
         if championship_id is not None:
             standings = standings.filter(championship_id=championship_id)
             results = results.filter(championship_id=championship_id)
             deductions = deductions.filter(championship_id=championship_id)
+            notes = notes.filter(championship_id=championship_id)
             match_ids = Match.objects.filter(championship_id=championship_id).values_list(
                 "id", flat=True
             )
             stream_ids = [str(championship_id), *(str(m) for m in match_ids)]
-        for queryset in (standings, results, deductions):
+        for queryset in (standings, results, deductions, notes):
             queryset.delete()
         replay = _Replay()
         replayed = 0

@@ -20,10 +20,17 @@ from championships import events as ev
 from championships.models import (
     AppliedDeduction,
     AppliedResult,
+    DeductionNote,
     Standing,
     StandingsHead,
 )
-from championships.tiebreakers import DEFAULT_PRESET, PRESETS, Result, TeamRecord, rank
+from championships.tiebreakers import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Result,
+    TeamRecord,
+    rank_with_ties,
+)
 from events import store
 from events.registry import Event
 
@@ -31,8 +38,11 @@ HANDLED_EVENTS: tuple[type[Event], ...] = (
     ev.ChampionshipCreated,
     ev.ChampionshipUpdated,
     ev.TeamRegistered,
+    ev.TeamUpdated,
+    ev.TeamRemoved,
     ev.TeamWithdrawn,
     ev.PointsDeducted,
+    ev.DeductionAmended,
     ev.MatchCompleted,
     ev.MatchResultCorrected,
     ev.MatchAwarded,
@@ -56,6 +66,8 @@ _STAT_FIELDS = [
     "points",
     "form",
     "withdrawn",
+    "expunged",
+    "group",
 ]
 
 
@@ -129,6 +141,7 @@ class _Tables:
         self._dirty: set[UUID] = set()
         self._moved: set[UUID] = set()
         self._new: list[Standing] = []
+        self._removed: list[Standing] = []
 
     # --- rows -----------------------------------------------------------------------
 
@@ -155,7 +168,30 @@ class _Tables:
         groups = Standing.objects.filter(championship_id=self.championship_id)
         return sorted(set(groups.values_list("group", flat=True)))
 
+    def remove(self, group: str, team_id: UUID) -> bool:
+        self.group_rows(group)
+        found = self._groups[group].pop(team_id, None)
+        if found is None:
+            return False
+        self._dirty.discard(team_id)
+        if found in self._new:
+            self._new.remove(found)
+        elif found.pk is not None:
+            self._removed.append(found)
+        return True
+
+    def move(self, row: Standing, group: str) -> None:
+        """Put ``row`` in another group (a team moved before it played)."""
+        self.group_rows(row.group)
+        self._groups[row.group].pop(row.team_id, None)
+        self.group_rows(group)
+        row.group = group
+        self._groups[group][row.team_id] = row
+        self._dirty.add(row.team_id)
+
     def save(self) -> None:
+        if self._removed:
+            Standing.objects.filter(pk__in=[r.pk for r in self._removed]).delete()
         new_ids = {r.team_id for r in self._new}
         Standing.objects.bulk_create(self._new)
         rows = [r for group in self._groups.values() for r in group.values()]
@@ -164,7 +200,7 @@ class _Tables:
             if row.team_id in new_ids:
                 continue
             if row.team_id in self._dirty:
-                row.save(update_fields=[*_STAT_FIELDS, "position"])
+                row.save(update_fields=[*_STAT_FIELDS, "position", "tied"])
             elif row.team_id in self._moved:
                 moved.append(row)
         _save_positions(moved)
@@ -182,11 +218,18 @@ class _Tables:
                 return set()
             row.team_name = event.name
             return {event.group}
+        if isinstance(event, ev.TeamUpdated):
+            return self._team_updated(event)
+        if isinstance(event, ev.TeamRemoved):
+            return {event.group} if self.remove(event.group, event.team_id) else set()
         if isinstance(event, ev.TeamWithdrawn):
             row = self.row(event.group, event.team_id)
             if row.withdrawn:
                 return set()
             row.withdrawn = True
+            if event.policy == ev.EXPUNGE:
+                row.expunged = True
+                self._expunge(row)
             return {event.group}
         if isinstance(event, ev.PointsDeducted):
             _, created = AppliedDeduction.objects.get_or_create(
@@ -199,8 +242,19 @@ class _Tables:
             )
             if not created:
                 return set()
+            DeductionNote.objects.create(**deduction_note(recorded, event))
             row = self.row(event.group, event.team_id)
             row.points_deducted += event.points
+            self._score(row)
+            return {event.group}
+        if isinstance(event, ev.DeductionAmended):
+            note = DeductionNote.objects.filter(deduction_id=event.deduction_id).first()
+            if note is None or note.version >= recorded.version:
+                return set()
+            amend_note(note, recorded, event)
+            note.save()
+            row = self.row(event.group, event.team_id)
+            row.points_deducted += event.points - event.previous_points
             self._score(row)
             return {event.group}
         if isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
@@ -247,6 +301,36 @@ class _Tables:
                 self._score(self.row(group, row.team_id))
         return set(groups)
 
+    def _team_updated(self, event: ev.TeamUpdated) -> set[str]:
+        row = self.row(event.previous_group, event.team_id)
+        if (row.team_name, row.group) == (event.name, event.group):
+            return set()
+        row.team_name = event.name
+        if row.group != event.group:
+            self.move(row, event.group)
+            return {event.previous_group, event.group}
+        return {event.group}
+
+    def _expunge(self, row: Standing) -> None:
+        """Annul every result of ``row``'s team (``expunge``): out of both teams' rows,
+        out of head-to-head and form."""
+        results = AppliedResult.objects.filter(
+            Q(home_team_id=row.team_id) | Q(away_team_id=row.team_id),
+            championship_id=self.championship_id,
+        )
+        touched: dict[UUID, Standing] = {}
+        for applied in results:
+            home = self.row(applied.group, applied.home_team_id)
+            away = self.row(applied.group, applied.away_team_id)
+            _count(home, away, applied.home_score, applied.away_score, -1)
+            touched |= {home.team_id: home, away.team_id: away}
+        results.delete()
+        for other in touched.values():
+            other.form = _form(other.team_id)
+            self._score(other)
+        row.form = ""
+        self._score(row)
+
     def _result(
         self,
         recorded: store.RecordedEvent,
@@ -257,6 +341,9 @@ class _Tables:
             return set()
         home = self.row(event.group, event.home_team_id)
         away = self.row(event.group, event.away_team_id)
+        if home.expunged or away.expunged:
+            # A result of an expunged team, delivered after its withdrawal: annulled.
+            return set()
         if applied is not None:
             _count(home, away, applied.home_score, applied.away_score, -1)
             applied.home_score, applied.away_score = event.home_score, event.away_score
@@ -308,9 +395,10 @@ def reposition(
     head: StandingsHead,
     results_among: Callable[[frozenset[UUID]], Iterable[Result]],
 ) -> list[Standing]:
-    """Rank one group's rows by the head's rules; the rows whose position changed."""
+    """Rank one group's rows by the head's rules; the rows whose position (or whether
+    they are still tied with a neighbour) changed."""
     by_team = {r.team_id: r for r in rows}
-    ranked = rank(
+    ranked, tied = rank_with_ties(
         [_record(r) for r in rows],
         criteria=head.tie_breakers,
         head_to_head_reapply=head.head_to_head_reapply,
@@ -320,8 +408,9 @@ def reposition(
     moved = []
     for position, record in enumerate(ranked, start=1):
         row = by_team[record.team_id]
-        if row.position != position:
-            row.position = position
+        is_tied = record.team_id in tied
+        if row.position != position or row.tied != is_tied:
+            row.position, row.tied = position, is_tied
             moved.append(row)
     return moved
 
@@ -332,14 +421,39 @@ def _save_positions(rows: list[Standing]) -> None:
         return
     table = connection.ops.quote_name(Standing._meta.db_table)
     cases = " ".join(["WHEN %s THEN %s"] * len(rows))
-    params: list[int] = [value for row in rows for value in (row.pk, row.position)]
+    params: list[object] = [value for row in rows for value in (row.pk, row.position)]
+    params += [value for row in rows for value in (row.pk, row.tied)]
     params += [row.pk for row in rows]
     placeholders = ", ".join(["%s"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET position = CASE id {cases} END WHERE id IN ({placeholders})",
+            f"UPDATE {table} SET position = CASE id {cases} END, "
+            f"tied = CASE id {cases} END WHERE id IN ({placeholders})",
             params,
         )
+
+
+def deduction_note(recorded: store.RecordedEvent, event: ev.PointsDeducted) -> dict[str, object]:
+    """The footnote of a new deduction (fields of ``DeductionNote``)."""
+    return {
+        "deduction_id": event.deduction_id,
+        "championship_id": event.championship_id,
+        "group": event.group,
+        "team_id": event.team_id,
+        "points": event.points,
+        "original_points": event.points,
+        "reason": event.reason,
+        "effective_at": event.effective_at or recorded.occurred_at,
+        "amended": False,
+        "sequence": recorded.position,
+        "version": recorded.version,
+    }
+
+
+def amend_note(note: DeductionNote, recorded: store.RecordedEvent, event: ev.DeductionAmended) -> None:
+    note.points, note.reason = event.points, event.reason
+    note.effective_at = event.effective_at or recorded.occurred_at
+    note.amended, note.version = True, recorded.version
 
 
 def _count(home: Standing, away: Standing, home_score: int, away_score: int, sign: int) -> None:

@@ -176,9 +176,16 @@ def test_a_deduction_subtracts_points(championship, teams, event_bus):
     assert (ajax_row.points, ajax_row.points_deducted, ajax_row.position) == (-1, 4, 4)
 
 
-def test_a_withdrawn_team_ranks_last_and_keeps_its_results(championship, teams, event_bus):
+def test_a_withdrawn_team_ranks_last_and_keeps_its_results_under_award_remaining(
+    championship, teams, event_bus
+):
     ajax, benfica, *_ = teams
     play(championship, ajax, benfica, "5-0")
+    commands.championship_update(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        withdrawal_policy="award_remaining",
+    )
 
     commands.team_withdraw(
         actor_id=championship.owner_id, championship_id=championship.id, team_id=ajax.id

@@ -90,7 +90,10 @@ class ChampionshipDetailView(generics.GenericAPIView[Championship]):
         parameters=[schema.IF_MATCH, schema.ETAG],
     )
     def patch(self, request: Request, pk: str) -> Response:
-        data = parse(s.ChampionshipUpdateSerializer, request).command_kwargs()
+        current = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+        data = parse(
+            s.ChampionshipUpdateSerializer, request, championship=current
+        ).command_kwargs()
         championship = commands.championship_update(
             actor_id=actor(request),
             championship_id=pk,  # type: ignore[arg-type]
@@ -222,6 +225,7 @@ class MatchListView(generics.ListAPIView[Match]):
             away_team_id=data["away_team"].id,
             round=data.get("round"),
             kickoff=data.get("kickoff_at"),
+            allow_duplicate=data["allow_duplicate"],
             expected_version=expected_version(request),
         )
         location = reverse("api:match-detail", args=[match.id])

@@ -161,3 +161,18 @@ class MatchAwardView(MatchActionView):
     def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
         data["awarded_to_team_id"] = data.pop("awarded_to")
         return data
+
+
+@_action("Change the kickoff of a match not yet started", s.RescheduleSerializer)
+class MatchRescheduleView(MatchActionView):
+    command = commands.match_reschedule
+    serializer_class = s.RescheduleSerializer
+
+    def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"kickoff": data["kickoff_at"]}
+
+
+@_action("Swap home and away of a match not yet started", None)
+class MatchSwapView(MatchActionView):
+    command = commands.match_swap_venues
+    serializer_class = _Empty

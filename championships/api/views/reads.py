@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -27,41 +28,27 @@ FEED_MAX_LIMIT = 1000
 MAX_POSITION = 2**63 - 1
 
 
-def _standing(row: Standing) -> dict[str, Any]:
-    return {
-        "position": row.position,
-        "group": row.group,
-        "team": {"id": str(row.team_id), "name": row.team_name},
-        "played": row.played,
-        "won": row.won,
-        "drawn": row.drawn,
-        "lost": row.lost,
-        "goals_for": row.goals_for,
-        "goals_against": row.goals_against,
-        "goal_difference": row.goal_difference,
-        "points_deducted": row.points_deducted,
-        "points": row.points,
-        "form": row.form,
-        "withdrawn": row.withdrawn,
-    }
-
-
 def standings_body(championship_id: UUID, version: int) -> dict[str, Any]:
-    """The tables at ``version`` (the standings stream's) as JSON; from the cache when
-    there."""
+    """The tables at ``version`` (the standings stream's) as JSON, built by
+    ``StandingsSerializer``; from the cache when there."""
     key = standings_key(championship_id, version)
     body = cache_get(key)
     if body is None:
-        rows = [
-            _standing(r)
-            for r in selectors.standings_for_championship(championship_id=championship_id)
-        ]
-        body = {
-            "championship": str(championship_id),
-            "version": version,
-            "groups": list(dict.fromkeys(r["group"] for r in rows)),
-            "rows": rows,
-        }
+        rows = list(selectors.standings_for_championship(championship_id=championship_id))
+        notes = selectors.deduction_notes_for_championship(championship_id=championship_id)
+        body = json.loads(
+            json.dumps(
+                s.StandingsSerializer(
+                    {
+                        "championship": championship_id,
+                        "version": version,
+                        "groups": list(dict.fromkeys(r.group for r in rows)),
+                        "rows": rows,
+                        "deductions": notes,
+                    }
+                ).data
+            )
+        )
         # Cache only tables read wholly at this version (no delivery committed meanwhile).
         if api_selectors.standings_version(championship_id=championship_id) == version:
             cache_set(key, body)

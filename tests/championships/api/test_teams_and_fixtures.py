@@ -37,7 +37,7 @@ def test_teams_of_an_unknown_championship_is_404(anonymous):
     response = anonymous.get(url("championships/nope/teams/"))
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "championship nope does not exist"}
+    assert response.json() == {"detail": "no such resource: /api/v1/championships/nope/teams/"}
 
 
 def test_register_a_duplicate_name_is_409(api, home, championship):
