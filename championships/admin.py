@@ -12,6 +12,7 @@ from uuid import UUID
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -21,10 +22,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from championships import commands
+from championships.aggregates.championship import MAX_DEDUCTION
+from championships.aggregates.match import MAX_SCORE
 from championships.api.selectors import championship_events
 from championships.exceptions import DomainError
-from championships.models import Championship, Match, MatchStatus, Team
-from championships.tiebreakers import PRESETS
+from championships.models import Championship, Deduction, DeductionChange, Match, MatchStatus, Team
+from championships.tiebreakers import DEFAULT_PRESET, PRESETS
 from events.store import ConcurrencyError
 
 ORGANISERS_GROUP = "Organisers"
@@ -49,21 +52,114 @@ def _fail(modeladmin: admin.ModelAdmin, request: HttpRequest, exc: Exception) ->
     modeladmin.message_user(request, str(exc), messages.ERROR)
 
 
+def action_form(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    form_class: type[forms.Form],
+    action: str,
+    title: str,
+    run: Callable[[Any, dict[str, Any]], object],
+    initial: Callable[[Any], dict[str, Any]] | None = None,
+    describe: Callable[[Any], str] = str,
+) -> HttpResponse | None:
+    """An action on exactly one row that first asks for input on an intermediate page,
+    then calls ``run(row, cleaned_data)`` (a command)."""
+    if queryset.count() != 1:
+        modeladmin.message_user(
+            request, "Select exactly one row for this action.", messages.WARNING
+        )
+        return None
+    obj = queryset.get()
+    form = form_class(
+        request.POST if "apply" in request.POST else None,
+        initial=initial(obj) if initial else None,
+    )
+    if form.is_valid():
+        try:
+            run(obj, form.cleaned_data)
+        except WRITE_ERRORS as exc:
+            _fail(modeladmin, request, exc)
+        else:
+            modeladmin.message_user(request, f"{describe(obj)}: done.")
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": f"{describe(obj)}: {title}",
+        "description": describe(obj) + ".",
+        "match": obj if isinstance(obj, Match) else None,
+        "object_pk": obj.pk,
+        "form": form,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/championships/action_form.html", context)
+
+
 # --- championships ------------------------------------------------------------------
 
 
 class ChampionshipForm(forms.ModelForm):
     tie_break_preset = forms.ChoiceField(
         choices=[(name, name) for name in sorted(PRESETS)],
-        initial="fifa_2022",
+        initial=DEFAULT_PRESET,
         help_text="Tie-break criteria, in the order of these published regulations.",
     )
     # The version the form was read at: a save after someone else's change is refused.
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    add_organiser = forms.CharField(
+        required=False, help_text="Username of a user to add as a co-organiser."
+    )
+    remove_organisers = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Co-organisers to remove.",
+    )
 
     class Meta:
         model = Championship
-        fields = ["name", "season", "format", "points_win", "points_draw", "points_loss"]
+        fields = [
+            "name",
+            "season",
+            "format",
+            "points_win",
+            "points_draw",
+            "points_loss",
+            "visibility",
+            "withdrawal_policy",
+            "withdrawal_award_for",
+            "withdrawal_award_against",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per form instance (self.fields is a copy): a class-level field shared between
+        # requests must never carry one championship's values into another's form.
+        championship = (
+            self.instance if self.instance.pk and not self.instance._state.adding else None
+        )
+        if championship is not None:
+            self.fields["tie_break_preset"].initial = (
+                championship.tie_break_preset or DEFAULT_PRESET
+            )
+            self.fields["version"].initial = championship.version
+            organisers = self.fields["remove_organisers"]
+            assert isinstance(organisers, forms.ModelMultipleChoiceField)
+            organisers.queryset = championship.organisers.all()
+        else:
+            self.fields["tie_break_preset"].initial = DEFAULT_PRESET
+
+    def clean_add_organiser(self) -> Any:
+        username = self.cleaned_data["add_organiser"].strip()
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"no active user named {username!r}")
+        return user
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -132,19 +228,12 @@ class ChampionshipAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         fields: list[Any] = ["name", "season", "format", "points_win", "points_draw", "points_loss"]
-        fields += ["tie_break_preset", "version"]
+        fields += ["tie_break_preset", "visibility", "withdrawal_policy"]
+        fields += ["withdrawal_award_for", "withdrawal_award_against", "version"]
         if obj is not None:
-            fields += ["owner", "organiser_names", "tie_breakers", "event_history"]
+            fields += ["owner", "organiser_names", "add_organiser", "remove_organisers"]
+            fields += ["tie_breakers", "event_history"]
         return fields
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        if obj is not None:
-            form.base_fields["tie_break_preset"].initial = obj.tie_break_preset or "fifa_2022"
-            form.base_fields["version"].initial = obj.version
-        return form
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # no command deletes a championship: its events stay
@@ -166,6 +255,7 @@ class ChampionshipAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Championship, form: Any, change: bool) -> None:
         data = form.cleaned_data
+        award = (data["withdrawal_award_for"], data["withdrawal_award_against"])
         if not change:
             commands.championship_create(
                 actor_id=_actor(request),
@@ -177,19 +267,50 @@ class ChampionshipAdmin(admin.ModelAdmin):
                 points_draw=data["points_draw"],
                 points_loss=data["points_loss"],
                 tie_breakers=data["tie_break_preset"],
+                visibility=data["visibility"],
+                withdrawal_policy=data["withdrawal_policy"],
+                award_score=award,
             )
             return
-        names = {"points_win", "points_draw", "points_loss", "name", "season"}
+        names = {
+            "points_win",
+            "points_draw",
+            "points_loss",
+            "name",
+            "season",
+            "visibility",
+            "withdrawal_policy",
+        }
         changes = {name: data[name] for name in form.changed_data if name in names}
         if "tie_break_preset" in form.changed_data:
             changes["tie_breakers"] = data["tie_break_preset"]
+        if {"withdrawal_award_for", "withdrawal_award_against"} & set(form.changed_data):
+            changes["award_score"] = award
+        expected = data.get("version")
         if changes:
             commands.championship_update(
                 actor_id=_actor(request),
                 championship_id=obj.id,
-                expected_version=data.get("version"),
+                expected_version=expected,
                 **changes,
             )
+            expected = None
+        if data.get("add_organiser") is not None:
+            commands.championship_add_organiser(
+                actor_id=_actor(request),
+                championship_id=obj.id,
+                user_id=data["add_organiser"].pk,
+                expected_version=expected,
+            )
+            expected = None
+        for user in data.get("remove_organisers") or ():
+            commands.championship_remove_organiser(
+                actor_id=_actor(request),
+                championship_id=obj.id,
+                user_id=user.pk,
+                expected_version=expected,
+            )
+            expected = None
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """Teams and matches are read-only here: nothing is saved (``commit=False`` only
@@ -266,12 +387,20 @@ def _uuid_or_404(value: str) -> UUID:
 
 
 class ScoreForm(forms.Form):
-    home_score = forms.IntegerField(min_value=0, max_value=99)
-    away_score = forms.IntegerField(min_value=0, max_value=99)
+    home_score = forms.IntegerField(min_value=0, max_value=MAX_SCORE)
+    away_score = forms.IntegerField(min_value=0, max_value=MAX_SCORE)
 
 
 class CorrectionForm(ScoreForm):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class KickoffForm(forms.Form):
+    kickoff = forms.DateTimeField(required=False, help_text="Empty: to be fixed.")
+
+
+class PostponeForm(KickoffForm):
+    reason = forms.CharField(max_length=500, required=False)
 
 
 @admin.register(Match)
@@ -280,7 +409,14 @@ class MatchAdmin(admin.ModelAdmin):
     list_filter = ("status", "round")
     list_select_related = ("home_team", "away_team", "championship")
     search_fields = ("home_team__name", "away_team__name", "championship__name")
-    actions = ("start", "complete_with_score", "correct_with_reason")
+    actions = (
+        "start",
+        "complete_with_score",
+        "correct_with_reason",
+        "postpone",
+        "reschedule",
+        "swap_venues",
+    )
     fields = (
         "championship",
         "group",
@@ -369,25 +505,243 @@ class MatchAdmin(admin.ModelAdmin):
         title: str,
         command: Callable[..., Match],
     ) -> HttpResponse | None:
-        """An intermediate page asks for the score (and reason) of one match."""
-        if queryset.count() != 1:
-            self.message_user(
-                request, "Select exactly one match for this action.", messages.WARNING
+        """An intermediate page asks for the input (score, reason, kickoff) of one match."""
+
+        def run(match: Match, data: dict[str, Any]) -> None:
+            command(
+                actor_id=_actor(request),
+                championship_id=match.championship_id,
+                match_id=match.id,
+                **data,
             )
-            return None
-        match = queryset.get()
-        current = {"home_score": match.home_score, "away_score": match.away_score}
-        form = form_class(request.POST if "apply" in request.POST else None, initial=current)
-        if form.is_valid():
-            self._run(request, match, command, **form.cleaned_data)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"{self.fixture(match)}: {title}",
-            "match": match,
-            "form": form,
-            "action": action,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/championships/match/score_form.html", context)
+
+        return action_form(
+            self,
+            request,
+            queryset,
+            form_class=form_class,
+            action=action,
+            title=title,
+            run=run,
+            initial=lambda m: {
+                "home_score": m.home_score,
+                "away_score": m.away_score,
+                "kickoff": m.kickoff,
+            },
+            describe=self.fixture,
+        )
+
+    @admin.action(description="Reschedule (a new kickoff)…", permissions=["change"])
+    def reschedule(self, request: HttpRequest, queryset: QuerySet[Match]) -> HttpResponse | None:
+        return self._with_form(
+            request, queryset, KickoffForm, "reschedule", "new kickoff", commands.match_reschedule
+        )
+
+    @admin.action(description="Postpone (optionally with a new kickoff)…", permissions=["change"])
+    def postpone(self, request: HttpRequest, queryset: QuerySet[Match]) -> HttpResponse | None:
+        return self._with_form(
+            request, queryset, PostponeForm, "postpone", "postpone", commands.match_postpone
+        )
+
+    @admin.action(description="Swap home and away (before kickoff)", permissions=["change"])
+    def swap_venues(self, request: HttpRequest, queryset: QuerySet[Match]) -> None:
+        for match in queryset:
+            self._run(request, match, commands.match_swap_venues)
+
+
+# --- teams and deductions -----------------------------------------------------------
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["championship", "name", "group"]
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class DeductionForm(forms.Form):
+    points = forms.IntegerField(min_value=1, max_value=MAX_DEDUCTION)
+    reason = forms.CharField(max_length=500)
+    effective_at = forms.DateTimeField(required=False, help_text="Empty: now.")
+
+
+class AmendForm(DeductionForm):
+    points = forms.IntegerField(
+        min_value=0, max_value=MAX_DEDUCTION, help_text="The new number; 0 withdraws it."
+    )
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Register, rename, move (before fixtures), remove (before fixtures), withdraw and
+    deduct points: each through its command."""
+
+    form = TeamForm
+    list_display = ("name", "championship", "group", "withdrawn", "points_deducted")
+    list_filter = ("withdrawn", "group")
+    list_select_related = ("championship",)
+    search_fields = ("name", "championship__name")
+    actions = ("withdraw", "deduct_points")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        visible = Championship.objects.filter(organised(request))
+        return super().get_queryset(request).filter(championship__in=visible)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return ("championship", "withdrawn", "points_deducted")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "championship":
+            kwargs["queryset"] = Championship.objects.filter(organised(request)).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if not change:
+            commands.team_register(
+                actor_id=_actor(request),
+                championship_id=data["championship"].id,
+                team_id=obj.id,
+                name=data["name"],
+                group=data.get("group") or "",
+            )
+            return
+        changes = {name: data[name] for name in ("name", "group") if name in form.changed_data}
+        if changes:
+            commands.team_update(
+                actor_id=_actor(request),
+                championship_id=obj.championship_id,
+                team_id=obj.id,
+                **changes,
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Team) -> None:
+        commands.team_remove(
+            actor_id=_actor(request), championship_id=obj.championship_id, team_id=obj.id
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Team]) -> None:
+        for team in queryset:
+            self.delete_model(request, team)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except WRITE_ERRORS as exc:
+            _fail(self, request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except WRITE_ERRORS as exc:
+            _fail(self, request, exc)
+            return HttpResponseRedirect(reverse("admin:championships_team_changelist"))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)
+        except WRITE_ERRORS as exc:  # bulk delete of a team that has matches
+            _fail(self, request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description="Withdraw (under the championship's policy)…", permissions=["change"])
+    def withdraw(self, request: HttpRequest, queryset: QuerySet[Team]) -> HttpResponse | None:
+        return action_form(
+            self,
+            request,
+            queryset,
+            form_class=WithdrawForm,
+            action="withdraw",
+            title="withdraw",
+            run=lambda team, data: commands.team_withdraw(
+                actor_id=_actor(request),
+                championship_id=team.championship_id,
+                team_id=team.id,
+                reason=data["reason"],
+            ),
+        )
+
+    @admin.action(description="Deduct points…", permissions=["change"])
+    def deduct_points(self, request: HttpRequest, queryset: QuerySet[Team]) -> HttpResponse | None:
+        return action_form(
+            self,
+            request,
+            queryset,
+            form_class=DeductionForm,
+            action="deduct_points",
+            title="deduct points",
+            run=lambda team, data: commands.team_deduct_points(
+                actor_id=_actor(request),
+                championship_id=team.championship_id,
+                team_id=team.id,
+                **data,
+            ),
+        )
+
+
+class DeductionChangeInline(ReadOnlyInline):
+    model = DeductionChange
+    fields = ("sequence", "points", "reason", "effective_at", "recorded_at")
+    readonly_fields = fields
+    verbose_name_plural = "history (0: as first recorded)"
+
+
+@admin.register(Deduction)
+class DeductionAdmin(admin.ModelAdmin):
+    """Deductions are recorded from the teams (action "Deduct points…") and amended
+    here; rows are read-only, the original stays in the history."""
+
+    list_display = ("team", "championship", "points", "reason", "effective_at", "recorded_at")
+    list_select_related = ("team", "championship")
+    search_fields = ("team__name", "championship__name", "reason")
+    fields = ("championship", "team", "points", "reason", "effective_at", "recorded_at")
+    readonly_fields = fields
+    inlines = (DeductionChangeInline,)
+    actions = ("amend",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Deduction]:
+        visible = Championship.objects.filter(organised(request))
+        return super().get_queryset(request).filter(championship__in=visible)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # amend to 0 instead: the history stays
+
+    @admin.action(description="Amend (e.g. on appeal; 0 withdraws it)…", permissions=["change"])
+    def amend(self, request: HttpRequest, queryset: QuerySet[Deduction]) -> HttpResponse | None:
+        return action_form(
+            self,
+            request,
+            queryset,
+            form_class=AmendForm,
+            action="amend",
+            title="amend the deduction",
+            run=lambda deduction, data: commands.deduction_amend(
+                actor_id=_actor(request),
+                championship_id=deduction.championship_id,
+                deduction_id=deduction.id,
+                **data,
+            ),
+            initial=lambda d: {"points": d.points, "reason": d.reason},
+        )

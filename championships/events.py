@@ -415,8 +415,14 @@ MATCH_EVENTS: tuple[type[Event], ...] = (
 
 def _deduction_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     # v1 deductions had no id: derive a stable one from what they recorded.
-    key = f"{payload['championship_id']}:{payload['team_id']}:{payload['points']}:{payload['reason']}"
-    return {**payload, "deduction_id": str(uuid5(NAMESPACE_URL, f"deduction:{key}")), "effective_at": None}
+    key = (
+        f"{payload['championship_id']}:{payload['team_id']}:{payload['points']}:{payload['reason']}"
+    )
+    return {
+        **payload,
+        "deduction_id": str(uuid5(NAMESPACE_URL, f"deduction:{key}")),
+        "effective_at": None,
+    }
 
 
 def _withdrawal_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:

@@ -312,7 +312,9 @@ class DeductionNote(models.Model):
     version = models.PositiveIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["championship_id", "sequence"], name="deduction_note_order")]
+        indexes = [
+            models.Index(fields=["championship_id", "sequence"], name="deduction_note_order")
+        ]
 
     def __str__(self) -> str:
         return f"-{self.points} {self.team_id}: {self.reason}"

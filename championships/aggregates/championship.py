@@ -69,7 +69,9 @@ class ChampionshipState:
         try:
             return self.deductions[deduction_id]
         except KeyError:
-            raise NotFound(f"deduction {deduction_id} does not exist in this championship") from None
+            raise NotFound(
+                f"deduction {deduction_id} does not exist in this championship"
+            ) from None
 
     def groups(self) -> list[str]:
         return sorted({t.group for t in self.teams.values()})
@@ -356,7 +358,9 @@ def remove_team(state: ChampionshipState, *, team_id: UUID, has_matches: bool) -
         raise InvalidState(
             f"{team.name} cannot be removed once fixtures or matches exist: withdraw it instead"
         )
-    return [ev.TeamRemoved(championship_id=state.championship_id, team_id=team_id, group=team.group)]
+    return [
+        ev.TeamRemoved(championship_id=state.championship_id, team_id=team_id, group=team.group)
+    ]
 
 
 def withdraw_team(state: ChampionshipState, *, team_id: UUID, reason: str) -> list[Event]:

@@ -225,7 +225,9 @@ def withdrawal(
         opponent = state.away_team_id if team_id == state.home_team_id else state.home_team_id
         winner, loser = award_score
         home, away = (winner, loser) if opponent == state.home_team_id else (loser, winner)
-        return award(state, awarded_to_team_id=opponent, home_score=home, away_score=away, reason=reason)
+        return award(
+            state, awarded_to_team_id=opponent, home_score=home, away_score=away, reason=reason
+        )
     return cancel(state, reason=reason)
 
 

@@ -33,6 +33,7 @@ def _score_field(**kwargs: Any) -> serializers.IntegerField:
 def _points_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=0, max_value=MAX_POINTS, **kwargs)
 
+
 # --- championships ------------------------------------------------------------------
 
 
@@ -125,10 +126,14 @@ class _RulesSerializer(serializers.Serializer[Any]):
 
     def check_points_order(self, attrs: dict[str, Any], current: Championship | None) -> None:
         """Win >= draw >= loss, with the current rules filling in what is not given."""
-        defaults = (3, 1, 0) if current is None else (
-            current.points_win,
-            current.points_draw,
-            current.points_loss,
+        defaults = (
+            (3, 1, 0)
+            if current is None
+            else (
+                current.points_win,
+                current.points_draw,
+                current.points_loss,
+            )
         )
         win = attrs.get("points_for_win", defaults[0])
         draw = attrs.get("points_for_draw", defaults[1])
@@ -149,7 +154,7 @@ class _RulesSerializer(serializers.Serializer[Any]):
             "tiebreakers": "tie_breakers",
             "withdrawal_award_score": "award_score",
         }
-        data = {renames.get(name, name): value for name, value in data.items()}  # type: ignore[misc]
+        data = {renames.get(name, name): value for name, value in data.items()}
         if "award_score" in data:
             data["award_score"] = tuple(data["award_score"])
         return data

@@ -46,9 +46,7 @@ urlpatterns = [
         name="fixtures-ics",
     ),
     path("championships/<id:pk>/fixtures.csv", r.FixturesCSVView.as_view(), name="fixtures-csv"),
-    path(
-        "championships/<id:pk>/standings.csv", r.StandingsCSVView.as_view(), name="standings-csv"
-    ),
+    path("championships/<id:pk>/standings.csv", r.StandingsCSVView.as_view(), name="standings-csv"),
     path("matches/<id:pk>/", m.MatchDetailView.as_view(), name="match-detail"),
     path("matches/<id:pk>/stream/", stream.match_stream, name="match-stream"),
     path("matches/<id:pk>/start/", m.MatchStartView.as_view(), name="match-start"),
@@ -59,9 +57,7 @@ urlpatterns = [
     path("matches/<id:pk>/postpone/", m.MatchPostponeView.as_view(), name="match-postpone"),
     path("matches/<id:pk>/cancel/", m.MatchCancelView.as_view(), name="match-cancel"),
     path("matches/<id:pk>/award/", m.MatchAwardView.as_view(), name="match-award"),
-    path(
-        "matches/<id:pk>/reschedule/", m.MatchRescheduleView.as_view(), name="match-reschedule"
-    ),
+    path("matches/<id:pk>/reschedule/", m.MatchRescheduleView.as_view(), name="match-reschedule"),
     path("matches/<id:pk>/swap/", m.MatchSwapView.as_view(), name="match-swap"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -255,6 +255,4 @@ def match_swap_venues(
     expected_version: int | None = None,
 ) -> Match:
     """Exchange home and away of a match not yet started."""
-    return _run(
-        championship_id, match_id, actor_id, expected_version, lambda s: agg.swap_venues(s)
-    )
+    return _run(championship_id, match_id, actor_id, expected_version, lambda s: agg.swap_venues(s))

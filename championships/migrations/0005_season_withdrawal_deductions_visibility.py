@@ -5,90 +5,137 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('championships', '0004_match_plural'),
+        ("championships", "0004_match_plural"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='championship',
-            name='visibility',
-            field=models.CharField(choices=[('draft', 'Draft (organisers only)'), ('published', 'Published')], default='published', max_length=16),
+            model_name="championship",
+            name="visibility",
+            field=models.CharField(
+                choices=[("draft", "Draft (organisers only)"), ("published", "Published")],
+                default="published",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='championship',
-            name='withdrawal_award_against',
+            model_name="championship",
+            name="withdrawal_award_against",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='championship',
-            name='withdrawal_award_for',
+            model_name="championship",
+            name="withdrawal_award_for",
             field=models.PositiveSmallIntegerField(default=3),
         ),
         migrations.AddField(
-            model_name='championship',
-            name='withdrawal_policy',
-            field=models.CharField(choices=[('expunge', "Expunge: all the team's results are annulled"), ('award_remaining', 'Award remaining: played results stand, remaining matches awarded to the opponents')], default='expunge', max_length=32),
+            model_name="championship",
+            name="withdrawal_policy",
+            field=models.CharField(
+                choices=[
+                    ("expunge", "Expunge: all the team's results are annulled"),
+                    (
+                        "award_remaining",
+                        "Award remaining: played results stand, remaining matches awarded to the opponents",
+                    ),
+                ],
+                default="expunge",
+                max_length=32,
+            ),
         ),
         migrations.AddField(
-            model_name='standing',
-            name='expunged',
+            model_name="standing",
+            name="expunged",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='standing',
-            name='tied',
+            model_name="standing",
+            name="tied",
             field=models.BooleanField(default=False),
         ),
         migrations.CreateModel(
-            name='Deduction',
+            name="Deduction",
             fields=[
-                ('id', models.UUIDField(editable=False, primary_key=True, serialize=False)),
-                ('points', models.PositiveIntegerField()),
-                ('reason', models.CharField(max_length=500)),
-                ('effective_at', models.DateTimeField(blank=True, null=True)),
-                ('recorded_at', models.DateTimeField()),
-                ('championship', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deductions', to='championships.championship')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deductions', to='championships.team')),
+                ("id", models.UUIDField(editable=False, primary_key=True, serialize=False)),
+                ("points", models.PositiveIntegerField()),
+                ("reason", models.CharField(max_length=500)),
+                ("effective_at", models.DateTimeField(blank=True, null=True)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "championship",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deductions",
+                        to="championships.championship",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deductions",
+                        to="championships.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['recorded_at', 'id'],
+                "ordering": ["recorded_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DeductionNote',
+            name="DeductionNote",
             fields=[
-                ('deduction_id', models.UUIDField(primary_key=True, serialize=False)),
-                ('championship_id', models.UUIDField()),
-                ('group', models.CharField(blank=True, max_length=20)),
-                ('team_id', models.UUIDField()),
-                ('points', models.PositiveIntegerField()),
-                ('original_points', models.PositiveIntegerField()),
-                ('reason', models.CharField(max_length=500)),
-                ('effective_at', models.DateTimeField(blank=True, null=True)),
-                ('amended', models.BooleanField(default=False)),
-                ('sequence', models.BigIntegerField()),
-                ('version', models.PositiveIntegerField()),
+                ("deduction_id", models.UUIDField(primary_key=True, serialize=False)),
+                ("championship_id", models.UUIDField()),
+                ("group", models.CharField(blank=True, max_length=20)),
+                ("team_id", models.UUIDField()),
+                ("points", models.PositiveIntegerField()),
+                ("original_points", models.PositiveIntegerField()),
+                ("reason", models.CharField(max_length=500)),
+                ("effective_at", models.DateTimeField(blank=True, null=True)),
+                ("amended", models.BooleanField(default=False)),
+                ("sequence", models.BigIntegerField()),
+                ("version", models.PositiveIntegerField()),
             ],
             options={
-                'indexes': [models.Index(fields=['championship_id', 'sequence'], name='deduction_note_order')],
+                "indexes": [
+                    models.Index(
+                        fields=["championship_id", "sequence"], name="deduction_note_order"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DeductionChange',
+            name="DeductionChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.PositiveSmallIntegerField()),
-                ('points', models.PositiveIntegerField()),
-                ('reason', models.CharField(max_length=500)),
-                ('effective_at', models.DateTimeField(blank=True, null=True)),
-                ('recorded_at', models.DateTimeField()),
-                ('deduction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='championships.deduction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence", models.PositiveSmallIntegerField()),
+                ("points", models.PositiveIntegerField()),
+                ("reason", models.CharField(max_length=500)),
+                ("effective_at", models.DateTimeField(blank=True, null=True)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "deduction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="changes",
+                        to="championships.deduction",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['deduction', 'sequence'],
-                'constraints': [models.UniqueConstraint(fields=('deduction', 'sequence'), name='deduction_change_sequence_unique')],
+                "ordering": ["deduction", "sequence"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("deduction", "sequence"), name="deduction_change_sequence_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -421,7 +421,7 @@ def _save_positions(rows: list[Standing]) -> None:
         return
     table = connection.ops.quote_name(Standing._meta.db_table)
     cases = " ".join(["WHEN %s THEN %s"] * len(rows))
-    params: list[object] = [value for row in rows for value in (row.pk, row.position)]
+    params: list[int | bool] = [value for row in rows for value in (row.pk, row.position)]
     params += [value for row in rows for value in (row.pk, row.tied)]
     params += [row.pk for row in rows]
     placeholders = ", ".join(["%s"] * len(rows))
@@ -450,7 +450,9 @@ def deduction_note(recorded: store.RecordedEvent, event: ev.PointsDeducted) -> d
     }
 
 
-def amend_note(note: DeductionNote, recorded: store.RecordedEvent, event: ev.DeductionAmended) -> None:
+def amend_note(
+    note: DeductionNote, recorded: store.RecordedEvent, event: ev.DeductionAmended
+) -> None:
     note.points, note.reason = event.points, event.reason
     note.effective_at = event.effective_at or recorded.occurred_at
     note.amended, note.version = True, recorded.version

@@ -91,9 +91,7 @@ class ChampionshipDetailView(generics.GenericAPIView[Championship]):
     )
     def patch(self, request: Request, pk: str) -> Response:
         current = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
-        data = parse(
-            s.ChampionshipUpdateSerializer, request, championship=current
-        ).command_kwargs()
+        data = parse(s.ChampionshipUpdateSerializer, request, championship=current).command_kwargs()
         championship = commands.championship_update(
             actor_id=actor(request),
             championship_id=pk,  # type: ignore[arg-type]

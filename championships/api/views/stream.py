@@ -44,12 +44,9 @@ def _frame(recorded: store.RecordedEvent) -> str:
 
 
 @require_GET
-async def match_stream(request: HttpRequest, pk: str) -> HttpResponseBase:
-    try:
-        match_id = UUID(pk)
-    except ValueError:
-        match_id = None
-    if match_id is None or not await Match.objects.filter(id=match_id).aexists():
+async def match_stream(request: HttpRequest, pk: UUID) -> HttpResponseBase:
+    match_id = pk  # parsed by the URL's converter (a malformed id matches no route)
+    if not await Match.objects.filter(id=match_id).aexists():
         return JsonResponse({"detail": f"match {pk} does not exist"}, status=404)
     after = _after(request)
     if after is None:

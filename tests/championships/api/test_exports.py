@@ -107,4 +107,6 @@ def test_export_of_an_unknown_championship_is_404(anonymous):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "no such resource: /api/v1/championships/nope/fixtures.ics"}
+    assert response.json() == {
+        "detail": "no such resource: /api/v1/championships/nope/fixtures.ics"
+    }
