@@ -66,8 +66,15 @@ def groups_for(recorded: RecordedEvent) -> list[str]:
 
 
 def encode(recorded: RecordedEvent) -> str:
-    """The websocket text of an event: its envelope, as in the API's event feed."""
-    return orjson.dumps(recorded.envelope()).decode()
+    """The websocket (and SSE) text of an event: its envelope as the public event feed
+    shows it, the domain facts without the metadata (who acted, correlation ids)."""
+    return orjson.dumps(public_envelope(recorded)).decode()
+
+
+def public_envelope(recorded: RecordedEvent) -> dict[str, Any]:
+    """What anyone may read of an event: everything but its metadata (``{}``); the
+    championship's organisers get the whole envelope from the event feed."""
+    return {**recorded.envelope(), "metadata": {}}
 
 
 def message(recorded: RecordedEvent) -> dict[str, Any]:

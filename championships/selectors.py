@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -37,6 +38,16 @@ def championships_organised_by(*, user_id: int) -> QuerySet[Championship]:
         .distinct()
         .order_by("-created_at", "id")
     )
+
+
+def championship_organised_by(*, championship: Championship, user: Any) -> bool:
+    """Whether ``user`` (maybe anonymous) may organise ``championship``: its owner, a
+    co-organiser or a superuser."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_superuser or championship.owner_id == user.pk:
+        return True
+    return championship.organisers.filter(id=user.pk).exists()
 
 
 def teams_for_championship(*, championship_id: UUID) -> QuerySet[Team]:

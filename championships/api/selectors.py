@@ -124,5 +124,10 @@ def championship_events(
     return feed.read(after, limit, stream_ids=stream_ids)
 
 
-def envelopes(recorded: list[store.RecordedEvent]) -> list[dict[str, Any]]:
-    return [r.envelope() for r in recorded]
+def envelopes(recorded: list[store.RecordedEvent], *, with_metadata: bool) -> list[dict[str, Any]]:
+    """Envelopes for the feed: the metadata (which organiser acted, correlation and
+    causation ids, trace context) only ``with_metadata`` (the championship's organisers),
+    else ``{}``: public readers get the domain facts."""
+    if with_metadata:
+        return [r.envelope() for r in recorded]
+    return [{**r.envelope(), "metadata": {}} for r in recorded]

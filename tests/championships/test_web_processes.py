@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import socket
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,7 +18,9 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from championships.models import Match
+from events import store
 from tests.championships.conftest import live
+from tests.championships.test_concurrency import together
 from tests.championships.factories import MatchFactory
 from tests.championships.servers import WebServer
 from tests.events.workers import Worker
@@ -177,3 +180,34 @@ def test_an_idle_page_stays_connected_past_a_redis_socket_timeout(
 
         assert receive(page)["version"] == live_match.version + 1
     assert "Timeout reading" not in server.log()
+
+
+def test_eight_concurrent_goals_without_if_match_all_succeed_across_two_web_processes(
+    web_servers: Callable[[str], WebServer], live_match: Match
+) -> None:
+    """No goal conflicts with another: a command given no expected_version re-reads and
+    retries (backoff and jitter, until a deadline), so none reaches the client as a 409."""
+    first, second = web_servers("first"), web_servers("second")
+    servers = [first, second] * 4
+
+    outcomes = together(
+        *(
+            lambda s=s, minute=minute: _goal_status(s, live_match, minute)
+            for minute, s in enumerate(servers, start=1)
+        )
+    )
+
+    assert outcomes == [200] * 8
+    versions = [e.version for e in store.load(str(live_match.id))]
+    assert versions == list(range(1, versions[-1] + 1))
+    refreshed = Match.objects.get(id=live_match.id)
+    assert refreshed.home_score == 8
+    assert refreshed.version == live_match.version + 8
+
+
+def _goal_status(server: WebServer, match: Match, minute: int) -> int:
+    try:
+        post_goal(server, match, minute)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    return 200

@@ -78,6 +78,8 @@ class EventFeedView(generics.GenericAPIView[Standing]):
 
     @extend_schema(
         summary="The championship's events (its own, its matches', its standings') in order",
+        description="Each event's metadata (which organiser acted, correlation ids) is "
+        "shown only to the championship's organisers; others get metadata {}.",
         parameters=[
             OpenApiParameter(
                 "after",
@@ -101,7 +103,12 @@ class EventFeedView(generics.GenericAPIView[Standing]):
         )
         return Response(
             {
-                "events": api_selectors.envelopes(recorded),
+                "events": api_selectors.envelopes(
+                    recorded,
+                    with_metadata=selectors.championship_organised_by(
+                        championship=championship, user=request.user
+                    ),
+                ),
                 "next_after": recorded[-1].feed_position if recorded else after,
                 "has_more": len(recorded) == limit,
             }
