@@ -93,7 +93,10 @@ class _RulesSerializer(serializers.Serializer[Any]):
     points_for_loss = _points_field(required=False, help_text="Win >= draw >= loss.")
     tiebreak_preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False)
     tiebreakers = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(CRITERIA)), required=False, allow_empty=False
+        child=serializers.ChoiceField(choices=list(CRITERIA)),
+        required=False,
+        allow_empty=False,
+        min_length=1,
     )
     head_to_head_reapply = serializers.BooleanField(required=False, allow_null=True)
     visibility = serializers.ChoiceField(

@@ -20,9 +20,9 @@ from websockets.typing import Origin
 from championships.models import Match
 from events import store
 from tests.championships.conftest import live
-from tests.championships.test_concurrency import together
 from tests.championships.factories import MatchFactory
 from tests.championships.servers import WebServer
+from tests.championships.test_concurrency import together
 from tests.events.workers import Worker
 
 pytestmark = [
