@@ -18,6 +18,7 @@ from championships.models import (
     MatchStatus,
     Standing,
     Team,
+    Visibility,
 )
 
 
@@ -30,6 +31,31 @@ def championship_get(*, championship_id: UUID) -> Championship:
         return Championship.objects.select_related("owner").get(id=championship_id)
     except (Championship.DoesNotExist, ValidationError, ValueError):
         raise NotFound(f"championship {championship_id} does not exist") from None
+
+
+def championship_get_visible(*, championship_id: UUID, user: Any) -> Championship:
+    """The championship if ``user`` may see it: a draft only for its organisers (for
+    anybody else a draft does not exist: NotFound)."""
+    championship = championship_get(championship_id=championship_id)
+    check_visible(championship, user)
+    return championship
+
+
+def check_visible(championship: Championship, user: Any) -> None:
+    if championship.visibility == Visibility.DRAFT and not championship_organised_by(
+        championship=championship, user=user
+    ):
+        raise NotFound(f"championship {championship.id} does not exist")
+
+
+def championships_visible_to(*, user: Any) -> QuerySet[Championship]:
+    """Published championships, and the drafts ``user`` organises."""
+    visible = Q(visibility=Visibility.PUBLISHED)
+    if user is not None and user.is_authenticated:
+        if user.is_superuser:
+            return championship_list()
+        visible |= Q(owner_id=user.pk) | Q(organisers__id=user.pk)
+    return championship_list().filter(visible).distinct()
 
 
 def championships_organised_by(*, user_id: int) -> QuerySet[Championship]:
@@ -100,8 +126,9 @@ def standings_for_championship(
 
 
 def live_matches() -> QuerySet[Match]:
+    """Live matches of published championships (the public pages' list)."""
     return (
-        Match.objects.filter(status=MatchStatus.LIVE)
+        Match.objects.filter(status=MatchStatus.LIVE, championship__visibility=Visibility.PUBLISHED)
         .select_related("home_team", "away_team")
         .order_by("championship_id", "kickoff", "id")
     )

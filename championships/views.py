@@ -23,25 +23,29 @@ from championships.models import Championship, Match
 from events import store
 
 
-def _championship(championship_id: UUID) -> Championship:
+def _championship(championship_id: UUID, request: HttpRequest) -> Championship:
     try:
-        return selectors.championship_get(championship_id=championship_id)
+        return selectors.championship_get_visible(
+            championship_id=championship_id, user=request.user
+        )
     except NotFound as exc:
         raise Http404(str(exc)) from exc
 
 
-def _match(match_id: UUID) -> Match:
+def _match(match_id: UUID, request: HttpRequest) -> Match:
     try:
-        return selectors.match_page_get(match_id=match_id)
+        match = selectors.match_page_get(match_id=match_id)
+        selectors.check_visible(match.championship, request.user)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
+    return match
 
 
 def championship_index(request: HttpRequest) -> HttpResponse:
     live = selectors.live_matches()
     live_ids = list(dict.fromkeys(m.championship_id for m in live))
     championships = sorted(
-        selectors.championship_list().order_by("-season", "name")[:100],
+        selectors.championships_visible_to(user=None).order_by("-season", "name")[:100],
         key=lambda c: c.id not in live_ids,
     )
     scoreboards = [
@@ -75,7 +79,7 @@ def _tables(championship_id: UUID) -> dict[str, Any]:
 
 
 def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResponse:
-    championship = _championship(championship_id)
+    championship = _championship(championship_id, request)
     tables = _tables(championship_id)
     matches = list(
         selectors.matches_for_championship(championship_id=championship_id).order_by(
@@ -103,7 +107,7 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
 
 def championship_tables(request: HttpRequest, championship_id: UUID) -> HttpResponse:
     """The standings tables alone: what a page swaps in when the standings change."""
-    championship = _championship(championship_id)
+    championship = _championship(championship_id, request)
     return render(
         request,
         "championships/_tables.html",
@@ -124,7 +128,7 @@ def _match_context(match: Match) -> dict[str, Any]:
 
 
 def match_detail(request: HttpRequest, match_id: UUID) -> HttpResponse:
-    return render(request, "championships/match.html", _match_context(_match(match_id)))
+    return render(request, "championships/match.html", _match_context(_match(match_id, request)))
 
 
 # Organisers put these in an iframe on their own site: framing is allowed here only.
@@ -133,14 +137,14 @@ FRAME_ANCESTORS = "frame-ancestors *"
 
 @xframe_options_exempt
 def embed_match(request: HttpRequest, match_id: UUID) -> HttpResponse:
-    response = render(request, "embed/match.html", _match_context(_match(match_id)))
+    response = render(request, "embed/match.html", _match_context(_match(match_id, request)))
     response["Content-Security-Policy"] = FRAME_ANCESTORS
     return response
 
 
 @xframe_options_exempt
 def embed_standings(request: HttpRequest, championship_id: UUID) -> HttpResponse:
-    championship = _championship(championship_id)
+    championship = _championship(championship_id, request)
     tables = _tables(championship_id)
     versions = {standings_stream_id(championship.id): tables["standings_version"]}
     response = render(

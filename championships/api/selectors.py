@@ -12,14 +12,21 @@ from django.db.models import Q, QuerySet
 from championships import events as ev
 from championships import selectors
 from championships.exceptions import NotFound
-from championships.models import Championship, Match, StandingsHead
+from championships.models import Championship, Match, StandingsHead, Visibility
 from events import feed, store
 
 
 def championship_search(
-    *, format: str | None = None, season: str | None = None, search: str | None = None
+    *,
+    user: Any = None,
+    format: str | None = None,
+    season: str | None = None,
+    search: str | None = None,
 ) -> QuerySet[Championship]:
-    championships = selectors.championship_list().prefetch_related("organisers")
+    """Championships ``user`` may see (published, and the drafts they organise)."""
+    championships = selectors.championships_visible_to(user=user).prefetch_related(
+        "organisers", "teams"
+    )
     if format:
         championships = championships.filter(format=format)
     if season:
@@ -43,6 +50,25 @@ def match_championship_id(*, match_id: UUID | str) -> UUID:
     if championship_id is None:
         raise NotFound(f"match {match_id} does not exist")
     return championship_id
+
+
+def match_version_visible(*, match_id: UUID, user: Any) -> int:
+    """The match's version, in one query; NotFound for a match of a draft championship
+    that ``user`` does not organise."""
+    found = (
+        Match.objects.filter(id=match_id)
+        .values_list("version", "championship__visibility", "championship_id")
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"match {match_id} does not exist")
+    version, visibility, championship_id = found
+    if visibility == Visibility.DRAFT:
+        try:
+            selectors.championship_get_visible(championship_id=championship_id, user=user)
+        except NotFound:
+            raise NotFound(f"match {match_id} does not exist") from None
+    return int(version)
 
 
 def match_version(*, match_id: UUID | str) -> int:
@@ -81,11 +107,13 @@ def standings_version(*, championship_id: UUID) -> int:
     return version or 0
 
 
-def championship_standings_version(*, championship_id: UUID | str) -> tuple[UUID, int]:
+def championship_standings_version(
+    *, championship_id: UUID | str, user: Any = None
+) -> tuple[UUID, int]:
     """An existing championship's id and the version of its standings (0: none yet), in
-    one query; NotFound when there is no such championship. Hand-written SQL: it runs
-    on every standings read, and the ORM took longer to build it than the database to
-    answer."""
+    one query; NotFound when there is no such championship (or it is a draft ``user``
+    does not organise). Hand-written SQL: it runs on every standings read, and the ORM
+    took longer to build it than the database to answer."""
     try:
         key = UUID(str(championship_id))
     except ValueError:
@@ -96,11 +124,13 @@ def championship_standings_version(*, championship_id: UUID | str) -> tuple[UUID
         found = cursor.fetchone()
     if found is None:
         raise NotFound(f"championship {championship_id} does not exist")
+    if found[2] == Visibility.DRAFT:
+        selectors.championship_get_visible(championship_id=key, user=user)
     return UUID(str(found[0])), found[1] or 0
 
 
 _STANDINGS_VERSION = f"""
-    SELECT c.id, h.version
+    SELECT c.id, h.version, c.visibility
     FROM {Championship._meta.db_table} c
     LEFT JOIN {StandingsHead._meta.db_table} h ON h.championship_id = c.id
     WHERE c.id = %s

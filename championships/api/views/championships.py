@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -35,6 +36,7 @@ class ChampionshipListView(generics.ListAPIView[Championship]):
     def get_queryset(self) -> QuerySet[Championship]:
         request = self.request
         return api_selectors.championship_search(
+            user=request.user,
             format=text_param(request, "format"),
             season=text_param(request, "season"),
             search=text_param(request, "search"),
@@ -77,8 +79,8 @@ class ChampionshipDetailView(generics.GenericAPIView[Championship]):
         parameters=[schema.IF_NONE_MATCH, schema.ETAG],
         responses={200: s.ChampionshipSerializer, 304: None, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         return not_modified(request, championship.version) or with_etag(
             _championship_out(championship), championship.version
         )
@@ -128,7 +130,9 @@ class TeamListView(generics.ListAPIView[Team]):
     serializer_class = s.TeamSerializer
 
     def get_queryset(self) -> QuerySet[Team]:
-        championship = selectors.championship_get(championship_id=self.kwargs["pk"])
+        championship = selectors.championship_get_visible(
+            championship_id=self.kwargs["pk"], user=self.request.user
+        )
         return selectors.teams_for_championship(championship_id=championship.id)
 
     @extend_schema(
@@ -188,7 +192,9 @@ class MatchListView(generics.ListAPIView[Match]):
     serializer_class = s.MatchSerializer
 
     def get_queryset(self) -> QuerySet[Match]:
-        championship = selectors.championship_get(championship_id=self.kwargs["pk"])
+        championship = selectors.championship_get_visible(
+            championship_id=self.kwargs["pk"], user=self.request.user
+        )
         return api_selectors.matches_filtered(
             championship_id=championship.id,
             round=int_param(self.request, "round", minimum=1, maximum=MAX_ROUND),

@@ -32,7 +32,9 @@ class DeductionListView(generics.ListAPIView[Deduction]):
     serializer_class = s.DeductionSerializer
 
     def get_queryset(self) -> QuerySet[Deduction]:
-        championship = selectors.championship_get(championship_id=self.kwargs["pk"])
+        championship = selectors.championship_get_visible(
+            championship_id=self.kwargs["pk"], user=self.request.user
+        )
         return selectors.deductions_for_championship(championship_id=championship.id)
 
     @extend_schema(

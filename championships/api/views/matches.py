@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar
+from uuid import UUID
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -54,8 +55,8 @@ class MatchDetailView(generics.GenericAPIView[Match]):
         parameters=[schema.IF_NONE_MATCH, schema.ETAG],
         responses={200: s.MatchDetailSerializer, 304: None, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        version = api_selectors.match_version(match_id=pk)
+    def get(self, request: Request, pk: UUID) -> Response:
+        version = api_selectors.match_version_visible(match_id=pk, user=request.user)
         unchanged = not_modified(request, version)
         if unchanged is not None:
             return unchanged

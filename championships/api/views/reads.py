@@ -64,8 +64,10 @@ class StandingsView(generics.GenericAPIView[Standing]):
         parameters=[schema.IF_NONE_MATCH, schema.ETAG],
         responses={200: s.StandingsSerializer, 304: None, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship_id, version = api_selectors.championship_standings_version(championship_id=pk)
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship_id, version = api_selectors.championship_standings_version(
+            championship_id=pk, user=request.user
+        )
         unchanged = not_modified(request, version)
         if unchanged is not None:
             return unchanged
@@ -94,8 +96,8 @@ class EventFeedView(generics.GenericAPIView[Standing]):
         ],
         responses={200: s.EventFeedSerializer, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         after = int_param(request, "after", maximum=MAX_POSITION) or 0
         limit = int_param(request, "limit", minimum=1, maximum=FEED_MAX_LIMIT) or FEED_LIMIT
         recorded = api_selectors.championship_events(
@@ -137,8 +139,8 @@ class FixturesICalendarView(_ExportView):
         summary="Fixtures as an iCalendar feed (RFC 5545)",
         responses={(200, "text/calendar"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         matches = selectors.matches_for_championship(championship_id=championship.id)
         body = exports.fixtures_ics(championship, matches, host=request.get_host().split(":")[0])
         return Response(body, content_type="text/calendar; charset=utf-8")
@@ -152,8 +154,8 @@ class FixturesCSVView(_ExportView):
         summary="Fixtures as CSV",
         responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         matches = selectors.matches_for_championship(championship_id=championship.id)
         return _attachment(exports.fixtures_csv(matches), "fixtures.csv")
 
@@ -166,8 +168,8 @@ class StandingsCSVView(_ExportView):
         summary="Standings as CSV",
         responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         version = api_selectors.standings_version(championship_id=championship.id)
         body = standings_body(championship.id, version)
         return _attachment(exports.standings_csv(body["rows"]), "standings.csv")
