@@ -21,7 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from championships import commands
+from championships import commands, projections
 from championships.aggregates.championship import MAX_DEDUCTION
 from championships.aggregates.match import MAX_SCORE
 from championships.api.selectors import championship_events
@@ -216,7 +216,7 @@ class ChampionshipAdmin(admin.ModelAdmin):
     list_filter = ("format", "season", "fixtures_generated")
     search_fields = ("name", "season")
     inlines = (TeamInline, MatchInline)
-    actions = ("generate_fixtures",)
+    actions = ("generate_fixtures", "rebuild_standings")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Championship]:
         return super().get_queryset(request).filter(organised(request)).distinct()
@@ -342,6 +342,12 @@ class ChampionshipAdmin(admin.ModelAdmin):
                 _fail(self, request, exc)
             else:
                 self.message_user(request, f"{championship}: {len(matches)} matches scheduled.")
+
+    @admin.action(description="Rebuild the standings from the event store", permissions=["change"])
+    def rebuild_standings(self, request: HttpRequest, queryset: QuerySet[Championship]) -> None:
+        for championship in queryset:
+            replayed = projections.rebuild_standings(championship.id)
+            self.message_user(request, f"{championship}: {replayed} events replayed.")
 
     # The event history page.
 

@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from championships import commands, projections
+from championships import events as ev
 from championships.exceptions import DomainError
 from championships.models import Championship, Deduction, Match, MatchStatus, Standing, Team
+from events import store
 from tests.championships.conftest import standings_snapshot
 from tests.championships.factories import ChampionshipFactory, TeamFactory
 
@@ -54,7 +56,7 @@ class Season:
         self.championship = championship
         self.owner = championship.owner_id
         self.event_bus = event_bus
-        self.ids = {"actor_id": self.owner, "championship_id": championship.id}
+        self.ids: dict[str, Any] = {"actor_id": self.owner, "championship_id": championship.id}
 
     def matches(self) -> list[Match]:
         return list(Match.objects.filter(championship=self.championship).order_by("id"))
@@ -66,7 +68,7 @@ class Season:
         matches, teams = self.matches(), self.teams()
         match = matches[pick % len(matches)]
         team = teams[pick % len(teams)]
-        on_match = {**self.ids, "match_id": match.id}
+        on_match: dict[str, Any] = {**self.ids, "match_id": match.id}
         try:
             if op == "complete":
                 commands.match_complete(**on_match, home_score=x, away_score=y)
@@ -115,13 +117,14 @@ class Season:
             pass
 
 
-def recomputed(championship: Championship) -> dict[Any, tuple[int, ...]]:
+def recomputed(championship: Championship) -> dict[Any, tuple[object, ...]]:
     """Each team's (played, won, drawn, lost, gf, ga, points) from the write model alone."""
     championship.refresh_from_db()
+    # The policy in force when each team withdrew (it may change during a season).
     expunged = {
-        t.id
-        for t in Team.objects.filter(championship=championship, withdrawn=True)
-        if championship.withdrawal_policy == "expunge"
+        r.data.team_id
+        for r in store.load(str(championship.id))
+        if isinstance(r.data, ev.TeamWithdrawn) and r.data.policy == ev.EXPUNGE
     }
     totals: dict[Any, list[int]] = defaultdict(lambda: [0] * 6)
     for m in Match.objects.filter(
@@ -129,16 +132,16 @@ def recomputed(championship: Championship) -> dict[Any, tuple[int, ...]]:
     ):
         if {m.home_team_id, m.away_team_id} & expunged:
             continue
-        for team, scored, conceded in (
+        for team_id, scored, conceded in (
             (m.home_team_id, m.home_score, m.away_score),
             (m.away_team_id, m.away_score, m.home_score),
         ):
-            row = totals[team]
+            row = totals[team_id]
             row[0] += 1
             row[1 if scored > conceded else 3 if scored < conceded else 2] += 1
             row[4] += scored
             row[5] += conceded
-    result = {}
+    result: dict[Any, tuple[object, ...]] = {}
     for team in Team.objects.filter(championship=championship):
         played, won, drawn, lost, gf, ga = totals[team.id]
         points = (
