@@ -24,9 +24,9 @@ from django.utils.safestring import SafeString
 from championships import commands, projections
 from championships.aggregates.championship import MAX_DEDUCTION
 from championships.aggregates.match import MAX_SCORE
-from championships.api.selectors import championship_events
 from championships.exceptions import DomainError
 from championships.models import Championship, Deduction, DeductionChange, Match, MatchStatus, Team
+from championships.selectors import championship_events
 from championships.tiebreakers import DEFAULT_PRESET, PRESETS
 from events.store import ConcurrencyError
 

@@ -1,13 +1,16 @@
-"""Reads: championships, teams, matches and standings."""
+"""Every non-trivial read of the domain: championships, teams, matches, deductions,
+standings and the event feed (pages, API and admin alike). Ids come parsed (the URL's
+converters, the admin's forms): a malformed id never reaches a query."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from championships import events as ev
 from championships.exceptions import NotFound
 from championships.models import (
     Championship,
@@ -17,9 +20,11 @@ from championships.models import (
     Match,
     MatchStatus,
     Standing,
+    StandingsHead,
     Team,
     Visibility,
 )
+from events import feed, store
 
 
 def championship_list() -> QuerySet[Championship]:
@@ -29,7 +34,7 @@ def championship_list() -> QuerySet[Championship]:
 def championship_get(*, championship_id: UUID) -> Championship:
     try:
         return Championship.objects.select_related("owner").get(id=championship_id)
-    except (Championship.DoesNotExist, ValidationError, ValueError):
+    except Championship.DoesNotExist:
         raise NotFound(f"championship {championship_id} does not exist") from None
 
 
@@ -107,7 +112,7 @@ def match_get(*, championship_id: UUID, match_id: UUID) -> Match:
         return Match.objects.select_related("home_team", "away_team", "championship").get(
             id=match_id, championship_id=championship_id
         )
-    except (Match.DoesNotExist, ValidationError, ValueError):
+    except Match.DoesNotExist:
         raise NotFound(f"match {match_id} does not exist") from None
 
 
@@ -140,7 +145,7 @@ def match_page_get(*, match_id: UUID) -> Match:
         return Match.objects.select_related("home_team", "away_team", "championship").get(
             id=match_id
         )
-    except (Match.DoesNotExist, ValidationError, ValueError):
+    except Match.DoesNotExist:
         raise NotFound(f"match {match_id} does not exist") from None
 
 
@@ -169,5 +174,140 @@ def deductions_for_championship(*, championship_id: UUID) -> QuerySet[Deduction]
 def deduction_get(*, deduction_id: UUID) -> Deduction:
     try:
         return Deduction.objects.select_related("team").get(id=deduction_id)
-    except (Deduction.DoesNotExist, ValidationError, ValueError):
+    except Deduction.DoesNotExist:
         raise NotFound(f"deduction {deduction_id} does not exist") from None
+
+
+# --- the API's reads ---------------------------------------------------------------
+
+
+def championship_search(
+    *,
+    user: Any = None,
+    format: str | None = None,
+    season: str | None = None,
+    search: str | None = None,
+) -> QuerySet[Championship]:
+    """Championships ``user`` may see (published, and the drafts they organise)."""
+    championships = championships_visible_to(user=user).prefetch_related("organisers", "teams")
+    if format:
+        championships = championships.filter(format=format)
+    if season:
+        championships = championships.filter(season=season)
+    if search:
+        championships = championships.filter(Q(name__icontains=search) | Q(season=search))
+    return championships
+
+
+def championship_version(*, championship_id: UUID) -> int:
+    return championship_get(championship_id=championship_id).version
+
+
+def match_championship_id(*, match_id: UUID) -> UUID:
+    """The championship of a match (the commands are scoped by it)."""
+    found = Match.objects.filter(id=match_id).values_list("championship_id", flat=True)
+    championship_id = found.first()
+    if championship_id is None:
+        raise NotFound(f"match {match_id} does not exist")
+    return championship_id
+
+
+def match_version_visible(*, match_id: UUID, user: Any) -> int:
+    """The match's version, in one query; NotFound for a match of a draft championship
+    that ``user`` does not organise."""
+    found = (
+        Match.objects.filter(id=match_id)
+        .values_list("version", "championship__visibility", "championship_id")
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"match {match_id} does not exist")
+    version, visibility, championship_id = found
+    if visibility == Visibility.DRAFT:
+        try:
+            championship_get_visible(championship_id=championship_id, user=user)
+        except NotFound:
+            raise NotFound(f"match {match_id} does not exist") from None
+    return int(version)
+
+
+def match_version(*, match_id: UUID) -> int:
+    version = Match.objects.filter(id=match_id).values_list("version", flat=True).first()
+    if version is None:
+        raise NotFound(f"match {match_id} does not exist")
+    return version
+
+
+def match_with_teams(*, match_id: UUID) -> Match:
+    championship_id = match_championship_id(match_id=match_id)
+    return match_get(championship_id=championship_id, match_id=match_id)
+
+
+def matches_filtered(
+    *, championship_id: UUID, round: int | None, status: str | None, group: str | None
+) -> QuerySet[Match]:
+    matches = matches_for_championship(championship_id=championship_id, round=round, group=group)
+    if status:
+        matches = matches.filter(status=status)
+    return matches
+
+
+def standings_version(*, championship_id: UUID) -> int:
+    """The version of the ``standings-<id>`` stream the tables reflect (0: none yet)."""
+    version = (
+        StandingsHead.objects.filter(championship_id=championship_id)
+        .values_list("version", flat=True)
+        .first()
+    )
+    return version or 0
+
+
+def championship_standings_version(*, championship_id: UUID, user: Any = None) -> tuple[UUID, int]:
+    """An existing championship's id and the version of its standings (0: none yet), in
+    one query; NotFound when there is no such championship (or it is a draft ``user``
+    does not organise). Hand-written SQL: it runs on every standings read, and the ORM
+    took longer to build it than the database to answer."""
+    key = championship_id
+    with connection.cursor() as cursor:
+        # SQLite stores UUIDs as 32 hex digits.
+        cursor.execute(_STANDINGS_VERSION, [key if connection.vendor == "postgresql" else key.hex])
+        found = cursor.fetchone()
+    if found is None:
+        raise NotFound(f"championship {championship_id} does not exist")
+    if found[2] == Visibility.DRAFT:
+        championship_get_visible(championship_id=key, user=user)
+    return UUID(str(found[0])), found[1] or 0
+
+
+_STANDINGS_VERSION = f"""
+    SELECT c.id, h.version, c.visibility
+    FROM {Championship._meta.db_table} c
+    LEFT JOIN {StandingsHead._meta.db_table} h ON h.championship_id = c.id
+    WHERE c.id = %s
+"""
+
+
+def championship_events(
+    *, championship_id: UUID, after: int, limit: int
+) -> list[store.RecordedEvent]:
+    """The championship's events, its matches' and its standings', in global order."""
+    stream_ids = [
+        str(championship_id),
+        ev.standings_stream_id(championship_id),
+        *(
+            str(m)
+            for m in Match.objects.filter(championship_id=championship_id).values_list(
+                "id", flat=True
+            )
+        ),
+    ]
+    return feed.read(after, limit, stream_ids=stream_ids)
+
+
+def envelopes(recorded: list[store.RecordedEvent], *, with_metadata: bool) -> list[dict[str, Any]]:
+    """Envelopes for the feed: the metadata (which organiser acted, correlation and
+    causation ids, trace context) only ``with_metadata`` (the championship's organisers),
+    else ``{}``: public readers get the domain facts."""
+    if with_metadata:
+        return [r.envelope() for r in recorded]
+    return [{**r.envelope(), "metadata": {}} for r in recorded]

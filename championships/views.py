@@ -16,7 +16,6 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from championships import selectors, timeline
-from championships.api import selectors as api_selectors
 from championships.events import standings_stream_id
 from championships.exceptions import NotFound
 from championships.models import Championship, Match
@@ -72,7 +71,7 @@ def championship_index(request: HttpRequest) -> HttpResponse:
 
 
 def _tables(championship_id: UUID) -> dict[str, Any]:
-    version = api_selectors.standings_version(championship_id=championship_id)
+    version = selectors.standings_version(championship_id=championship_id)
     standings = selectors.standings_for_championship(championship_id=championship_id)
     tables = [(group, list(rows)) for group, rows in groupby(standings, key=lambda r: r.group)]
     return {"tables": tables, "standings_version": version}

@@ -79,7 +79,7 @@ def admin_action(client: Client, model: str, action: str, ids: list[Any], **extr
     assert response.status_code == 302, response.content[:500]
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

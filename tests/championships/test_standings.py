@@ -373,9 +373,6 @@ def test_selectors_find_a_championship_and_its_match_or_say_not_found(championsh
     assert found.home_team.name == "Ajax"
     assert selectors.championship_get(championship_id=championship.id) == championship
     with pytest.raises(NotFound):
-        selectors.match_get(
-            championship_id=championship.id,
-            match_id="nope",  # type: ignore[arg-type]
-        )
+        selectors.match_get(championship_id=championship.id, match_id=uuid.uuid4())
     with pytest.raises(NotFound):
         selectors.championship_get(championship_id=uuid.uuid4())

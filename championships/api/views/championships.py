@@ -15,7 +15,6 @@ from rest_framework.response import Response
 
 from championships import commands, selectors
 from championships.api import schema
-from championships.api import selectors as api_selectors
 from championships.api import serializers as s
 from championships.api.etags import expected_version, not_modified
 from championships.api.idempotency import idempotent
@@ -35,7 +34,7 @@ class ChampionshipListView(generics.ListAPIView[Championship]):
 
     def get_queryset(self) -> QuerySet[Championship]:
         request = self.request
-        return api_selectors.championship_search(
+        return selectors.championship_search(
             user=request.user,
             format=text_param(request, "format"),
             season=text_param(request, "season"),
@@ -91,12 +90,12 @@ class ChampionshipDetailView(generics.GenericAPIView[Championship]):
         responses={200: s.ChampionshipSerializer, **schema.WRITE_ERRORS},
         parameters=[schema.IF_MATCH, schema.ETAG],
     )
-    def patch(self, request: Request, pk: str) -> Response:
-        current = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def patch(self, request: Request, pk: UUID) -> Response:
+        current = selectors.championship_get(championship_id=pk)
         data = parse(s.ChampionshipUpdateSerializer, request, championship=current).command_kwargs()
         championship = commands.championship_update(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             expected_version=expected_version(request),
             **data,
         )
@@ -114,11 +113,11 @@ class OrganiserAddView(generics.GenericAPIView[Championship]):
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(s.OrganiserAddSerializer, request).validated_data
         championship = commands.championship_add_organiser(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             user_id=data["user"],
             expected_version=expected_version(request),
         )
@@ -148,16 +147,16 @@ class TeamListView(generics.ListAPIView[Team]):
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(s.TeamRegisterSerializer, request).validated_data
         team = commands.team_register(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             name=data["name"],
             group=data["group"],
             expected_version=expected_version(request),
         )
-        version = api_selectors.championship_version(championship_id=pk)
+        version = selectors.championship_version(championship_id=pk)
         return with_etag(s.TeamSerializer(team).data, version, 201)
 
 
@@ -172,18 +171,18 @@ class FixturesGenerateView(generics.GenericAPIView[Match]):
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(s.FixturesGenerateSerializer, request).validated_data
         matches = commands.fixtures_generate(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             double_round_robin=data["double_round_robin"],
             first_kickoff=data["first_kickoff_at"],
             days_between_rounds=data["days_between_rounds"],
             expected_version=expected_version(request),
         )
         listed = selectors.matches_for_championship(championship_id=matches[0].championship_id)
-        version = api_selectors.championship_version(championship_id=pk)
+        version = selectors.championship_version(championship_id=pk)
         return with_etag({"matches": s.MatchSerializer(listed, many=True).data}, version, 201)
 
 
@@ -195,7 +194,7 @@ class MatchListView(generics.ListAPIView[Match]):
         championship = selectors.championship_get_visible(
             championship_id=self.kwargs["pk"], user=self.request.user
         )
-        return api_selectors.matches_filtered(
+        return selectors.matches_filtered(
             championship_id=championship.id,
             round=int_param(self.request, "round", minimum=1, maximum=MAX_ROUND),
             status=text_param(self.request, "status"),
@@ -217,8 +216,8 @@ class MatchListView(generics.ListAPIView[Match]):
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def post(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get(championship_id=pk)
         data = parse(
             s.MatchScheduleSerializer, request, championship_id=championship.id
         ).validated_data
@@ -233,5 +232,5 @@ class MatchListView(generics.ListAPIView[Match]):
             expected_version=expected_version(request),
         )
         location = reverse("api:match-detail", args=[match.id])
-        body = s.MatchDetailSerializer(api_selectors.match_with_teams(match_id=match.id)).data
+        body = s.MatchDetailSerializer(selectors.match_with_teams(match_id=match.id)).data
         return with_etag(body, match.version, 201, Location=location)

@@ -11,9 +11,8 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from championships import commands
+from championships import commands, selectors
 from championships.api import schema
-from championships.api import selectors as api_selectors
 from championships.api import serializers as s
 from championships.api.caching import cache_get, cache_set, match_key
 from championships.api.etags import expected_version, not_modified
@@ -31,16 +30,16 @@ def written_match_body(match: Match) -> dict[str, Any]:
     return body
 
 
-def match_body(match_id: object, version: int) -> tuple[dict[str, Any], int]:
+def match_body(match_id: UUID, version: int) -> tuple[dict[str, Any], int]:
     """The match as JSON and its version (``version`` or newer); from the cache when
     there."""
     key = match_key(match_id, version)
     body = cache_get(key)
     if body is None:
-        match = api_selectors.match_with_teams(match_id=match_id)  # type: ignore[arg-type]
+        match = selectors.match_with_teams(match_id=match_id)
         body = s.match_detail_json(match)
         # Cache only a body that is all of one version (no goal committed meanwhile).
-        if match.version == version == api_selectors.match_version(match_id=match_id):  # type: ignore[arg-type]
+        if match.version == version == selectors.match_version(match_id=match_id):
             cache_set(key, body)
         version = match.version
     return body, version
@@ -56,7 +55,7 @@ class MatchDetailView(generics.GenericAPIView[Match]):
         responses={200: s.MatchDetailSerializer, 304: None, **schema.READ_ERRORS},
     )
     def get(self, request: Request, pk: UUID) -> Response:
-        version = api_selectors.match_version_visible(match_id=pk, user=request.user)
+        version = selectors.match_version_visible(match_id=pk, user=request.user)
         unchanged = not_modified(request, version)
         if unchanged is not None:
             return unchanged
@@ -77,9 +76,9 @@ class MatchActionView(generics.GenericAPIView[Match]):
         return data
 
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(self.serializer_class, request).validated_data
-        championship_id = api_selectors.match_championship_id(match_id=pk)
+        championship_id = selectors.match_championship_id(match_id=pk)
         match = type(self).command(
             actor_id=actor(request),
             championship_id=championship_id,

@@ -15,7 +15,6 @@ from rest_framework.response import Response
 
 from championships import selectors
 from championships.api import exports, schema
-from championships.api import selectors as api_selectors
 from championships.api import serializers as s
 from championships.api.caching import cache_get, cache_set, standings_key
 from championships.api.etags import not_modified
@@ -50,7 +49,7 @@ def standings_body(championship_id: UUID, version: int) -> dict[str, Any]:
             )
         )
         # Cache only tables read wholly at this version (no delivery committed meanwhile).
-        if api_selectors.standings_version(championship_id=championship_id) == version:
+        if selectors.standings_version(championship_id=championship_id) == version:
             cache_set(key, body)
     return body
 
@@ -65,7 +64,7 @@ class StandingsView(generics.GenericAPIView[Standing]):
         responses={200: s.StandingsSerializer, 304: None, **schema.READ_ERRORS},
     )
     def get(self, request: Request, pk: UUID) -> Response:
-        championship_id, version = api_selectors.championship_standings_version(
+        championship_id, version = selectors.championship_standings_version(
             championship_id=pk, user=request.user
         )
         unchanged = not_modified(request, version)
@@ -100,12 +99,12 @@ class EventFeedView(generics.GenericAPIView[Standing]):
         championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         after = int_param(request, "after", maximum=MAX_POSITION) or 0
         limit = int_param(request, "limit", minimum=1, maximum=FEED_MAX_LIMIT) or FEED_LIMIT
-        recorded = api_selectors.championship_events(
+        recorded = selectors.championship_events(
             championship_id=championship.id, after=after, limit=limit
         )
         return Response(
             {
-                "events": api_selectors.envelopes(
+                "events": selectors.envelopes(
                     recorded,
                     with_metadata=selectors.championship_organised_by(
                         championship=championship, user=request.user
@@ -170,7 +169,7 @@ class StandingsCSVView(_ExportView):
     )
     def get(self, request: Request, pk: UUID) -> Response:
         championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
-        version = api_selectors.standings_version(championship_id=championship.id)
+        version = selectors.standings_version(championship_id=championship.id)
         body = standings_body(championship.id, version)
         return _attachment(exports.standings_csv(body["rows"]), "standings.csv")
 
