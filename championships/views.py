@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from championships import selectors, timeline
+from championships.api.serializers import footnote
 from championships.events import standings_stream_id
 from championships.exceptions import NotFound
 from championships.models import Championship, Match
@@ -74,7 +75,24 @@ def _tables(championship_id: UUID) -> dict[str, Any]:
     version = selectors.standings_version(championship_id=championship_id)
     standings = selectors.standings_for_championship(championship_id=championship_id)
     tables = [(group, list(rows)) for group, rows in groupby(standings, key=lambda r: r.group)]
-    return {"tables": tables, "standings_version": version}
+    notes = [
+        {
+            "number": number,
+            "deduction_id": note.deduction_id,
+            "team_id": note.team_id,
+            "group": note.group,
+            "text": footnote(
+                note.team_name,  # type: ignore[attr-defined]  # annotated by the selector
+                note.points,
+                note.reason,
+                note.effective_at,
+            ),
+        }
+        for number, note in enumerate(
+            selectors.deduction_notes_for_championship(championship_id=championship_id), start=1
+        )
+    ]
+    return {"tables": tables, "standings_version": version, "notes": notes}
 
 
 def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResponse:

@@ -256,3 +256,20 @@ def test_a_flooding_connection_is_closed():
         assert outputs[-1] == {"type": "websocket.close", "code": 1008}
 
     run(scenario)
+
+
+def test_a_draft_championships_live_channels_are_refused():
+    async def scenario() -> None:
+        match = await live_match()
+        championship = await database_sync_to_async(
+            lambda: commands.championship_update(
+                actor_id=match.championship.owner_id,
+                championship_id=match.championship_id,
+                visibility="draft",
+            )
+        )()
+        for path in (f"/ws/matches/{match.id}/", f"/ws/championships/{championship.id}/"):
+            socket = WebsocketCommunicator(application, path, [ORIGIN])
+            assert await socket.connect() == (False, 4404)
+
+    run(scenario)

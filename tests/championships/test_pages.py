@@ -148,3 +148,43 @@ def test_the_sse_stream_refuses_a_last_event_id_that_is_no_version(client, last_
     )
 
     assert response.status_code == 400
+
+
+def test_a_draft_championships_pages_and_sse_stream_are_404(client):
+    match = MatchFactory.create()
+    commands.championship_update(
+        actor_id=match.championship.owner_id,
+        championship_id=match.championship_id,
+        visibility="draft",
+    )
+
+    assert client.get(f"/championships/{match.championship_id}/").status_code == 404
+    assert client.get(f"/matches/{match.id}/").status_code == 404
+    assert client.get(f"/api/v1/matches/{match.id}/stream/").status_code == 404
+    assert str(match.championship_id) not in client.get("/").content.decode()
+
+
+def test_the_table_shows_a_footnote_per_deduction(client, event_bus):
+    championship = ChampionshipFactory.create()
+    everton = TeamFactory.create(championship=championship, name="Everton")
+    TeamFactory.create(championship=championship, name="Fulham")
+    deduction = commands.team_deduct_points(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        team_id=everton.id,
+        points=10,
+        reason="financial rules",
+    )
+    commands.deduction_amend(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        deduction_id=deduction.id,
+        points=6,
+        reason="reduced on appeal",
+    )
+    event_bus.deliver()
+
+    page = client.get(f"/championships/{championship.id}/").content.decode()
+
+    assert "Everton: 6 points deducted (reduced on appeal)" in page
+    assert f'href="#deduction-{deduction.id}"' in page
