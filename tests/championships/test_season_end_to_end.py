@@ -6,6 +6,7 @@ PostgreSQL and Redis."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -79,6 +80,22 @@ def admin_action(client: Client, model: str, action: str, ids: list[Any], **extr
     assert response.status_code == 302, response.content[:500]
 
 
+def organisers_group() -> Group:
+    """The Organisers group as its migrations make it (a transactional test before this
+    one may have flushed it; flushing recreates permissions, not groups)."""
+    group, _ = Group.objects.get_or_create(name=ORGANISERS_GROUP)
+    for module in ("0003_organisers_group", "0006_season_organiser_permissions"):
+        migration = importlib.import_module(f"championships.migrations.{module}")
+        for app_label, model, actions in migration.PERMISSIONS:
+            group.permissions.add(
+                *Permission.objects.filter(
+                    content_type__app_label=app_label,
+                    codename__in=[f"{action}_{model}" for action in actions],
+                )
+            )
+    return group
+
+
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -92,7 +109,7 @@ def test_a_whole_season_through_the_api_and_the_admin(
     workers("season", REDIS_BROKER).wait_ready()
     server = web_servers("season")
     organiser = UserFactory.create(is_staff=True, username="organiser")
-    organiser.groups.add(Group.objects.get(name=ORGANISERS_GROUP))
+    organiser.groups.add(organisers_group())
     token, _ = Token.objects.get_or_create(user=organiser)
     api = Api(server, token.key)
     admin = Client()
