@@ -179,6 +179,32 @@ class _Replay:
         AppliedDeduction.objects.bulk_create(self.deductions)
         DeductionNote.objects.bulk_create(self.notes.values())
 
+    def publish(self) -> None:
+        """StandingsUpdated for every rebuilt group: the standings stream moves on, so
+        readers see the rebuilt tables at once (a new ETag and cache key; a client
+        holding the old ETag gets the table, not a 304) and live pages reload them."""
+        for cid, rows in self.rows.items():
+            head = self.heads[cid]
+            groups: dict[str, list[Standing]] = defaultdict(list)
+            for row in rows.values():
+                groups[row.group].append(row)
+            updates = [
+                ev.StandingsUpdated(
+                    championship_id=cid,
+                    group=group,
+                    team_ids=tuple(r.team_id for r in ranked),
+                    points=tuple(r.points for r in ranked),
+                )
+                for group in sorted(groups)
+                for ranked in [sorted(groups[group], key=lambda r: r.position)]
+            ]
+            if not updates:
+                continue
+            stream_id = ev.standings_stream_id(cid)
+            store.append(stream_id, updates, head.version, stream_type=ev.STANDINGS_STREAM)
+            head.version += len(updates)
+            StandingsHead.objects.filter(championship_id=cid).update(version=head.version)
+
 
 def _lock_every_head() -> None:
     table = StandingsHead._meta.db_table
@@ -205,7 +231,8 @@ def rebuild_standings(
     Replays, in position order and without publishing StandingsUpdated, exactly the
     events live delivery has handled (``events.replay``): live delivery waits meanwhile
     and resumes from the same checkpoints, so no event is lost or counted twice. Each
-    standings stream keeps its version. Returns the number of events replayed.
+    rebuilt table is then published (StandingsUpdated), so its standings stream version,
+    the API's ETag and cache key, moves on. Returns the number of events replayed.
     """
     with transaction.atomic():
         # Live deliveries apply events under their championship's head: hold the heads
@@ -241,4 +268,5 @@ def rebuild_standings(
         if progress is not None:
             progress(replayed)
         replay.save()
+        replay.publish()
     return replayed

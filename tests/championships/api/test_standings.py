@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from championships import projections
 from championships.api.caching import match_key, standings_key
 from tests.championships.api.conftest import url
 
@@ -178,3 +179,20 @@ def test_grouped_standings_carry_the_group_on_every_row(api, anonymous, owner, e
         ("B", 1),
         ("B", 2),
     ]
+
+
+def test_a_rebuild_is_visible_to_readers_at_once(anonymous, api, championship, match, event_bus):
+    _complete(api, match, 2, 1)
+    event_bus.deliver()
+    first = anonymous.get(url(f"championships/{championship.id}/standings/"))
+    etag = first["ETag"]
+
+    projections.rebuild_standings(championship.id)
+    again = anonymous.get(
+        url(f"championships/{championship.id}/standings/"), HTTP_IF_NONE_MATCH=etag
+    )
+
+    assert again.status_code == 200
+    assert again["ETag"] != etag
+    assert again.json()["rows"] == first.json()["rows"]
+    assert again.json()["version"] > first.json()["version"]
