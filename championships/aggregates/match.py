@@ -151,6 +151,16 @@ def correct_result(
         raise InvalidCommand("a correction needs a reason")
     if (home, away) == (state.home_score, state.away_score):
         raise InvalidCommand("the corrected result equals the recorded one")
+    if state.status == MatchStatus.AWARDED:
+        # The award stands (status, awarded team): only its score may be corrected, and
+        # the score must still have the awarded team winning, or the match would say
+        # one thing and its score another.
+        awarded_home = state.awarded_to_team_id == state.home_team_id
+        if (home > away) != awarded_home or home == away:
+            raise InvalidState(
+                "this match was awarded (forfeit): a corrected score must keep the awarded "
+                "team winning"
+            )
     return [
         ev.MatchResultCorrected(
             match_id=state.match_id,

@@ -218,3 +218,13 @@ def test_an_awarded_result_can_be_corrected_and_stays_awarded(match):
     )
 
     assert (corrected.status, corrected.home_score) == ("awarded", 5)
+
+
+@pytest.mark.parametrize(("home", "away"), [(0, 3), (1, 1)])
+def test_a_correction_cannot_contradict_an_award(match, home, away):
+    commands.match_award(
+        **ids(match), awarded_to_team_id=match.home_team_id, home_score=3, away_score=0, reason="x"
+    )
+
+    with pytest.raises(InvalidState, match="keep the awarded team winning"):
+        commands.match_correct_result(**ids(match), home_score=home, away_score=away, reason="r")

@@ -300,3 +300,24 @@ def test_action_with_current_if_match_succeeds(api, match):
 
     assert response.status_code == 200
     assert response["ETag"] == '"2"'
+
+
+def test_a_correction_contradicting_an_award_is_409_and_writes_nothing(api, match, home):
+    api.post(
+        url(f"matches/{match.id}/award/"),
+        {"awarded_to": str(home.id), "home_score": 3, "away_score": 0, "reason": "forfeit"},
+        format="json",
+    )
+    before = event_count()
+
+    response = api.post(
+        url(f"matches/{match.id}/correct/"),
+        {"home_score": 0, "away_score": 2, "reason": "typo"},
+        format="json",
+    )
+
+    assert response.status_code == 409
+    assert "keep the awarded team winning" in response.json()["detail"]
+    assert event_count() == before
+    body = api.get(url(f"matches/{match.id}/")).json()
+    assert (body["status"], body["awarded_to"], body["home_score"]) == ("awarded", str(home.id), 3)
