@@ -470,11 +470,7 @@ def generate_fixtures(
         )
         rounds_total = max(rounds_total, len(rounds))
         for number, pairs in enumerate(rounds, start=1):
-            kickoff = (
-                first_kickoff + timedelta(days=days_between_rounds * (number - 1))
-                if first_kickoff is not None
-                else None
-            )
+            kickoff = _round_kickoff(first_kickoff, days_between_rounds, number)
             scheduled += [
                 ev.MatchScheduled(
                     match_id=new_id(),
@@ -497,6 +493,17 @@ def generate_fixtures(
         match_ids=tuple(m.match_id for m in scheduled),
     )
     return [summary], scheduled
+
+
+def _round_kickoff(first: datetime | None, days_between: int, number: int) -> datetime | None:
+    if first is None:
+        return None
+    try:
+        return first + timedelta(days=days_between * (number - 1))
+    except OverflowError:
+        raise InvalidCommand(
+            f"first_kickoff_at is too late: round {number} would fall after the year 9999"
+        ) from None
 
 
 def schedule_match(

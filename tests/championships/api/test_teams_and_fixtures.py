@@ -247,3 +247,16 @@ def test_matches_list_with_a_bad_round_is_400(anonymous, championship):
 
     assert response.status_code == 400
     assert response.json() == {"detail": "round must be an integer"}
+
+
+def test_fixtures_whose_rounds_would_pass_the_year_9999_are_a_400(api, championship, home, away):
+    TeamFactory.create(championship=championship, name="Third")
+
+    response = api.post(
+        url(f"championships/{championship.id}/fixtures/"),
+        {"first_kickoff_at": "9999-12-30T15:00:00Z", "days_between_rounds": 7},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "9999" in response.json()["detail"]
