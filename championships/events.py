@@ -276,7 +276,10 @@ class MatchUpdated(Event):
 
 @dataclass(frozen=True)
 class MatchCompleted(Event):
+    """v2 adds the match's ``round`` and ``kickoff``: the order the form column follows."""
+
     event_type = "MatchCompleted"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -286,11 +289,16 @@ class MatchCompleted(Event):
     away_team_id: UUID
     home_score: int
     away_score: int
+    round: int | None
+    kickoff: datetime | None
 
 
 @dataclass(frozen=True)
 class MatchResultCorrected(Event):
+    """v2 adds ``round`` and ``kickoff`` (as MatchCompleted)."""
+
     event_type = "MatchResultCorrected"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -303,6 +311,8 @@ class MatchResultCorrected(Event):
     home_score: int
     away_score: int
     reason: str
+    round: int | None
+    kickoff: datetime | None
 
 
 @dataclass(frozen=True)
@@ -354,9 +364,11 @@ class MatchCancelled(Event):
 
 @dataclass(frozen=True)
 class MatchAwarded(Event):
-    """A forfeit: the result is the stated score, whatever was played."""
+    """A forfeit: the result is the stated score, whatever was played. v2 adds ``round``
+    and ``kickoff`` (as MatchCompleted)."""
 
     event_type = "MatchAwarded"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -368,6 +380,8 @@ class MatchAwarded(Event):
     away_score: int
     awarded_to_team_id: UUID
     reason: str
+    round: int | None
+    kickoff: datetime | None
 
 
 @dataclass(frozen=True)
@@ -429,9 +443,17 @@ def _withdrawal_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "policy": ""}
 
 
+def _result_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # Unknown for old results: the form orders them by when they were entered.
+    return {**payload, "round": None, "kickoff": None}
+
+
 UPCASTERS: tuple[tuple[str, int, Callable[[dict[str, Any]], dict[str, Any]]], ...] = (
     (PointsDeducted.event_type, 1, _deduction_v1_to_v2),
     (TeamWithdrawn.event_type, 1, _withdrawal_v1_to_v2),
+    (MatchCompleted.event_type, 1, _result_v1_to_v2),
+    (MatchResultCorrected.event_type, 1, _result_v1_to_v2),
+    (MatchAwarded.event_type, 1, _result_v1_to_v2),
 )
 
 ALL_EVENTS: tuple[type[Event], ...] = (*CHAMPIONSHIP_EVENTS, *MATCH_EVENTS, StandingsUpdated)

@@ -267,7 +267,11 @@ class AppliedResult(models.Model):
     home_score = models.PositiveSmallIntegerField()
     away_score = models.PositiveSmallIntegerField()
     version = models.PositiveIntegerField()
-    # Global position of the event that first completed the match: the order for form.
+    # When the match was played (from its result events): the form's order is kickoff,
+    # then round, then ``sequence``, the global position of the event that first
+    # completed the match (for results recorded without a kickoff or a round).
+    kickoff = models.DateTimeField(null=True)
+    round = models.PositiveIntegerField(null=True)
     sequence = models.BigIntegerField()
 
     class Meta:

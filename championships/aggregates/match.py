@@ -137,6 +137,8 @@ def complete(state: MatchState, *, home_score: int | None, away_score: int | Non
             away_team_id=state.away_team_id,
             home_score=home,
             away_score=away,
+            round=state.round,
+            kickoff=state.kickoff,
         )
     ]
 
@@ -173,6 +175,8 @@ def correct_result(
             home_score=home,
             away_score=away,
             reason=reason.strip(),
+            round=state.round,
+            kickoff=state.kickoff,
         )
     ]
 
@@ -279,6 +283,8 @@ def award(
             away_score=away,
             awarded_to_team_id=awarded_to_team_id,
             reason=reason.strip(),
+            round=state.round,
+            kickoff=state.kickoff,
         )
     ]
 

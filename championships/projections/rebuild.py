@@ -33,6 +33,7 @@ from championships.projections.standings import (
     deduction_note,
     form,
     new_head,
+    played_order,
     reposition,
     score,
 )
@@ -125,12 +126,16 @@ class _Replay:
                 home_score=0,
                 away_score=0,
                 version=0,
+                kickoff=event.kickoff,
+                round=event.round,
                 sequence=recorded.position,
             )
         else:
             _count(home, away, applied.home_score, applied.away_score, -1)
         applied.home_score, applied.away_score = event.home_score, event.away_score
         applied.version = recorded.version
+        applied.kickoff = event.kickoff or applied.kickoff
+        applied.round = event.round if event.round is not None else applied.round
         _count(home, away, event.home_score, event.away_score, +1)
 
     def _expunge(self, row: Standing) -> None:
@@ -144,7 +149,7 @@ class _Replay:
     def save(self) -> None:
         by_team: dict[UUID, list[AppliedResult]] = defaultdict(list)
         by_group: dict[tuple[UUID, str], list[Result]] = defaultdict(list)
-        for r in sorted(self.results.values(), key=lambda r: r.sequence, reverse=True):
+        for r in sorted(self.results.values(), key=played_order, reverse=True):
             by_team[r.home_team_id].append(r)
             by_team[r.away_team_id].append(r)
             by_group[r.championship_id, r.group].append(

@@ -11,10 +11,11 @@ Each change appends ``StandingsUpdated`` to the ``standings-<championship>`` str
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from championships import events as ev
 from championships.models import (
@@ -348,7 +349,9 @@ class _Tables:
             _count(home, away, applied.home_score, applied.away_score, -1)
             applied.home_score, applied.away_score = event.home_score, event.away_score
             applied.version = recorded.version
-            applied.save(update_fields=["home_score", "away_score", "version"])
+            applied.kickoff = event.kickoff or applied.kickoff
+            applied.round = event.round if event.round is not None else applied.round
+            applied.save(update_fields=["home_score", "away_score", "version", "kickoff", "round"])
         else:
             AppliedResult.objects.create(
                 match_id=event.match_id,
@@ -359,6 +362,8 @@ class _Tables:
                 home_score=event.home_score,
                 away_score=event.away_score,
                 version=recorded.version,
+                kickoff=event.kickoff,
+                round=event.round,
                 sequence=recorded.position,
             )
         _count(home, away, event.home_score, event.away_score, +1)
@@ -477,10 +482,30 @@ def _count(home: Standing, away: Standing, home_score: int, away_score: int, sig
             row.drawn += sign
 
 
+# The order matches were played, latest first: kickoff, then round, then the order the
+# results were entered (a match without a kickoff or round counts as earlier).
+LATEST_FIRST = (
+    F("kickoff").desc(nulls_last=True),
+    F("round").desc(nulls_last=True),
+    F("sequence").desc(),
+)
+
+
+def played_order(result: AppliedResult) -> tuple[bool, datetime, bool, int, int]:
+    """Sort key, oldest first, agreeing with ``LATEST_FIRST`` reversed."""
+    return (
+        result.kickoff is not None,
+        result.kickoff or datetime.min.replace(tzinfo=UTC),
+        result.round is not None,
+        result.round or 0,
+        result.sequence,
+    )
+
+
 def _form(team_id: UUID) -> str:
     results = AppliedResult.objects.filter(
         Q(home_team_id=team_id) | Q(away_team_id=team_id)
-    ).order_by("-sequence")[:FORM_LENGTH]
+    ).order_by(*LATEST_FIRST)[:FORM_LENGTH]
     return form(team_id, results)
 
 

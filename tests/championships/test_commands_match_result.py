@@ -38,6 +38,8 @@ def test_correcting_a_result_records_old_and_new_score_and_reason(match, event_b
             home_score=2,
             away_score=2,
             reason="goal line technology",
+            round=match.round,
+            kickoff=match.kickoff,
         )
     ]
     assert (corrected.home_score, corrected.away_score, corrected.status) == (2, 2, "completed")
@@ -136,6 +138,8 @@ def test_awarding_records_the_stated_score(match, event_bus):
             away_score=3,
             awarded_to_team_id=match.away_team_id,
             reason="home team did not turn up",
+            round=match.round,
+            kickoff=match.kickoff,
         )
     ]
     assert (awarded.status, awarded.awarded_to_id, awarded.away_score) == (

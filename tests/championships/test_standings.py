@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -308,7 +309,9 @@ def test_rebuild_equals_the_live_projection(championship, teams, event_bus):
     assert standings_snapshot(championship.id) == live
     # created, 4 teams, 4 results, correction, award, deduction, rules
     assert replayed == 1 + 4 + 4 + 1 + 1 + 1 + 1
-    assert store.stream_version(f"standings-{championship.id}") == standings_version
+    # The rebuilt table is published (one group): readers see a new version at once.
+    assert store.stream_version(f"standings-{championship.id}") == standings_version + 1
+    assert selectors.standings_version(championship_id=championship.id) == standings_version + 1
     play(championship, ajax, celtic, "1-0")
     assert event_bus.deliver() > 0
 
@@ -376,3 +379,38 @@ def test_selectors_find_a_championship_and_its_match_or_say_not_found(championsh
         selectors.match_get(championship_id=championship.id, match_id=uuid.uuid4())
     with pytest.raises(NotFound):
         selectors.championship_get(championship_id=uuid.uuid4())
+
+
+def test_form_follows_the_order_matches_were_played_not_entered(championship, teams, event_bus):
+    ajax, benfica, celtic, _ = teams
+    early = commands.match_schedule(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        home_team_id=ajax.id,
+        away_team_id=benfica.id,
+        round=1,
+        kickoff=datetime(2025, 3, 1, 15, tzinfo=UTC),
+    )
+    late = commands.match_schedule(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        home_team_id=ajax.id,
+        away_team_id=celtic.id,
+        round=2,
+        kickoff=datetime(2025, 3, 8, 15, tzinfo=UTC),
+    )
+    # The later match's result is entered first, the earlier match's afterwards.
+    for match, score in ((late, (0, 1)), (early, (2, 0))):
+        commands.match_complete(
+            actor_id=championship.owner_id,
+            championship_id=championship.id,
+            match_id=match.id,
+            home_score=score[0],
+            away_score=score[1],
+        )
+    event_bus.deliver()
+
+    assert Standing.objects.get(team_id=ajax.id).form == "WL"  # played W, then L
+    live = standings_snapshot(championship.id)
+    projections.rebuild_standings(championship.id)
+    assert standings_snapshot(championship.id) == live
