@@ -7,6 +7,7 @@ class ChampionshipsConfig(AppConfig):
 
     def ready(self) -> None:
         from championships import handlers
+        from championships.api import authentication  # noqa: F401 (its signal receivers)
         from championships.events import ALL_EVENTS
         from events.registry import registry
 

@@ -230,6 +230,8 @@ EVENTS_DRAIN_MAX_HELPERS = int(os.environ.get("EVENTS_DRAIN_MAX_HELPERS") or 8)
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS") or 24)
 
 TOKEN_TTL_HOURS = float(os.environ.get("TOKEN_TTL_HOURS") or 24 * 30)
+# How long a checked token is trusted from the shared cache (revocation is immediate).
+TOKEN_CACHE_SECONDS = int(os.environ.get("TOKEN_CACHE_SECONDS") or 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

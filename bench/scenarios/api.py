@@ -32,24 +32,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from bench.cleanup import remove_championships
 from bench.scenarios.append import _rate, _RawWriter
 from bench.stack import Stack
 from bench.workers import ROOT, database_url
 from championships import commands
-from championships.events import standings_stream_id
-from championships.models import (
-    AppliedDeduction,
-    AppliedResult,
-    Championship,
-    Goal,
-    Match,
-    Standing,
-    StandingsHead,
-)
-from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
 
 LIVE_MATCHES = 8
 TEAMS = 16
@@ -113,26 +103,7 @@ class _Organisers:
                 log(f"  {n + 1}/{clients} organisers ready")
 
     def cleanup(self) -> None:
-        ids = self.championship_ids
-        match_ids = list(Match.objects.filter(championship_id__in=ids).values_list("id", flat=True))
-        stream_ids = [
-            *(str(c) for c in ids),
-            *(standings_stream_id(c) for c in ids),
-            *(str(m) for m in match_ids),
-        ]
-        with transaction.atomic():
-            for model in (Standing, AppliedResult, AppliedDeduction, StandingsHead):
-                model.objects.filter(championship_id__in=ids).delete()
-            Goal.objects.filter(match_id__in=match_ids).delete()
-            Match.objects.filter(championship_id__in=ids).delete()
-            Championship.objects.filter(id__in=ids).delete()
-            for chunk in range(0, len(stream_ids), 500):
-                part = stream_ids[chunk : chunk + 500]
-                Checkpoint.objects.filter(stream_id__in=part).delete()
-                DeadLetter.objects.filter(stream_id__in=part).delete()
-                StoredEvent.objects.filter(stream_id__in=part).delete()
-                EventStream.objects.filter(stream_id__in=part).delete()
-            get_user_model().objects.filter(id__in=self.user_ids).delete()
+        remove_championships(self.championship_ids, self.user_ids)
 
 
 def _drive(port: int, phase: str, specs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from events.registry import Event
 
 
 def _run(
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None,
     match_id: uuid.UUID,
     actor_id: int,
     expected_version: int | None,
@@ -41,7 +41,7 @@ def _run(
 def match_start(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     expected_version: int | None = None,
 ) -> Match:
@@ -60,7 +60,7 @@ def match_start(
 def match_record_goal(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     team_id: uuid.UUID,
     minute: int,
@@ -86,7 +86,7 @@ def match_record_goal(
 def match_update(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     minute: int,
     expected_version: int | None = None,
@@ -105,7 +105,7 @@ def match_update(
 def match_complete(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int | None = None,
     away_score: int | None = None,
@@ -126,7 +126,7 @@ def match_complete(
 def match_correct_result(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int,
     away_score: int,
@@ -149,7 +149,7 @@ def match_correct_result(
 def match_postpone(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     kickoff: datetime | None = None,
@@ -169,7 +169,7 @@ def match_postpone(
 def match_cancel(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     expected_version: int | None = None,
@@ -188,7 +188,7 @@ def match_cancel(
 def match_award(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     awarded_to_team_id: uuid.UUID,
     home_score: int,
