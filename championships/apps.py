@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ChampionshipsConfig(AppConfig):
@@ -14,3 +15,8 @@ class ChampionshipsConfig(AppConfig):
         for event_class in ALL_EVENTS:
             registry.register(event_class)
         handlers.register()
+        if settings.LIVE_PUSH_ON_COMMIT:
+            from championships import live
+            from events import store
+
+            store.on_events_committed(live.push_committed)
