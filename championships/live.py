@@ -26,6 +26,7 @@ from uuid import UUID
 
 import orjson
 import redis
+import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -108,8 +109,12 @@ def push_committed(recorded: list[RecordedEvent]) -> None:
     process that committed the events pushes them at once, without waiting for a worker
     to deliver them. It claims each event first, so the live pusher skips it; a claimed
     push that is lost is caught up by the pages as any lost push. Never raises (it runs
-    after the commit, in the committing request or task), never waits for Redis to
-    answer the sends."""
+    after the commit, in the committing request or task), never waits for Redis.
+
+    In a web process the claim and the sends run on its event loop (``serve_from``),
+    where its pages' consumers are: the request thread only hands them over. Elsewhere
+    (a worker, a command) the claim is made here and the sends go to this process's
+    loop thread."""
     fresh = _fresh([r for r in recorded if r.stream_type in STREAM_TYPES])
     if not fresh:
         return
@@ -117,12 +122,62 @@ def push_committed(recorded: list[RecordedEvent]) -> None:
         layer = get_channel_layer()
         if layer is None or isinstance(layer, InMemoryChannelLayer):
             return  # unit tests: the subscription pushes, on the consumers' loop
+        web_loop = _web.loop
+        if web_loop is not None and not web_loop.is_closed():
+            future = asyncio.run_coroutine_threadsafe(_web.claim_and_send(layer, fresh), web_loop)
+            future.add_done_callback(_count_failure)
+            return
         sends = _sends(claim(fresh))
         if sends:
             _sender.submit(_send_all(layer, sends))
     except Exception:  # after the commit: counted, logged, the pusher or pages catch up
         push_failures.inc()
         logger.exception("live push on commit failed")
+
+
+def serve_from(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by the web process's ASGI application on its event loop: pushes on commit
+    run there."""
+    if _web.loop is not loop:
+        _web.loop, _web.turn, _web.redis = loop, asyncio.Lock(), None
+
+
+class _WebLoop:
+    """The web process's event loop, with its own claims client and a lock that keeps
+    pushes in commit order."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.turn: asyncio.Lock | None = None
+        self.redis: aioredis.Redis | None = None
+
+    async def claim_and_send(self, layer: BaseChannelLayer, batch: list[RecordedEvent]) -> None:
+        assert self.turn is not None
+        async with self.turn:
+            won = await asyncio.wait_for(self._claim(batch), _LoopThread.TIMEOUT_SECONDS)
+            await asyncio.wait_for(_send_all(layer, _sends(won)), _LoopThread.TIMEOUT_SECONDS)
+
+    async def _claim(self, batch: list[RecordedEvent]) -> list[RecordedEvent]:
+        try:
+            if self.redis is None:
+                self.redis = aioredis.Redis.from_url(
+                    settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
+                )
+            pipe = self.redis.pipeline(transaction=False)
+            for recorded in batch:
+                pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
+            won = await pipe.execute()
+        except (RedisError, OSError):
+            logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))
+            return batch
+        return [recorded for recorded, first in zip(batch, won, strict=True) if first]
+
+
+_web = _WebLoop()
+
+
+def _claim_key(recorded: RecordedEvent) -> str:
+    return f"live:pushed:{recorded.stream_id}:{recorded.version}"
 
 
 def _fresh(batch: list[RecordedEvent]) -> list[RecordedEvent]:
@@ -141,8 +196,7 @@ def claim(batch: list[RecordedEvent]) -> list[RecordedEvent]:
     try:
         pipe = _claims.client().pipeline(transaction=False)
         for recorded in batch:
-            key = f"live:pushed:{recorded.stream_id}:{recorded.version}"
-            pipe.set(key, 1, nx=True, ex=CLAIM_SECONDS)
+            pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
         won = pipe.execute()
     except (RedisError, OSError):
         logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -275,3 +276,34 @@ def test_push_on_commit_leaves_unit_tests_in_memory_layer_to_the_pusher(event_bu
 
     assert page.received() == []
     assert live.claim([goal]) == [goal]  # not claimed: the pusher will push it
+
+
+@pytest.mark.redis
+def test_in_a_web_process_the_push_on_commit_runs_on_its_event_loop(
+    event_bus, redis_layer, monkeypatch
+):
+    # The web process's loop (here: a thread's), where its pages' consumers are
+    goal = recorded_goal(event_bus)
+    monkeypatch.setattr(live, "_web", live._WebLoop())
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+
+        async def join() -> tuple[Any, str]:
+            live.serve_from(asyncio.get_running_loop())
+            layer = get_channel_layer()
+            channel = await layer.new_channel()
+            await layer.group_add(live.match_group(goal.stream_id), channel)
+            return layer, channel
+
+        layer, channel = asyncio.run_coroutine_threadsafe(join(), loop).result(10)
+
+        live.push_committed([goal])  # from a request thread
+
+        pushed = asyncio.run_coroutine_threadsafe(layer.receive(channel), loop).result(10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    assert (pushed["stream_id"], pushed["version"]) == (goal.stream_id, goal.version)
+    assert live.claim([goal]) == []
