@@ -30,7 +30,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -38,21 +37,13 @@ from rest_framework.authtoken.models import Token
 from bench.cleanup import remove_championships
 from bench.scenarios.append import _rate, _RawWriter
 from bench.stack import Stack
-from bench.workers import ROOT, database_url
+from bench.workers import ROOT
 from championships import commands
 
 LIVE_MATCHES = 8
 TEAMS = 16
 PHASES = ("goals", "healthz", "standings")
 UNREACHED_RATE = "100000000/min"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Organisers:
@@ -172,20 +163,11 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         raise RuntimeError("bench api needs PostgreSQL: set DATABASE_URL=postgres://...")
     clients = options.get("clients") or 16
     seconds = options.get("seconds") or 10.0
-    web_concurrency = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
-    stack = Stack(
-        port=_free_port(),
-        database_url=database_url(),
-        redis_url=settings.REDIS_URL,
-        queue=options["queue"],
-        web_concurrency=web_concurrency,
-        env={
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "API_THROTTLE_USER": UNREACHED_RATE,
-            "API_THROTTLE_ANON": UNREACHED_RATE,
-        },
+    stack = Stack.for_bench(
+        options["queue"],
+        env={"API_THROTTLE_USER": UNREACHED_RATE, "API_THROTTLE_ANON": UNREACHED_RATE},
     )
+    web_concurrency = stack.web_concurrency
     log(f"starting {web_concurrency} web processes and a worker (logs in {stack.log_dir})")
     organisers: _Organisers | None = None
     result: dict[str, Any] = {}

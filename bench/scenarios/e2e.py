@@ -15,9 +15,7 @@ from __future__ import annotations
 import http.client
 import math
 import multiprocessing
-import os
 import queue as queue_module
-import socket
 import statistics
 import time
 import uuid
@@ -34,7 +32,6 @@ from rest_framework.authtoken.models import Token
 from bench import live_clients
 from bench.cleanup import remove_championships
 from bench.stack import Stack
-from bench.workers import database_url
 from championships import commands, live
 from events import store
 
@@ -43,12 +40,6 @@ UPDATES = {100: 60}
 DEFAULT_UPDATES = 30
 WAIT_SECONDS = 10.0
 PAUSE_SECONDS = 0.05
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Clients:
@@ -229,17 +220,8 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         actor_id=owner.id, championship_id=championship.id, match_id=match.id
     )
     match_id = str(match.id)
-    web_concurrency = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
-    stack = Stack(
-        port=_free_port(),
-        database_url=database_url(),
-        redis_url=settings.REDIS_URL,
-        queue=options["queue"],
-        web_concurrency=web_concurrency,
-        worker_concurrency=1,
-        # Plain HTTP on loopback: production settings would redirect to HTTPS.
-        env={"DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0"},
-    )
+    stack = Stack.for_bench(options["queue"], worker_concurrency=1)
+    web_concurrency = stack.web_concurrency
     clients: Clients | None = None
     try:
         stack.start()
