@@ -24,7 +24,7 @@ from events.registry import Event
 
 
 def _run(
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None,
     match_id: uuid.UUID,
     actor_id: int,
     expected_version: int | None,
@@ -56,7 +56,7 @@ def _refuse_if_withdrawn(row: Match) -> None:
 def match_start(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     expected_version: int | None = None,
 ) -> Match:
@@ -75,7 +75,7 @@ def match_start(
 def match_record_goal(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     team_id: uuid.UUID,
     minute: int,
@@ -101,7 +101,7 @@ def match_record_goal(
 def match_update(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     minute: int,
     expected_version: int | None = None,
@@ -120,7 +120,7 @@ def match_update(
 def match_complete(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int | None = None,
     away_score: int | None = None,
@@ -141,7 +141,7 @@ def match_complete(
 def match_correct_result(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int,
     away_score: int,
@@ -164,7 +164,7 @@ def match_correct_result(
 def match_postpone(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     kickoff: datetime | None = None,
@@ -184,7 +184,7 @@ def match_postpone(
 def match_cancel(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     expected_version: int | None = None,
@@ -203,7 +203,7 @@ def match_cancel(
 def match_award(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     awarded_to_team_id: uuid.UUID,
     home_score: int,
@@ -231,7 +231,7 @@ def match_award(
 def match_reschedule(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     kickoff: datetime | None,
     expected_version: int | None = None,
@@ -250,7 +250,7 @@ def match_reschedule(
 def match_swap_venues(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     expected_version: int | None = None,
 ) -> Match:
