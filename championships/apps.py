@@ -8,8 +8,10 @@ class ChampionshipsConfig(AppConfig):
     def ready(self) -> None:
         from championships import handlers
         from championships.events import ALL_EVENTS
+        from championships.knockout_events import KNOCKOUT_EVENTS, register_upcasters
         from events.registry import registry
 
-        for event_class in ALL_EVENTS:
+        for event_class in (*ALL_EVENTS, *KNOCKOUT_EVENTS):
             registry.register(event_class)
+        register_upcasters()
         handlers.register()

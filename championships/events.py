@@ -119,16 +119,30 @@ class FixturesGenerated(Event):
 
 @dataclass(frozen=True)
 class MatchScheduled(Event):
+    """v2: knockout matches (``championships.knockout``): teams may be undecided
+    (None, filled later by TeamAdvanced), and the match knows its place in the bracket."""
+
     event_type = "MatchScheduled"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
     championship_id: UUID
     group: str
     round: int | None
-    home_team_id: UUID
-    away_team_id: UUID
+    home_team_id: UUID | None
+    away_team_id: UUID | None
     kickoff: datetime | None
+    stage: str = ""
+    bracket_round: int | None = None
+    bracket_position: int | None = None
+    leg: int = 0
+    next_match_id: UUID | None = None
+    next_slot: str = ""
+    loser_next_match_id: UUID | None = None
+    loser_next_slot: str = ""
+    home_source: str = ""
+    away_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +186,11 @@ class MatchUpdated(Event):
 
 @dataclass(frozen=True)
 class MatchCompleted(Event):
+    """v2: ``stage`` (knockout results stay out of the tables), ``extra_time`` (the
+    scores are after extra time) and the penalty shoot-out's score."""
+
     event_type = "MatchCompleted"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -182,11 +200,18 @@ class MatchCompleted(Event):
     away_team_id: UUID
     home_score: int
     away_score: int
+    stage: str = ""
+    extra_time: bool = False
+    penalties_home: int | None = None
+    penalties_away: int | None = None
 
 
 @dataclass(frozen=True)
 class MatchResultCorrected(Event):
+    """v2: as MatchCompleted v2 (the corrected extra time and penalties)."""
+
     event_type = "MatchResultCorrected"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -199,6 +224,10 @@ class MatchResultCorrected(Event):
     home_score: int
     away_score: int
     reason: str
+    stage: str = ""
+    extra_time: bool = False
+    penalties_home: int | None = None
+    penalties_away: int | None = None
 
 
 @dataclass(frozen=True)
@@ -224,9 +253,10 @@ class MatchCancelled(Event):
 
 @dataclass(frozen=True)
 class MatchAwarded(Event):
-    """A forfeit: the result is the stated score, whatever was played."""
+    """A forfeit: the result is the stated score, whatever was played. v2: ``stage``."""
 
     event_type = "MatchAwarded"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -238,6 +268,7 @@ class MatchAwarded(Event):
     away_score: int
     awarded_to_team_id: UUID
     reason: str
+    stage: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,20 @@ class ChampionshipFormat(models.TextChoices):
     ROUND_ROBIN = "round_robin", "Round robin"
     DOUBLE_ROUND_ROBIN = "double_round_robin", "Double round robin"
     GROUPS = "groups", "Groups (each a round robin)"
+    KNOCKOUT = "knockout", "Knockout (single elimination)"
+    GROUPS_KNOCKOUT = "groups_knockout", "Groups, then knockout"
+
+
+# Formats whose teams register in a group.
+GROUP_FORMATS = (ChampionshipFormat.GROUPS, ChampionshipFormat.GROUPS_KNOCKOUT)
+# Formats with a bracket (championships.knockout).
+BRACKET_FORMATS = (ChampionshipFormat.KNOCKOUT, ChampionshipFormat.GROUPS_KNOCKOUT)
+
+
+class MatchStage(models.TextChoices):
+    LEAGUE = "", "League or group"
+    KNOCKOUT = "knockout", "Knockout"
+    THIRD_PLACE = "third_place", "Third-place match"
 
 
 class MatchStatus(models.TextChoices):
@@ -82,8 +96,13 @@ class Match(models.Model):
     championship = models.ForeignKey(Championship, on_delete=models.CASCADE, related_name="matches")
     group = models.CharField(max_length=20, blank=True)
     round = models.PositiveIntegerField(null=True, blank=True)
-    home_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="home_matches")
-    away_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="away_matches")
+    # Empty only in a knockout match whose teams are not decided yet.
+    home_team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="home_matches"
+    )
+    away_team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="away_matches"
+    )
     status = models.CharField(
         max_length=16, choices=MatchStatus.choices, default=MatchStatus.SCHEDULED
     )
@@ -95,6 +114,22 @@ class Match(models.Model):
         Team, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     version = models.PositiveIntegerField(default=0)
+    # Knockout (championships.knockout): where the match sits in the bracket, where its
+    # winner (and, for a semi-final with a third-place match, its loser) goes next, and
+    # how it was decided.
+    stage = models.CharField(max_length=16, choices=MatchStage.choices, blank=True, default="")
+    bracket_round = models.PositiveSmallIntegerField(null=True, blank=True)
+    bracket_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    leg = models.PositiveSmallIntegerField(default=0)
+    next_match_id = models.UUIDField(null=True, blank=True)
+    next_slot = models.CharField(max_length=4, blank=True)
+    loser_next_match_id = models.UUIDField(null=True, blank=True)
+    loser_next_slot = models.CharField(max_length=4, blank=True)
+    home_source = models.CharField(max_length=20, blank=True)
+    away_source = models.CharField(max_length=20, blank=True)
+    extra_time = models.BooleanField(default=False)
+    penalties_home = models.PositiveSmallIntegerField(null=True, blank=True)
+    penalties_away = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "matches"
@@ -108,6 +143,70 @@ class Match(models.Model):
 
     def __str__(self) -> str:
         return f"{self.home_team_id} v {self.away_team_id}"
+
+    @property
+    def home(self) -> Team:
+        """The home team, once decided (a knockout match may wait for it)."""
+        if self.home_team is None:
+            raise ValueError(f"the home team of match {self.id} is not decided yet")
+        return self.home_team
+
+    @property
+    def away(self) -> Team:
+        if self.away_team is None:
+            raise ValueError(f"the away team of match {self.id} is not decided yet")
+        return self.away_team
+
+    @property
+    def home_name(self) -> str:
+        return self.home_team.name if self.home_team is not None else "To be decided"
+
+    @property
+    def away_name(self) -> str:
+        return self.away_team.name if self.away_team is not None else "To be decided"
+
+    @property
+    def is_knockout(self) -> bool:
+        return self.stage != MatchStage.LEAGUE
+
+    @property
+    def winner_id(self) -> uuid.UUID | None:
+        """The team that goes through (knockout), once the match has a result."""
+        if self.status == MatchStatus.AWARDED:
+            return self.awarded_to_id
+        if self.status != MatchStatus.COMPLETED:
+            return None
+        if self.home_score != self.away_score:
+            return self.home_team_id if self.home_score > self.away_score else self.away_team_id
+        if self.penalties_home is None or self.penalties_away is None:
+            return None
+        if self.penalties_home == self.penalties_away:
+            return None
+        return self.home_team_id if self.penalties_home > self.penalties_away else self.away_team_id
+
+    @property
+    def loser_id(self) -> uuid.UUID | None:
+        winner = self.winner_id
+        if winner is None:
+            return None
+        return self.away_team_id if winner == self.home_team_id else self.home_team_id
+
+
+class KnockoutRules(models.Model):
+    """Part of the championship aggregate: how its bracket was drawn (BracketDrawn)."""
+
+    championship = models.OneToOneField(
+        Championship, on_delete=models.CASCADE, primary_key=True, related_name="knockout_rules"
+    )
+    seeding = models.CharField(max_length=16, default="bracket")
+    third_place_match = models.BooleanField(default=False)
+    qualifiers_per_group = models.PositiveSmallIntegerField(default=0)
+    knockout_slots = models.JSONField(default=list)
+    legs = models.JSONField(default=list)  # per bracket round, first round first
+    away_goals = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"knockout rules of {self.championship_id}"
 
 
 class Goal(models.Model):

@@ -112,7 +112,7 @@ def championship_tables(request: HttpRequest, championship_id: UUID) -> HttpResp
 
 
 def _match_context(match: Match) -> dict[str, Any]:
-    names = {match.home_team_id: match.home_team.name, match.away_team_id: match.away_team.name}
+    names = {t.id: t.name for t in (match.home_team, match.away_team) if t is not None}
     # Only what the row shows: the page stays at the row's version.
     events = store.load(str(match.id))[: match.version]
     return {

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from championships import events as ev
+from championships import knockout_events as kev
 from championships import scheduling, tiebreakers
 from championships.exceptions import InvalidCommand, InvalidState, NotFound
-from championships.models import ChampionshipFormat
+from championships.models import GROUP_FORMATS, ChampionshipFormat
 from events.registry import Event
 
 MAX_POINTS = 10
@@ -187,13 +188,15 @@ def add_organiser(state: ChampionshipState, *, user_id: int) -> list[Event]:
 def register_team(state: ChampionshipState, *, team_id: UUID, name: str, group: str) -> list[Event]:
     clean = _text(name, "team name", 100)
     group = group.strip() if isinstance(group, str) else ""
-    if state.format == ChampionshipFormat.GROUPS:
+    if state.format in GROUP_FORMATS:
         if not group:
             raise InvalidCommand("a team of a group championship needs a group")
         if len(group) > 20:
             raise InvalidCommand("group must be at most 20 characters")
     elif group:
-        raise InvalidCommand("groups are only for championships in the groups format")
+        raise InvalidCommand(
+            "groups are only for championships in the groups or groups_knockout format"
+        )
     if state.fixtures_generated:
         raise InvalidState("fixtures are generated: no more teams can register")
     if any(t.name.casefold() == clean.casefold() for t in state.teams.values()):
@@ -373,6 +376,8 @@ def apply_championship(state: ChampionshipState | None, event: Event) -> Champio
         return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
     if isinstance(event, ev.FixturesGenerated):
         return dataclasses.replace(bumped, fixtures_generated=True)
+    if isinstance(event, kev.BracketDrawn):
+        return bumped
     raise TypeError(f"{event.event_type} is not a championship event")
 
 

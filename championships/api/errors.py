@@ -55,6 +55,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
+    if isinstance(exc, domain.InvalidCommand) and exc.field:
+        return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
     for domain_class, api_class in _DOMAIN:
         if isinstance(exc, domain_class):
             exc = api_class(detail=str(exc))

@@ -1,6 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from championships.api.views import bracket as b
 from championships.api.views import championships as c
 from championships.api.views import matches as m
 from championships.api.views import reads as r
@@ -19,6 +20,7 @@ urlpatterns = [
     path("championships/<str:pk>/fixtures/", c.FixturesGenerateView.as_view(), name="fixtures"),
     path("championships/<str:pk>/matches/", c.MatchListView.as_view(), name="match-list"),
     path("championships/<str:pk>/standings/", r.StandingsView.as_view(), name="standings"),
+    path("championships/<str:pk>/bracket/", b.BracketView.as_view(), name="bracket"),
     path("championships/<str:pk>/events/", r.EventFeedView.as_view(), name="events"),
     path(
         "championships/<str:pk>/fixtures.ics",

@@ -189,6 +189,11 @@ def match_state(row: Match) -> MatchState:
         goals=goals,
         awarded_to_team_id=row.awarded_to_id,
         version=row.version,
+        stage=row.stage,
+        leg=row.leg,
+        extra_time=row.extra_time,
+        penalties_home=row.penalties_home,
+        penalties_away=row.penalties_away,
     )
 
 
@@ -209,6 +214,16 @@ def create_matches(
                 away_team_id=event.away_team_id,
                 kickoff=event.kickoff,
                 version=1,
+                stage=event.stage,
+                bracket_round=event.bracket_round,
+                bracket_position=event.bracket_position,
+                leg=event.leg,
+                next_match_id=event.next_match_id,
+                next_slot=event.next_slot,
+                loser_next_match_id=event.loser_next_match_id,
+                loser_next_slot=event.loser_next_slot,
+                home_source=event.home_source,
+                away_source=event.away_source,
             )
         )
     return Match.objects.bulk_create(rows)
@@ -235,6 +250,9 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
     row.minute, row.kickoff = state.minute, state.kickoff
     row.awarded_to_id = state.awarded_to_team_id
     row.version = state.version
+    row.home_team_id, row.away_team_id = state.home_team_id, state.away_team_id
+    row.extra_time = state.extra_time
+    row.penalties_home, row.penalties_away = state.penalties_home, state.penalties_away
     row.save(
         update_fields=[
             "status",
@@ -244,6 +262,11 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
             "kickoff",
             "awarded_to",
             "version",
+            "home_team",
+            "away_team",
+            "extra_time",
+            "penalties_home",
+            "penalties_away",
         ]
     )
     return state

@@ -81,7 +81,10 @@ class _Replay:
                     points=event.points,
                 )
             )
-        elif isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
+        elif (
+            isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded)
+            and not event.stage  # knockout results decide ties, not tables
+        ):
             self._result(recorded, event)
 
     def _result(

@@ -204,7 +204,8 @@ class _Tables:
             self._score(row)
             return {event.group}
         if isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
-            return self._result(recorded, event)
+            # Knockout results decide ties, not tables.
+            return set() if event.stage else self._result(recorded, event)
         return set()
 
     def _rules(self, event: ev.ChampionshipCreated | ev.ChampionshipUpdated) -> set[str]:

@@ -49,7 +49,7 @@ class Listener:
 def recorded_goal(event_bus) -> RecordedEvent:
     match = MatchFactory.create()
     start(match)
-    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=9)
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=9)
     return event_bus.published()[-1]
 
 

@@ -363,7 +363,7 @@ def test_selectors_find_a_championship_and_its_match_or_say_not_found(championsh
 
     found = selectors.match_get(championship_id=championship.id, match_id=match.id)
 
-    assert found.home_team.name == "Ajax"
+    assert found.home.name == "Ajax"
     assert selectors.championship_get(championship_id=championship.id) == championship
     with pytest.raises(NotFound):
         selectors.match_get(
