@@ -73,12 +73,11 @@ def round_matches(championship: Championship, bracket_round: int) -> list[Match]
 
 
 def final(championship: Championship) -> Match:
-    last = max(
-        Match.objects.filter(championship=championship, stage="knockout").values_list(
-            "bracket_round", flat=True
-        )
-    )
-    return round_matches(championship, last)[-1]
+    return (
+        Match.objects.filter(championship=championship, stage="knockout")
+        .order_by("-bracket_round", "-leg")
+        .first()
+    ) or pytest.fail("no knockout match")
 
 
 # --- the draw ------------------------------------------------------------------------
