@@ -15,11 +15,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from championships import selectors, timeline
+from championships import bracket, selectors, timeline
 from championships.api import selectors as api_selectors
 from championships.events import standings_stream_id
 from championships.exceptions import NotFound
-from championships.models import Championship, Match
+from championships.models import BRACKET_FORMATS, Championship, ChampionshipFormat, Match
 from events import store
 
 
@@ -79,15 +79,23 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
     tables = _tables(championship_id)
     matches = list(
         selectors.matches_for_championship(championship_id=championship_id).order_by(
-            "round", "kickoff", "id"
+            "round", "stage", "bracket_position", "kickoff", "id"
         )
     )
-    rounds = [(number, list(ms)) for number, ms in groupby(matches, key=lambda m: m.round)]
+    titles = bracket.round_titles(matches)
+    rounds = [
+        (titles.get(number, f"Round {number}" if number else "Unscheduled round"), list(ms))
+        for number, ms in groupby(matches, key=lambda m: m.round)
+    ]
     versions = {
         str(championship.id): championship.version,
         standings_stream_id(championship.id): tables["standings_version"],
         **{str(m.id): m.version for m in matches},
     }
+    knockout: dict[str, Any] = {}
+    if championship.format in BRACKET_FORMATS:
+        columns, third_place, champion = bracket.bracket_columns(championship_id=championship.id)
+        knockout = {"bracket_columns": columns, "third_place": third_place, "champion": champion}
     return render(
         request,
         "championships/detail.html",
@@ -96,6 +104,9 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
             "rounds": rounds,
             "live_matches": [m for m in matches if m.status == "live"],
             "versions": versions,
+            # A knockout cup has no table; groups_knockout shows its groups above.
+            "show_tables": championship.format != ChampionshipFormat.KNOCKOUT,
+            **knockout,
             **tables,
         },
     )
