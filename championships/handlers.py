@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from championships import advancement, live, projections
+from championships.projections import players
 from events.store import RecordedEvent
 from events.subscriptions import subscribe
 
@@ -25,6 +26,12 @@ def register() -> None:
         advancement.SUBSCRIPTION,
         advancement.advance_on_result,
         event_types=advancement.HANDLED_EVENTS,
+        stream_types=["match"],
+    )
+    subscribe(
+        players.SUBSCRIPTION,
+        players.apply_player_stats,
+        event_types=players.HANDLED_EVENTS,
         stream_types=["match"],
     )
     subscribe(

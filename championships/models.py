@@ -348,3 +348,66 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key} → {self.status_code}"
+
+
+# --- player statistics read model (championships.projections.players) ----------------
+
+
+class PlayerStatsHead(models.Model):
+    """Locked while a delivery changes one championship's player statistics (and by a
+    rebuild), so they take turns."""
+
+    championship_id = models.UUIDField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"player stats {self.championship_id}"
+
+
+class PlayerMatchStat(models.Model):
+    """One player's goals and cards in one match (a postponed match's are void). Top
+    scorers and the fair-play table add these up."""
+
+    championship_id = models.UUIDField()
+    match_id = models.UUIDField()
+    team_id = models.UUIDField()
+    player = models.CharField(max_length=100)
+    goals = models.PositiveSmallIntegerField(default=0)
+    penalty_goals = models.PositiveSmallIntegerField(default=0)
+    own_goals = models.PositiveSmallIntegerField(default=0)
+    yellow = models.PositiveSmallIntegerField(default=0)
+    second_yellow = models.PositiveSmallIntegerField(default=0)
+    red = models.PositiveSmallIntegerField(default=0)
+    # The match stream version last applied (redelivery of an older event is a no-op).
+    version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["match_id", "team_id", "player"], name="player_match_stat_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["championship_id"], name="player_stat_championship")]
+
+    def __str__(self) -> str:
+        return f"{self.player}: {self.goals} goals"
+
+    @property
+    def fair_play(self) -> int:
+        """FIFA fair-play points for this match: yellow -1, indirect red -3, direct red
+        -4, yellow and direct red -5 (World Cup 2022 regulations art. 13)."""
+        if self.red:
+            return -5 if self.yellow else -4
+        if self.second_yellow:
+            return -3
+        return -self.yellow
+
+
+class PlayerStatsApplied(models.Model):
+    """The last version of each match stream the player statistics have applied."""
+
+    match_id = models.UUIDField(primary_key=True)
+    championship_id = models.UUIDField()
+    version = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.match_id}@{self.version}"

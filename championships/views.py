@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from championships import bracket, selectors, timeline
+from championships import bracket, selectors, stats, timeline
 from championships.api import selectors as api_selectors
 from championships.events import standings_stream_id
 from championships.exceptions import NotFound
@@ -106,6 +106,7 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
             "versions": versions,
             # A knockout cup has no table; groups_knockout shows its groups above.
             "show_tables": championship.format != ChampionshipFormat.KNOCKOUT,
+            "scorers": stats.scorers_for_championship(championship_id=championship.id, limit=10),
             **knockout,
             **tables,
         },

@@ -5,6 +5,7 @@ from championships.api.views import bracket as b
 from championships.api.views import championships as c
 from championships.api.views import matches as m
 from championships.api.views import reads as r
+from championships.api.views import stats as st
 from championships.api.views import stream
 from championships.api.views.auth import TokenRevokeView, TokenView
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("championships/<str:pk>/matches/", c.MatchListView.as_view(), name="match-list"),
     path("championships/<str:pk>/standings/", r.StandingsView.as_view(), name="standings"),
     path("championships/<str:pk>/bracket/", b.BracketView.as_view(), name="bracket"),
+    path("championships/<str:pk>/scorers/", st.ScorersView.as_view(), name="scorers"),
+    path("championships/<str:pk>/cards/", st.CardsView.as_view(), name="cards"),
     path("championships/<str:pk>/events/", r.EventFeedView.as_view(), name="events"),
     path(
         "championships/<str:pk>/fixtures.ics",
@@ -40,6 +43,7 @@ urlpatterns = [
     path("matches/<str:pk>/correct/", m.MatchCorrectView.as_view(), name="match-correct"),
     path("matches/<str:pk>/postpone/", m.MatchPostponeView.as_view(), name="match-postpone"),
     path("matches/<str:pk>/cancel/", m.MatchCancelView.as_view(), name="match-cancel"),
+    path("matches/<str:pk>/cards/", st.MatchCardView.as_view(), name="match-cards"),
     path("matches/<str:pk>/award/", m.MatchAwardView.as_view(), name="match-award"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -5,6 +5,7 @@ Each runs in one transaction: it loads the aggregate's row, decides (pure, in
 row. Errors: ``championships.exceptions`` and ``events.store.ConcurrencyError``.
 """
 
+from championships.commands.cards import match_show_card
 from championships.commands.championship import (
     championship_add_organiser,
     championship_create,
@@ -38,6 +39,7 @@ __all__ = [
     "match_postpone",
     "match_record_goal",
     "match_schedule",
+    "match_show_card",
     "match_start",
     "match_update",
     "team_deduct_points",

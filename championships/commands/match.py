@@ -52,6 +52,10 @@ def _run(
     return row
 
 
+# For the commands on a match stream kept in other modules (cards).
+run_on_match = _run
+
+
 def _check_start(row: Match, state: MatchState, events: list[Event]) -> None:
     knockout.check_start(row)
 

@@ -221,6 +221,16 @@
     return reason ? text + ": " + reason : text;
   }
 
+  var CARDS = { yellow: "Yellow card", second_yellow: "Second yellow card", red: "Red card" };
+
+  function resultExtra(p) {
+    var text = p.extra_time ? " a.e.t." : "";
+    if (p.penalties_home !== null && p.penalties_home !== undefined) {
+      text += " (" + score(p.penalties_home, p.penalties_away) + " pens)";
+    }
+    return text;
+  }
+
   function timelineEntry(envelope, homeTeamId) {
     var p = envelope.payload;
     switch (envelope.event_type) {
@@ -234,10 +244,17 @@
             score(p.home_score, p.away_score)
         };
       }
+      case "CardShown":
+        return {
+          minute: p.minute, kind: "card-" + p.card, side: p.team_id === homeTeamId ? "home" : "away",
+          text: (CARDS[p.card] || p.card) + ": " + (p.player || "unnamed") + " \u00b7 " + teamName(p.team_id)
+        };
+      case "TeamAdvanced":
+        return { minute: null, kind: "note", side: "", text: (teamName(p.team_id) || "A team") + " goes through" };
       case "MatchCompleted":
-        return { minute: null, kind: "end", side: "", text: "Full time " + score(p.home_score, p.away_score) };
+        return { minute: null, kind: "end", side: "", text: "Full time " + score(p.home_score, p.away_score) + resultExtra(p) };
       case "MatchResultCorrected":
-        return { minute: null, kind: "note", side: "", text: withReason("Result corrected to " + score(p.home_score, p.away_score), p.reason) };
+        return { minute: null, kind: "note", side: "", text: withReason("Result corrected to " + score(p.home_score, p.away_score) + resultExtra(p), p.reason) };
       case "MatchAwarded":
         return { minute: null, kind: "note", side: "", text: withReason("Awarded " + score(p.home_score, p.away_score), p.reason) };
       case "MatchPostponed":
