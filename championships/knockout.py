@@ -124,7 +124,8 @@ def plan(
                 continue
             for leg in _legs(legs_of[r - 1]):
                 ids[r, p, leg] = new_id()
-    third_id = new_id() if third_place_match and rounds >= 2 else None
+    # Both semi-finals must be played for their losers to meet (not so with 3 teams).
+    third_id = new_id() if third_place_match and n >= 4 else None
     # A bye entrant starts in its second-round match.
     seeded: dict[tuple[int, int, int], Entrant] = {}
     for p, (a, b) in enumerate(pairs):

@@ -131,6 +131,11 @@ def draw(
         raise InvalidState("a bracket needs at least two teams")
     if len(entrants) > knockout.MAX_ENTRANTS:
         raise InvalidCommand(f"a bracket has at most {knockout.MAX_ENTRANTS} teams")
+    if options.third_place_match and len(entrants) < 4:
+        raise InvalidCommand(
+            "a third-place match needs at least four teams (two semi-finals)",
+            field="third_place_match",
+        )
     rounds = knockout.bracket_size(len(entrants)).bit_length() - 1
     legs = _legs(options.legs, rounds)
     planned = knockout.plan(

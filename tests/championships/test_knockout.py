@@ -142,12 +142,21 @@ def test_standard_seeding_keeps_the_top_seeds_apart_until_late(owner):
 
 
 def test_two_teams_play_only_a_final(owner):
-    championship, _ = cup(owner, 2, third_place_match=True)
+    championship, _ = cup(owner, 2)
 
     drawn = bracket.bracket_for_championship(championship_id=championship.id)
 
     assert [(r.name, len(r.matches)) for r in drawn.rounds] == [("Final", 1)]
-    assert drawn.third_place is None  # no semi-finals, no losers to play for third
+    assert drawn.third_place is None
+
+
+@pytest.mark.parametrize("teams", [2, 3])
+def test_a_third_place_match_needs_two_semi_finals(owner, teams):
+    # With three teams one semi-final is a bye: there is no second loser.
+    with pytest.raises(InvalidCommand) as refused:
+        cup(owner, teams, third_place_match=True)
+
+    assert refused.value.field == "third_place_match"
 
 
 def test_a_bad_draw_option_is_a_field_error(owner):
