@@ -21,9 +21,19 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from championships import commands
+from championships.aggregates.bracket import DrawOptions
 from championships.api.selectors import championship_events
 from championships.exceptions import DomainError
-from championships.models import Championship, Match, MatchStatus, Team
+from championships.knockout import SEEDINGS
+from championships.knockout_events import CARD_KINDS
+from championships.models import (
+    Championship,
+    KnockoutRules,
+    Match,
+    MatchStatus,
+    PlayerMatchStat,
+    Team,
+)
 from championships.tiebreakers import PRESETS
 from events.store import ConcurrencyError
 
@@ -87,6 +97,44 @@ class TeamInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class KnockoutRulesInline(ReadOnlyInline):
+    model = KnockoutRules
+    fields = ("seeding", "third_place_match", "qualifiers_per_group", "knockout_slots", "legs")
+    readonly_fields = fields
+
+
+class DrawForm(forms.Form):
+    """The options of a bracket draw (``knockout`` and ``groups_knockout``)."""
+
+    seeding = forms.ChoiceField(choices=[(s, s) for s in SEEDINGS], initial="bracket")
+    third_place_match = forms.BooleanField(required=False)
+    legs = forms.TypedChoiceField(
+        choices=[(1, "one match"), (2, "two legs")],
+        coerce=int,
+        initial=1,
+        help_text="Every round but the final.",
+    )
+    away_goals = forms.BooleanField(required=False, help_text="Two legs: away goals count.")
+    qualifiers_per_group = forms.IntegerField(min_value=1, max_value=64, initial=2)
+    knockout_slots = forms.CharField(
+        required=False,
+        help_text="groups_knockout: the qualifiers in bracket order, e.g. 1A 2B 1B 2A "
+        "(empty: the default pattern).",
+    )
+
+    def draw_options(self) -> DrawOptions:
+        data = self.cleaned_data
+        slots = data["knockout_slots"].replace(",", " ").split()
+        return DrawOptions(
+            seeding=data["seeding"],
+            third_place_match=data["third_place_match"],
+            legs=data["legs"],
+            away_goals=data["away_goals"],
+            qualifiers_per_group=data["qualifiers_per_group"],
+            knockout_slots=slots or None,
+        )
+
+
 class MatchInline(ReadOnlyInline):
     model = Match
     verbose_name_plural = "matches"
@@ -119,8 +167,8 @@ class ChampionshipAdmin(admin.ModelAdmin):
     list_display = ("name", "season", "format", "owner", "teams_count", "fixtures_generated")
     list_filter = ("format", "season", "fixtures_generated")
     search_fields = ("name", "season")
-    inlines = (TeamInline, MatchInline)
-    actions = ("generate_fixtures",)
+    inlines = (KnockoutRulesInline, TeamInline, MatchInline)
+    actions = ("generate_fixtures", "draw_bracket")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Championship]:
         return super().get_queryset(request).filter(organised(request)).distinct()
@@ -222,6 +270,38 @@ class ChampionshipAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{championship}: {len(matches)} matches scheduled.")
 
+    @admin.action(description="Draw the bracket (knockout formats)…", permissions=["change"])
+    def draw_bracket(
+        self, request: HttpRequest, queryset: QuerySet[Championship]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one championship to draw.", messages.WARNING)
+            return None
+        championship = queryset.get()
+        form = DrawForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                matches = commands.fixtures_generate(
+                    actor_id=_actor(request),
+                    championship_id=championship.id,
+                    draw=form.draw_options(),
+                )
+            except WRITE_ERRORS as exc:
+                _fail(self, request, exc)
+            else:
+                self.message_user(request, f"{championship}: {len(matches)} matches scheduled.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{championship}: draw the bracket",
+            "championship": championship,
+            "form": form,
+            "action": "draw_bracket",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/championships/championship/draw_form.html", context)
+
     # The event history page.
 
     def get_urls(self) -> list[URLPattern]:
@@ -268,6 +348,31 @@ def _uuid_or_404(value: str) -> UUID:
 class ScoreForm(forms.Form):
     home_score = forms.IntegerField(min_value=0, max_value=99)
     away_score = forms.IntegerField(min_value=0, max_value=99)
+    # Knockout matches only (the command refuses them elsewhere).
+    extra_time = forms.BooleanField(required=False, help_text="Knockout: scores after extra time.")
+    penalties_home = forms.IntegerField(min_value=0, max_value=99, required=False)
+    penalties_away = forms.IntegerField(min_value=0, max_value=99, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        """The command's arguments: ``penalties`` as (home, away) or None."""
+        data = super().clean() or {}
+        home, away = data.pop("penalties_home", None), data.pop("penalties_away", None)
+        if (home is None) != (away is None):
+            raise forms.ValidationError("Give both penalty scores, or neither.")
+        data["penalties"] = None if home is None else (home, away)
+        return data
+
+
+class CardForm(forms.Form):
+    team_id = forms.TypedChoiceField(label="Team", coerce=UUID)
+    player = forms.CharField(max_length=100)
+    minute = forms.IntegerField(min_value=0, max_value=150)
+    card = forms.ChoiceField(choices=[(c, c.replace("_", " ")) for c in CARD_KINDS])
+
+    def __init__(self, *args: Any, match: Match, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        teams = [t for t in (match.home_team, match.away_team) if t is not None]
+        self.fields["team_id"].choices = [(str(t.id), t.name) for t in teams]  # type: ignore[attr-defined]
 
 
 class CorrectionForm(ScoreForm):
@@ -277,10 +382,10 @@ class CorrectionForm(ScoreForm):
 @admin.register(Match)
 class MatchAdmin(admin.ModelAdmin):
     list_display = ("fixture", "championship", "group", "round", "status", "score", "kickoff")
-    list_filter = ("status", "round")
+    list_filter = ("status", "stage", "round")
     list_select_related = ("home_team", "away_team", "championship")
     search_fields = ("home_team__name", "away_team__name", "championship__name")
-    actions = ("start", "complete_with_score", "correct_with_reason")
+    actions = ("start", "complete_with_score", "correct_with_reason", "show_card")
     fields = (
         "championship",
         "group",
@@ -292,6 +397,12 @@ class MatchAdmin(admin.ModelAdmin):
         "minute",
         "kickoff",
         "awarded_to",
+        "stage",
+        "bracket_round",
+        "leg",
+        "extra_time",
+        "penalties_home",
+        "penalties_away",
         "version",
     )
     readonly_fields = fields
@@ -313,6 +424,12 @@ class MatchAdmin(admin.ModelAdmin):
     @admin.display(description="Score")
     def score(self, obj: Match) -> str:
         return score_text(obj)
+
+    @admin.action(description="Show a card…", permissions=["change"])
+    def show_card(self, request: HttpRequest, queryset: QuerySet[Match]) -> HttpResponse | None:
+        return self._with_form(
+            request, queryset, CardForm, "show_card", "show a card", commands.match_show_card
+        )
 
     def _run(
         self, request: HttpRequest, match: Match, command: Callable[..., Match], **kwargs: Any
@@ -376,8 +493,19 @@ class MatchAdmin(admin.ModelAdmin):
             )
             return None
         match = queryset.get()
-        current = {"home_score": match.home_score, "away_score": match.away_score}
-        form = form_class(request.POST if "apply" in request.POST else None, initial=current)
+        current = {
+            "home_score": match.home_score,
+            "away_score": match.away_score,
+            "extra_time": match.extra_time,
+            "penalties_home": match.penalties_home,
+            "penalties_away": match.penalties_away,
+        }
+        data = request.POST if "apply" in request.POST else None
+        form = (
+            CardForm(data, match=match)
+            if form_class is CardForm
+            else form_class(data, initial=current)
+        )
         if form.is_valid():
             self._run(request, match, command, **form.cleaned_data)
             return None
@@ -391,3 +519,29 @@ class MatchAdmin(admin.ModelAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/championships/match/score_form.html", context)
+
+
+# --- player statistics (read-only: the projection) ----------------------------------
+
+
+@admin.register(PlayerMatchStat)
+class PlayerMatchStatAdmin(admin.ModelAdmin):
+    """Goals and cards per player per match, as the player statistics projection holds
+    them (rebuildable; cards are shown with the match action "Show a card")."""
+
+    list_display = ("player", "team_id", "match_id", "goals", "yellow", "second_yellow", "red")
+    search_fields = ("player",)
+    readonly_fields = [f.name for f in PlayerMatchStat._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PlayerMatchStat]:
+        visible = Championship.objects.filter(organised(request)).values("id")
+        return super().get_queryset(request).filter(championship_id__in=visible)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
