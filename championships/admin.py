@@ -135,6 +135,15 @@ class DrawForm(forms.Form):
         )
 
 
+class LotsForm(forms.Form):
+    """The order lots gave among teams level on every tie-break criterion."""
+
+    group = forms.CharField(max_length=20, required=False, help_text="Empty outside groups.")
+    teams = forms.CharField(
+        help_text="The tied teams' names in the order drawn, best first, separated by commas."
+    )
+
+
 class MatchInline(ReadOnlyInline):
     model = Match
     verbose_name_plural = "matches"
@@ -168,7 +177,7 @@ class ChampionshipAdmin(admin.ModelAdmin):
     list_filter = ("format", "season", "fixtures_generated")
     search_fields = ("name", "season")
     inlines = (KnockoutRulesInline, TeamInline, MatchInline)
-    actions = ("generate_fixtures", "draw_bracket")
+    actions = ("generate_fixtures", "draw_bracket", "draw_lots")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Championship]:
         return super().get_queryset(request).filter(organised(request)).distinct()
@@ -298,6 +307,45 @@ class ChampionshipAdmin(admin.ModelAdmin):
             "championship": championship,
             "form": form,
             "action": "draw_bracket",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/championships/championship/draw_form.html", context)
+
+    @admin.action(description="Record a drawing of lots…", permissions=["change"])
+    def draw_lots(
+        self, request: HttpRequest, queryset: QuerySet[Championship]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one championship.", messages.WARNING)
+            return None
+        championship = queryset.get()
+        form = LotsForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            by_name = {t.name.casefold(): t.id for t in championship.teams.all()}
+            names = [n.strip() for n in form.cleaned_data["teams"].split(",") if n.strip()]
+            unknown = [n for n in names if n.casefold() not in by_name]
+            if unknown:
+                self.message_user(request, f"Unknown teams: {', '.join(unknown)}", messages.ERROR)
+                return None
+            try:
+                commands.championship_draw_lots(
+                    actor_id=_actor(request),
+                    championship_id=championship.id,
+                    group=form.cleaned_data["group"].strip(),
+                    team_ids=[by_name[n.casefold()] for n in names],
+                )
+            except WRITE_ERRORS as exc:
+                _fail(self, request, exc)
+            else:
+                self.message_user(request, f"{championship}: lots recorded.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{championship}: record a drawing of lots",
+            "championship": championship,
+            "form": form,
+            "action": "draw_lots",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/championships/championship/draw_form.html", context)

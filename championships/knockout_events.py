@@ -65,9 +65,29 @@ class CardShown(Event):
     player: str
     minute: int
     card: str
+    group: str
+    stage: str
 
 
-KNOCKOUT_EVENTS: tuple[type[Event], ...] = (BracketDrawn, TeamAdvanced, CardShown)
+# FIFA fair play (World Cup 2022 regulations art. 13) per card, so that a player's cards in
+# a match add up: yellow -1; a second yellow makes -3; a direct red -4, after a yellow -5.
+FAIR_PLAY_POINTS = {"yellow": -1, "second_yellow": -2, "red": -4}
+
+
+@dataclass(frozen=True)
+class LotsDrawn(Event):
+    """The organiser's drawing of lots among teams of a group still level when every
+    tie-break criterion is used up: ``team_ids`` in the order drawn."""
+
+    event_type = "LotsDrawn"
+    stream_type = CHAMPIONSHIP_STREAM
+
+    championship_id: UUID
+    group: str
+    team_ids: tuple[UUID, ...]
+
+
+KNOCKOUT_EVENTS: tuple[type[Event], ...] = (BracketDrawn, TeamAdvanced, CardShown, LotsDrawn)
 
 
 def _same(payload: dict[str, Any]) -> dict[str, Any]:

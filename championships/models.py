@@ -245,6 +245,8 @@ class StandingsHead(models.Model):
     tie_breakers = models.JSONField(default=list)
     head_to_head_reapply = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=0)
+    # Drawing of lots (LotsDrawn): group → team ids in the order drawn.
+    lots = models.JSONField(default=dict)
 
     def __str__(self) -> str:
         return f"standings {self.championship_id}@{self.version}"
@@ -268,6 +270,11 @@ class Standing(models.Model):
     points = models.IntegerField(default=0)
     form = models.CharField(max_length=5, blank=True)
     withdrawn = models.BooleanField(default=False)
+    # FIFA fair-play points of the group matches (0 or less).
+    fair_play = models.IntegerField(default=0)
+    # Level with others when every criterion is used up and no lots are drawn: they
+    # share the position.
+    tied = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["championship_id", "group", "position"]
@@ -309,6 +316,21 @@ class AppliedResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.home_team_id} {self.home_score}-{self.away_score} {self.away_team_id}"
+
+
+class AppliedCard(models.Model):
+    """A CardShown the standings count in fair play (keyed by event id: redelivery is a
+    no-op); its match's postponement takes it off again."""
+
+    event_id = models.UUIDField(primary_key=True)
+    championship_id = models.UUIDField()
+    match_id = models.UUIDField(db_index=True)
+    team_id = models.UUIDField()
+    group = models.CharField(max_length=20, blank=True)
+    points = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.points} {self.team_id}"
 
 
 class AppliedDeduction(models.Model):

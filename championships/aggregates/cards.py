@@ -52,5 +52,7 @@ def show_card(
             player=name,
             minute=minute,
             card=card,
+            group=state.group,
+            stage=state.stage,
         )
     ]

@@ -376,7 +376,7 @@ def apply_championship(state: ChampionshipState | None, event: Event) -> Champio
         return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
     if isinstance(event, ev.FixturesGenerated):
         return dataclasses.replace(bumped, fixtures_generated=True)
-    if isinstance(event, kev.BracketDrawn):
+    if isinstance(event, kev.BracketDrawn | kev.LotsDrawn):
         return bumped
     raise TypeError(f"{event.event_type} is not a championship event")
 

@@ -389,6 +389,11 @@ class StandingRowSerializer(serializers.Serializer[Any]):
     points = serializers.IntegerField()
     form = serializers.CharField(help_text="Last five results, oldest first, e.g. WWDLW.")
     withdrawn = serializers.BooleanField()
+    fair_play = serializers.IntegerField(help_text="FIFA fair-play points (0 or less).")
+    tied = serializers.BooleanField(
+        help_text="Level with the teams sharing this position when every tie-break "
+        "criterion is used up, until the organiser draws lots."
+    )
 
 
 class StandingsSerializer(serializers.Serializer[Any]):

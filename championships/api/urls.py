@@ -24,6 +24,7 @@ urlpatterns = [
     path("championships/<str:pk>/bracket/", b.BracketView.as_view(), name="bracket"),
     path("championships/<str:pk>/scorers/", st.ScorersView.as_view(), name="scorers"),
     path("championships/<str:pk>/cards/", st.CardsView.as_view(), name="cards"),
+    path("championships/<str:pk>/lots/", st.LotsView.as_view(), name="lots"),
     path("championships/<str:pk>/events/", r.EventFeedView.as_view(), name="events"),
     path(
         "championships/<str:pk>/fixtures.ics",

@@ -16,6 +16,7 @@ from championships.commands.championship import (
     team_register,
     team_withdraw,
 )
+from championships.commands.lots import championship_draw_lots
 from championships.commands.match import (
     match_award,
     match_cancel,
@@ -30,6 +31,7 @@ from championships.commands.match import (
 __all__ = [
     "championship_add_organiser",
     "championship_create",
+    "championship_draw_lots",
     "championship_update",
     "fixtures_generate",
     "match_award",

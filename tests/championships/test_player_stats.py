@@ -77,6 +77,8 @@ def test_a_card_is_an_event_on_the_match_stream(league, event_bus):
             player="Edgar Davids",
             minute=12,
             card="yellow",
+            group="",
+            stage="",
         )
     ]
     assert roundtrip(recorded) == [recorded[0].data]

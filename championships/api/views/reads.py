@@ -43,6 +43,8 @@ def _standing(row: Standing) -> dict[str, Any]:
         "points": row.points,
         "form": row.form,
         "withdrawn": row.withdrawn,
+        "fair_play": row.fair_play,
+        "tied": row.tied,
     }
 
 

@@ -11,6 +11,9 @@ from rest_framework.response import Response
 
 from championships import commands, selectors, stats
 from championships.api import schema
+from championships.api.etags import expected_version
+from championships.api.idempotency import idempotent
+from championships.api.views.base import actor, parse, with_etag
 from championships.api.views.matches import MatchActionView, _action
 from championships.knockout_events import CARD_KINDS
 from championships.models import Championship
@@ -54,6 +57,42 @@ _CARDS = inline_serializer(
         "teams": serializers.ListField(child=serializers.DictField()),
     },
 )
+
+
+class LotsSerializer(serializers.Serializer[Any]):
+    group = serializers.CharField(
+        max_length=20, required=False, default="", allow_blank=True, help_text='"" outside groups'
+    )
+    teams = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=2,
+        max_length=64,
+        help_text="The tied teams in the order the lots gave, best first.",
+    )
+
+
+@extend_schema(tags=["championships"], parameters=[schema.ID])
+class LotsView(generics.GenericAPIView[Championship]):
+    serializer_class = LotsSerializer
+
+    @extend_schema(
+        summary="Record a drawing of lots among teams level on every criterion",
+        request=LotsSerializer,
+        responses={201: LotsSerializer, **schema.WRITE_ERRORS},
+        parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
+    )
+    @idempotent
+    def post(self, request: Request, pk: str) -> Response:
+        data = parse(LotsSerializer, request).validated_data
+        championship = commands.championship_draw_lots(
+            actor_id=actor(request),
+            championship_id=pk,  # type: ignore[arg-type]
+            group=data["group"],
+            team_ids=data["teams"],
+            expected_version=expected_version(request),
+        )
+        body = {"group": data["group"], "teams": [str(t) for t in data["teams"]]}
+        return with_etag(body, championship.version, 201)
 
 
 @extend_schema(tags=["championships"], parameters=[schema.ID])

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from championships import events as ev
-from championships.knockout_events import BracketDrawn, CardShown
+from championships.knockout_events import BracketDrawn, CardShown, LotsDrawn
 from championships.models import Match
 from tests.championships.api.test_admin import _action, browser, messages_of, organiser
 from tests.championships.factories import ChampionshipFactory, TeamFactory
@@ -111,3 +111,25 @@ def test_a_knockout_result_with_penalties_and_a_card_through_the_admin(cup, even
     event_bus.deliver()
     stats = browser(me).get(reverse("admin:championships_playermatchstat_changelist"))
     assert b"Davids" in stats.content
+
+
+def test_lots_through_the_admin(event_bus):
+    me = organiser()
+    championship = ChampionshipFactory.create(actor_id=me.id, name="My League")
+    for name in ("Lions", "Tigers"):
+        TeamFactory.create(championship=championship, name=name)
+
+    response = _action(
+        browser(me),
+        "championship",
+        "draw_lots",
+        [championship.id],
+        apply="yes",
+        group="",
+        teams="tigers, Lions",
+    )
+
+    assert any("lots recorded" in m for m in messages_of(response))
+    drawn = event_bus.published_data(LotsDrawn)[0]
+    assert [t.name for t in championship.teams.filter(id__in=drawn.team_ids)] == ["Lions", "Tigers"]
+    assert drawn.team_ids[0] == championship.teams.get(name="Tigers").id
