@@ -113,6 +113,17 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
     )
 
 
+def championship_bracket(request: HttpRequest, championship_id: UUID) -> HttpResponse:
+    """The bracket alone: what a page swaps in when a knockout result comes in."""
+    championship = _championship(championship_id)
+    columns, third_place, champion = bracket.bracket_columns(championship_id=championship.id)
+    return render(
+        request,
+        "championships/_bracket.html",
+        {"bracket_columns": columns, "third_place": third_place, "champion": champion},
+    )
+
+
 def championship_tables(request: HttpRequest, championship_id: UUID) -> HttpResponse:
     """The standings tables alone: what a page swaps in when the standings change."""
     championship = _championship(championship_id)

@@ -118,3 +118,33 @@ def test_the_bracket_page_fits_a_phone_and_a_desktop(
     pair = page.locator(".bracket-round.first .bracket-pair").first
     line_height = pair.evaluate("el => parseFloat(getComputedStyle(el, '::after').height)")
     assert line_height > 0
+
+
+def test_the_bracket_moves_on_by_itself_when_a_result_comes_in(page: Page, web: WebServer):
+    # Given the bracket page open, the quarter-finals filled by the worker
+    cup = half_played_cup()
+    wait_for(lambda: quarter_finals_filled(cup), 60, "the worker to move the winners on")
+    page.goto(f"{web.url}/championships/{cup.id}/")
+    expect(page.locator('[data-live-connection="open"]').first).to_be_visible(timeout=30_000)
+    page.evaluate("window.__notReloaded = true")
+    semi = page.locator(".bracket-round").nth(2).locator(".tie").first
+    expect(semi.locator(".tie-name").first).to_have_text("Winner QF 1")
+
+    # When a quarter-final is decided on penalties (through the command, as the API does)
+    quarter = Match.objects.filter(championship=cup, bracket_round=2).order_by("bracket_position")[
+        0
+    ]
+    commands.match_complete(
+        actor_id=cup.owner_id,
+        championship_id=cup.id,
+        match_id=quarter.id,
+        home_score=0,
+        away_score=0,
+        extra_time=True,
+        penalties=(2, 4),
+    )
+
+    # Then the winner appears in the semi-final without a reload
+    assert quarter.away_team is not None
+    expect(semi.locator(".tie-name").first).to_have_text(quarter.away_team.name, timeout=30_000)
+    assert page.evaluate("window.__notReloaded === true")

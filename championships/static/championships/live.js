@@ -328,6 +328,40 @@
     }, attempt ? 1000 * attempt : 150);
   }
 
+  var bracketRequest = 0;
+  var bracketTimer = null;
+
+  // The bracket (knockout formats) is swapped in whole after a result or an advancement.
+  function refreshBracket(attempt) {
+    if (!document.querySelector("[data-bracket]")) {
+      return;
+    }
+    clearTimeout(bracketTimer);
+    bracketTimer = setTimeout(function () {
+      var request = ++bracketRequest;
+      each("[data-bracket]", function (section) {
+        fetch(section.getAttribute("data-bracket-url"), { headers: { Accept: "text/html" } })
+          .then(function (response) {
+            if (!response.ok) {
+              throw new Error("HTTP " + response.status);
+            }
+            return response.text();
+          })
+          .then(function (html) {
+            if (request === bracketRequest) {
+              section.innerHTML = html;
+              section.setAttribute("data-bracket-refreshed", String(request));
+            }
+          })
+          .catch(function () {
+            if ((attempt || 0) < 5) {
+              refreshBracket((attempt || 0) + 1);
+            }
+          });
+      });
+    }, attempt ? 1000 * attempt : 150);
+  }
+
   function positions(section) {
     var found = {};
     Array.prototype.forEach.call(section.querySelectorAll("tr[data-team]"), function (row, i) {
@@ -377,6 +411,10 @@
       case "StandingsUpdated":
         refreshStandings(0);
         break;
+    }
+    if (/^(MatchStarted|GoalScored|MatchCompleted|MatchResultCorrected|MatchAwarded|TeamAdvanced)$/
+        .test(envelope.event_type)) {
+      refreshBracket(0);
     }
     if (envelope.stream_type === "match") {
       addToTimeline(envelope);
