@@ -55,3 +55,31 @@ def test_groups_knockout_shows_the_group_tables_above_the_bracket(client, owner,
 
     assert content.index('class="standings"') < content.index("bracket-scroll")
     assert content.count('title="1A">1A<') == 1
+
+
+def test_a_knockout_match_page_shows_undecided_teams_and_the_shoot_out(client, owner, event_bus):
+    cup = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for name in ("Ajax", "Benfica", "Celtic", "Dynamo"):
+        TeamFactory.create(championship=cup, name=name)
+    commands.fixtures_generate(actor_id=owner.id, championship_id=cup.id, draw=DrawOptions())
+    semi = Match.objects.filter(championship=cup, bracket_round=1).order_by("bracket_position")[0]
+    final = Match.objects.get(championship=cup, bracket_round=2)
+    commands.match_complete(
+        actor_id=owner.id,
+        championship_id=cup.id,
+        match_id=semi.id,
+        home_score=0,
+        away_score=0,
+        extra_time=True,
+        penalties=(5, 3),
+    )
+    event_bus.deliver()
+
+    semi_page = text(client.get(f"/matches/{semi.id}/"))
+    final_page = text(client.get(f"/matches/{final.id}/"))
+
+    assert "After extra time · 5\N{EN DASH}3 pens" in semi_page
+    assert "Full time 0\N{EN DASH}0 a.e.t. (5\N{EN DASH}3 pens)" in semi_page
+    assert "Ajax goes through" not in semi_page  # that is the final's timeline
+    assert "Ajax 0\N{EN DASH}0 To be decided" in final_page
+    assert "Ajax goes through" in final_page
