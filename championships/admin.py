@@ -176,11 +176,17 @@ class ChampionshipAdmin(admin.ModelAdmin):
     list_display = ("name", "season", "format", "owner", "teams_count", "fixtures_generated")
     list_filter = ("format", "season", "fixtures_generated")
     search_fields = ("name", "season")
-    inlines = (KnockoutRulesInline, TeamInline, MatchInline)
+    inlines = (TeamInline, MatchInline)
     actions = ("generate_fixtures", "draw_bracket", "draw_lots")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Championship]:
         return super().get_queryset(request).filter(organised(request)).distinct()
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[type[Any]]:
+        inlines: list[type[Any]] = list(self.inlines)
+        if obj is not None and KnockoutRules.objects.filter(championship=obj).exists():
+            inlines.insert(0, KnockoutRulesInline)  # a drawn bracket's rules
+        return inlines
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
