@@ -4,9 +4,11 @@ same rows; the API, the championship page's top scorers and the match timeline."
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from championships import commands, stats
@@ -230,3 +232,19 @@ def test_cards_scorers_and_the_pages_through_http(league, owner, client, event_b
     assert '<th scope="row">Litmanen</th><td class="wrap">Ajax</td>' in page
     timeline = text(client.get(f"/matches/{match.id}/"))
     assert "55\N{PRIME}Yellow card: Rui Costa \N{MIDDLE DOT} Benfica" in timeline
+
+
+def test_the_rebuild_command_replays_every_championship(league, event_bus):
+    championship, home, away = league
+    match = live_match(championship, home, away)
+    goal(match, home, "Litmanen")
+    event_bus.deliver()
+    rows = player_rows()
+    out = io.StringIO()
+
+    call_command("rebuild_player_stats", stdout=out)
+
+    assert player_rows() == rows
+    assert "from 1 events" in out.getvalue()
+    with pytest.raises(CommandError, match="not a valid id"):
+        call_command("rebuild_player_stats", "--championship", "nope")
