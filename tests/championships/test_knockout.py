@@ -431,3 +431,19 @@ def test_the_first_leg_may_end_level_but_takes_no_penalties(owner):
     with pytest.raises(InvalidState, match="first leg"):
         play(second, 1, 1)
     assert play(first, 1, 1).status == "completed"
+
+
+def test_the_bracket_lists_both_legs_with_the_winner_on_the_second(owner, event_bus):
+    championship, teams = two_legged(owner, away_goals=False)
+    first, second = legs_of_first_tie(championship)
+    play(first, 0, 1)
+    play(second, 3, 0)  # T02 wins 3-1 on aggregate
+    event_bus.deliver()
+
+    body = bracket.bracket_json(bracket.bracket_for_championship(championship_id=championship.id))
+
+    semis = body["rounds"][0]["matches"]
+    assert [m["id"] for m in semis[:2]] == [str(first.id), str(second.id)]
+    assert semis[0]["winner"] is None
+    assert semis[1]["winner"] == {"id": str(teams[1].id), "name": "T02"}
+    assert (semis[0]["next_match"], semis[1]["next_match"]) == (None, str(final(championship).id))
