@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ChampionshipsConfig(AppConfig):
@@ -7,6 +8,7 @@ class ChampionshipsConfig(AppConfig):
 
     def ready(self) -> None:
         from championships import handlers
+        from championships.api import authentication  # noqa: F401 (its signal receivers)
         from championships.events import ALL_EVENTS
         from championships.knockout_events import KNOCKOUT_EVENTS, register_upcasters
         from events.registry import registry
@@ -15,3 +17,8 @@ class ChampionshipsConfig(AppConfig):
             registry.register(event_class)
         register_upcasters()
         handlers.register()
+        if settings.LIVE_PUSH_ON_COMMIT:
+            from championships import live
+            from events import store
+
+            store.on_events_committed(live.push_committed)

@@ -5,6 +5,7 @@ and ``championships.projections`` (read side)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -130,6 +131,10 @@ class Match(models.Model):
     extra_time = models.BooleanField(default=False)
     penalties_home = models.PositiveSmallIntegerField(null=True, blank=True)
     penalties_away = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    # Not a column: set by the match commands to the goals they left (in order), so the
+    # API's response to a command is built without reading them back.
+    written_goals: tuple[Any, ...] | None = None
 
     class Meta:
         verbose_name_plural = "matches"

@@ -26,7 +26,7 @@ Check = Callable[[Match, MatchState, list[Event]], None]
 
 
 def _run(
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None,
     match_id: uuid.UUID,
     actor_id: int,
     expected_version: int | None,
@@ -64,7 +64,7 @@ def _check_start(row: Match, state: MatchState, events: list[Event]) -> None:
 def match_start(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     expected_version: int | None = None,
 ) -> Match:
@@ -84,7 +84,7 @@ def match_start(
 def match_record_goal(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     team_id: uuid.UUID,
     minute: int,
@@ -110,7 +110,7 @@ def match_record_goal(
 def match_update(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     minute: int,
     expected_version: int | None = None,
@@ -129,7 +129,7 @@ def match_update(
 def match_complete(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int | None = None,
     away_score: int | None = None,
@@ -162,7 +162,7 @@ def match_complete(
 def match_correct_result(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int,
     away_score: int,
@@ -195,7 +195,7 @@ def match_correct_result(
 def match_postpone(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     kickoff: datetime | None = None,
@@ -215,7 +215,7 @@ def match_postpone(
 def match_cancel(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     expected_version: int | None = None,
@@ -234,7 +234,7 @@ def match_cancel(
 def match_award(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     awarded_to_team_id: uuid.UUID,
     home_score: int,

@@ -153,17 +153,19 @@ def save_championship(
 # --- match --------------------------------------------------------------------------
 
 
-def get_match(championship_id: UUID, match_id: UUID) -> Match:
+def get_match(championship_id: UUID | None, match_id: UUID) -> Match:
+    """The match row, locked by nothing (its stream's version decides races), with its
+    championship and teams (one join: the API's response is built from the row a command
+    returns). ``championship_id`` scopes the lookup when the caller has one; the API's
+    ``/matches/{id}/`` has only the match."""
+    scope = {} if championship_id is None else {"championship_id": championship_id}
     try:
-        # The teams come along (one join) for the API's response, which is built from
-        # the row a command returns rather than read again.
         return Match.objects.select_related("championship", "home_team", "away_team").get(
-            id=match_id, championship_id=championship_id
+            id=match_id, **scope
         )
     except (Match.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound(
-            f"match {match_id} does not exist in championship {championship_id}"
-        ) from None
+        where = "" if championship_id is None else f" in championship {championship_id}"
+        raise NotFound(f"match {match_id} does not exist{where}") from None
 
 
 def match_state(row: Match) -> MatchState:
@@ -245,6 +247,8 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
             )
         elif isinstance(event, ev.MatchPostponed):
             Goal.objects.filter(match=row).delete()
+    # The goals as written, so the response need not read them back.
+    row.written_goals = state.goals
     row.status = state.status
     row.home_score, row.away_score = state.home_score, state.away_score
     row.minute, row.kickoff = state.minute, state.kickoff

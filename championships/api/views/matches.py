@@ -22,12 +22,9 @@ from championships.models import Match
 
 
 def written_match_body(match: Match) -> dict[str, Any]:
-    """The body of a match a command just wrote: the row it returns (teams included) is
-    all of one version, so it is serialised as it is (its goals are one query) and
-    cached for the readers of that version."""
-    body = s.match_detail_json(match)
-    cache_set(match_key(match.id, match.version), body)
-    return body
+    """The body of a match a command just wrote: the row it returns (teams and goals
+    included) is all of one version, so it is serialised as it is, with no query."""
+    return s.match_detail_json(match)
 
 
 def match_body(match_id: object, version: int) -> tuple[dict[str, Any], int]:
@@ -78,10 +75,8 @@ class MatchActionView(generics.GenericAPIView[Match]):
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
         data = parse(self.serializer_class, request).validated_data
-        championship_id = api_selectors.match_championship_id(match_id=pk)
         match = type(self).command(
             actor_id=actor(request),
-            championship_id=championship_id,
             match_id=pk,
             expected_version=expected_version(request),
             **self.arguments(dict(data)),
