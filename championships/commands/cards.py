@@ -18,7 +18,7 @@ from events.registry import Event
 def match_show_card(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     team_id: uuid.UUID,
     player: str,
