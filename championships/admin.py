@@ -22,10 +22,22 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from championships import commands, projections
+from championships.aggregates.bracket import DrawOptions
 from championships.aggregates.championship import MAX_DEDUCTION
 from championships.aggregates.match import MAX_SCORE
 from championships.exceptions import DomainError
-from championships.models import Championship, Deduction, DeductionChange, Match, MatchStatus, Team
+from championships.knockout import SEEDINGS
+from championships.knockout_events import CARD_KINDS
+from championships.models import (
+    Championship,
+    Deduction,
+    DeductionChange,
+    KnockoutRules,
+    Match,
+    MatchStatus,
+    PlayerMatchStat,
+    Team,
+)
 from championships.selectors import championship_events
 from championships.tiebreakers import DEFAULT_PRESET, PRESETS
 from events.store import ConcurrencyError
@@ -63,6 +75,7 @@ def action_form(
     run: Callable[[Any, dict[str, Any]], object],
     initial: Callable[[Any], dict[str, Any]] | None = None,
     describe: Callable[[Any], str] = str,
+    form_kwargs: Callable[[Any], dict[str, Any]] | None = None,
 ) -> HttpResponse | None:
     """An action on exactly one row that first asks for input on an intermediate page,
     then calls ``run(row, cleaned_data)`` (a command)."""
@@ -75,6 +88,7 @@ def action_form(
     form = form_class(
         request.POST if "apply" in request.POST else None,
         initial=initial(obj) if initial else None,
+        **(form_kwargs(obj) if form_kwargs else {}),
     )
     if form.is_valid():
         try:
@@ -183,6 +197,53 @@ class TeamInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class KnockoutRulesInline(ReadOnlyInline):
+    model = KnockoutRules
+    fields = ("seeding", "third_place_match", "qualifiers_per_group", "knockout_slots", "legs")
+    readonly_fields = fields
+
+
+class DrawForm(forms.Form):
+    """The options of a bracket draw (``knockout`` and ``groups_knockout``)."""
+
+    seeding = forms.ChoiceField(choices=[(s, s) for s in SEEDINGS], initial="bracket")
+    third_place_match = forms.BooleanField(required=False)
+    legs = forms.TypedChoiceField(
+        choices=[(1, "one match"), (2, "two legs")],
+        coerce=int,
+        initial=1,
+        help_text="Every round but the final.",
+    )
+    away_goals = forms.BooleanField(required=False, help_text="Two legs: away goals count.")
+    qualifiers_per_group = forms.IntegerField(min_value=1, max_value=64, initial=2)
+    knockout_slots = forms.CharField(
+        required=False,
+        help_text="groups_knockout: the qualifiers in bracket order, e.g. 1A 2B 1B 2A "
+        "(empty: the default pattern).",
+    )
+
+    def draw_options(self) -> DrawOptions:
+        data = self.cleaned_data
+        slots = data["knockout_slots"].replace(",", " ").split()
+        return DrawOptions(
+            seeding=data["seeding"],
+            third_place_match=data["third_place_match"],
+            legs=data["legs"],
+            away_goals=data["away_goals"],
+            qualifiers_per_group=data["qualifiers_per_group"],
+            knockout_slots=slots or None,
+        )
+
+
+class LotsForm(forms.Form):
+    """The order lots gave among teams level on every tie-break criterion."""
+
+    group = forms.CharField(max_length=20, required=False, help_text="Empty outside groups.")
+    teams = forms.CharField(
+        help_text="The tied teams' names in the order drawn, best first, separated by commas."
+    )
+
+
 class MatchInline(ReadOnlyInline):
     model = Match
     verbose_name_plural = "matches"
@@ -216,10 +277,16 @@ class ChampionshipAdmin(admin.ModelAdmin):
     list_filter = ("format", "season", "fixtures_generated")
     search_fields = ("name", "season")
     inlines = (TeamInline, MatchInline)
-    actions = ("generate_fixtures", "rebuild_standings")
+    actions = ("generate_fixtures", "rebuild_standings", "draw_bracket", "draw_lots")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Championship]:
         return super().get_queryset(request).filter(organised(request)).distinct()
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[type[Any]]:
+        inlines: list[type[Any]] = list(self.inlines)
+        if obj is not None and KnockoutRules.objects.filter(championship=obj).exists():
+            inlines.insert(0, KnockoutRulesInline)  # a drawn bracket's rules
+        return inlines
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
@@ -349,6 +416,77 @@ class ChampionshipAdmin(admin.ModelAdmin):
             replayed = projections.rebuild_standings(championship.id)
             self.message_user(request, f"{championship}: {replayed} events replayed.")
 
+    @admin.action(description="Draw the bracket (knockout formats)…", permissions=["change"])
+    def draw_bracket(
+        self, request: HttpRequest, queryset: QuerySet[Championship]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one championship to draw.", messages.WARNING)
+            return None
+        championship = queryset.get()
+        form = DrawForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                matches = commands.fixtures_generate(
+                    actor_id=_actor(request),
+                    championship_id=championship.id,
+                    draw=form.draw_options(),
+                )
+            except WRITE_ERRORS as exc:
+                _fail(self, request, exc)
+            else:
+                self.message_user(request, f"{championship}: {len(matches)} matches scheduled.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{championship}: draw the bracket",
+            "championship": championship,
+            "form": form,
+            "action": "draw_bracket",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/championships/championship/draw_form.html", context)
+
+    @admin.action(description="Record a drawing of lots…", permissions=["change"])
+    def draw_lots(
+        self, request: HttpRequest, queryset: QuerySet[Championship]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one championship.", messages.WARNING)
+            return None
+        championship = queryset.get()
+        form = LotsForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            by_name = {t.name.casefold(): t.id for t in championship.teams.all()}
+            names = [n.strip() for n in form.cleaned_data["teams"].split(",") if n.strip()]
+            unknown = [n for n in names if n.casefold() not in by_name]
+            if unknown:
+                self.message_user(request, f"Unknown teams: {', '.join(unknown)}", messages.ERROR)
+                return None
+            try:
+                commands.championship_draw_lots(
+                    actor_id=_actor(request),
+                    championship_id=championship.id,
+                    group=form.cleaned_data["group"].strip(),
+                    team_ids=[by_name[n.casefold()] for n in names],
+                )
+            except WRITE_ERRORS as exc:
+                _fail(self, request, exc)
+            else:
+                self.message_user(request, f"{championship}: lots recorded.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{championship}: record a drawing of lots",
+            "championship": championship,
+            "form": form,
+            "action": "draw_lots",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/championships/championship/draw_form.html", context)
+
     # The event history page.
 
     def get_urls(self) -> list[URLPattern]:
@@ -395,6 +533,31 @@ def _uuid_or_404(value: str) -> UUID:
 class ScoreForm(forms.Form):
     home_score = forms.IntegerField(min_value=0, max_value=MAX_SCORE)
     away_score = forms.IntegerField(min_value=0, max_value=MAX_SCORE)
+    # Knockout matches only (the command refuses them elsewhere).
+    extra_time = forms.BooleanField(required=False, help_text="Knockout: scores after extra time.")
+    penalties_home = forms.IntegerField(min_value=0, max_value=99, required=False)
+    penalties_away = forms.IntegerField(min_value=0, max_value=99, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        """The command's arguments: ``penalties`` as (home, away) or None."""
+        data = super().clean() or {}
+        home, away = data.pop("penalties_home", None), data.pop("penalties_away", None)
+        if (home is None) != (away is None):
+            raise forms.ValidationError("Give both penalty scores, or neither.")
+        data["penalties"] = None if home is None else (home, away)
+        return data
+
+
+class CardForm(forms.Form):
+    team_id = forms.TypedChoiceField(label="Team", coerce=UUID)
+    player = forms.CharField(max_length=100)
+    minute = forms.IntegerField(min_value=0, max_value=150)
+    card = forms.ChoiceField(choices=[(c, c.replace("_", " ")) for c in CARD_KINDS])
+
+    def __init__(self, *args: Any, match: Match, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        teams = [t for t in (match.home_team, match.away_team) if t is not None]
+        self.fields["team_id"].choices = [(str(t.id), t.name) for t in teams]  # type: ignore[attr-defined]
 
 
 class CorrectionForm(ScoreForm):
@@ -412,7 +575,7 @@ class PostponeForm(KickoffForm):
 @admin.register(Match)
 class MatchAdmin(admin.ModelAdmin):
     list_display = ("fixture", "championship", "group", "round", "status", "score", "kickoff")
-    list_filter = ("status", "round")
+    list_filter = ("status", "stage", "round")
     list_select_related = ("home_team", "away_team", "championship")
     search_fields = ("home_team__name", "away_team__name", "championship__name")
     actions = (
@@ -422,6 +585,7 @@ class MatchAdmin(admin.ModelAdmin):
         "postpone",
         "reschedule",
         "swap_venues",
+        "show_card",
     )
     fields = (
         "championship",
@@ -434,6 +598,12 @@ class MatchAdmin(admin.ModelAdmin):
         "minute",
         "kickoff",
         "awarded_to",
+        "stage",
+        "bracket_round",
+        "leg",
+        "extra_time",
+        "penalties_home",
+        "penalties_away",
         "version",
     )
     readonly_fields = fields
@@ -455,6 +625,12 @@ class MatchAdmin(admin.ModelAdmin):
     @admin.display(description="Score")
     def score(self, obj: Match) -> str:
         return score_text(obj)
+
+    @admin.action(description="Show a card…", permissions=["change"])
+    def show_card(self, request: HttpRequest, queryset: QuerySet[Match]) -> HttpResponse | None:
+        return self._with_form(
+            request, queryset, CardForm, "show_card", "show a card", commands.match_show_card
+        )
 
     def _run(
         self, request: HttpRequest, match: Match, command: Callable[..., Match], **kwargs: Any
@@ -532,9 +708,14 @@ class MatchAdmin(admin.ModelAdmin):
             initial=lambda m: {
                 "home_score": m.home_score,
                 "away_score": m.away_score,
+                "extra_time": m.extra_time,
+                "penalties_home": m.penalties_home,
+                "penalties_away": m.penalties_away,
                 "kickoff": m.kickoff,
             },
             describe=self.fixture,
+            # A card's team is one of the match's.
+            form_kwargs=(lambda m: {"match": m}) if form_class is CardForm else None,
         )
 
     @admin.action(description="Reschedule (a new kickoff)…", permissions=["change"])
@@ -751,3 +932,29 @@ class DeductionAdmin(admin.ModelAdmin):
             ),
             initial=lambda d: {"points": d.points, "reason": d.reason},
         )
+
+
+# --- player statistics (read-only: the projection) ----------------------------------
+
+
+@admin.register(PlayerMatchStat)
+class PlayerMatchStatAdmin(admin.ModelAdmin):
+    """Goals and cards per player per match, as the player statistics projection holds
+    them (rebuildable; cards are shown with the match action "Show a card")."""
+
+    list_display = ("player", "team_id", "match_id", "goals", "yellow", "second_yellow", "red")
+    search_fields = ("player",)
+    readonly_fields = [f.name for f in PlayerMatchStat._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PlayerMatchStat]:
+        visible = Championship.objects.filter(organised(request)).values("id")
+        return super().get_queryset(request).filter(championship_id__in=visible)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

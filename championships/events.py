@@ -223,16 +223,30 @@ class FixturesGenerated(Event):
 
 @dataclass(frozen=True)
 class MatchScheduled(Event):
+    """v2: knockout matches (``championships.knockout``): teams may be undecided
+    (None, filled later by TeamAdvanced), and the match knows its place in the bracket."""
+
     event_type = "MatchScheduled"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
     championship_id: UUID
     group: str
     round: int | None
-    home_team_id: UUID
-    away_team_id: UUID
+    home_team_id: UUID | None
+    away_team_id: UUID | None
     kickoff: datetime | None
+    stage: str = ""
+    bracket_round: int | None = None
+    bracket_position: int | None = None
+    leg: int = 0
+    next_match_id: UUID | None = None
+    next_slot: str = ""
+    loser_next_match_id: UUID | None = None
+    loser_next_slot: str = ""
+    home_source: str = ""
+    away_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -276,7 +290,9 @@ class MatchUpdated(Event):
 
 @dataclass(frozen=True)
 class MatchCompleted(Event):
-    """v2 adds the match's ``round`` and ``kickoff``: the order the form column follows."""
+    """v2 adds the match's ``round`` and ``kickoff`` (the order the form column follows),
+    ``stage`` (knockout results stay out of the tables), ``extra_time`` (the scores are
+    after extra time) and the penalty shoot-out's score."""
 
     event_type = "MatchCompleted"
     schema_version = 2
@@ -291,11 +307,16 @@ class MatchCompleted(Event):
     away_score: int
     round: int | None
     kickoff: datetime | None
+    stage: str = ""
+    extra_time: bool = False
+    penalties_home: int | None = None
+    penalties_away: int | None = None
 
 
 @dataclass(frozen=True)
 class MatchResultCorrected(Event):
-    """v2 adds ``round`` and ``kickoff`` (as MatchCompleted)."""
+    """v2 adds ``round`` and ``kickoff``, and the corrected extra time and penalties (as
+    MatchCompleted)."""
 
     event_type = "MatchResultCorrected"
     schema_version = 2
@@ -313,6 +334,10 @@ class MatchResultCorrected(Event):
     reason: str
     round: int | None
     kickoff: datetime | None
+    stage: str = ""
+    extra_time: bool = False
+    penalties_home: int | None = None
+    penalties_away: int | None = None
 
 
 @dataclass(frozen=True)
@@ -364,8 +389,8 @@ class MatchCancelled(Event):
 
 @dataclass(frozen=True)
 class MatchAwarded(Event):
-    """A forfeit: the result is the stated score, whatever was played. v2 adds ``round``
-    and ``kickoff`` (as MatchCompleted)."""
+    """A forfeit: the result is the stated score, whatever was played. v2 adds ``round``,
+    ``kickoff`` (as MatchCompleted) and ``stage``."""
 
     event_type = "MatchAwarded"
     schema_version = 2
@@ -382,6 +407,7 @@ class MatchAwarded(Event):
     reason: str
     round: int | None
     kickoff: datetime | None
+    stage: str = ""
 
 
 @dataclass(frozen=True)

@@ -123,11 +123,11 @@ def goals_for_match(*, match_id: UUID) -> QuerySet[Goal]:
 def standings_for_championship(
     *, championship_id: UUID, group: str | None = None
 ) -> QuerySet[Standing]:
-    """Rows ordered by group, then position (1 = top)."""
+    """Rows ordered by group, then position (1 = top; tied teams share one, by name)."""
     rows = Standing.objects.filter(championship_id=championship_id)
     if group is not None:
         rows = rows.filter(group=group)
-    return rows.order_by("group", "position")
+    return rows.order_by("group", "position", "team_name", "team_id")
 
 
 def live_matches() -> QuerySet[Match]:

@@ -15,11 +15,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from championships import selectors, timeline
+from championships import bracket, selectors, stats, timeline
 from championships.api.serializers import footnote
 from championships.events import standings_stream_id
 from championships.exceptions import NotFound
-from championships.models import Championship, Match
+from championships.models import BRACKET_FORMATS, Championship, ChampionshipFormat, Match
 from events import store
 
 
@@ -100,15 +100,23 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
     tables = _tables(championship_id)
     matches = list(
         selectors.matches_for_championship(championship_id=championship_id).order_by(
-            "round", "kickoff", "id"
+            "round", "stage", "bracket_position", "kickoff", "id"
         )
     )
-    rounds = [(number, list(ms)) for number, ms in groupby(matches, key=lambda m: m.round)]
+    titles = bracket.round_titles(matches)
+    rounds = [
+        (titles.get(number, f"Round {number}" if number else "Unscheduled round"), list(ms))
+        for number, ms in groupby(matches, key=lambda m: m.round)
+    ]
     versions = {
         str(championship.id): championship.version,
         standings_stream_id(championship.id): tables["standings_version"],
         **{str(m.id): m.version for m in matches},
     }
+    knockout: dict[str, Any] = {}
+    if championship.format in BRACKET_FORMATS:
+        columns, third_place, champion = bracket.bracket_columns(championship_id=championship.id)
+        knockout = {"bracket_columns": columns, "third_place": third_place, "champion": champion}
     return render(
         request,
         "championships/detail.html",
@@ -117,8 +125,23 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
             "rounds": rounds,
             "live_matches": [m for m in matches if m.status == "live"],
             "versions": versions,
+            # A knockout cup has no table; groups_knockout shows its groups above.
+            "show_tables": championship.format != ChampionshipFormat.KNOCKOUT,
+            "scorers": stats.scorers_for_championship(championship_id=championship.id, limit=10),
+            **knockout,
             **tables,
         },
+    )
+
+
+def championship_bracket(request: HttpRequest, championship_id: UUID) -> HttpResponse:
+    """The bracket alone: what a page swaps in when a knockout result comes in."""
+    championship = _championship(championship_id, request)
+    columns, third_place, champion = bracket.bracket_columns(championship_id=championship.id)
+    return render(
+        request,
+        "championships/_bracket.html",
+        {"bracket_columns": columns, "third_place": third_place, "champion": champion},
     )
 
 
@@ -133,7 +156,7 @@ def championship_tables(request: HttpRequest, championship_id: UUID) -> HttpResp
 
 
 def _match_context(match: Match) -> dict[str, Any]:
-    names = {match.home_team_id: match.home_team.name, match.away_team_id: match.away_team.name}
+    names = {t.id: t.name for t in (match.home_team, match.away_team) if t is not None}
     # Only what the row shows: the page stays at the row's version.
     events = store.load(str(match.id))[: match.version]
     return {

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from championships import events as ev
+from championships import knockout_events as kev
 from championships import scheduling, tiebreakers
 from championships.exceptions import InvalidCommand, InvalidState, NotFound
-from championships.models import ChampionshipFormat
+from championships.models import GROUP_FORMATS, ChampionshipFormat
 from events.registry import Event
 
 MAX_POINTS = 10
@@ -289,13 +290,15 @@ def normalise_group(state: ChampionshipState, group: str, *, exclude: UUID | Non
     """Trimmed, inner spaces collapsed, and spelled as an existing group of the same name
     ignoring case ("a" and "A " are group A); a new group starts with a capital."""
     cleaned = " ".join(group.split()) if isinstance(group, str) else ""
-    if state.format == ChampionshipFormat.GROUPS:
+    if state.format in GROUP_FORMATS:
         if not cleaned:
             raise InvalidCommand("a team of a group championship needs a group")
         if len(cleaned) > 20:
             raise InvalidCommand("group must be at most 20 characters")
     elif cleaned:
-        raise InvalidCommand("groups are only for championships in the groups format")
+        raise InvalidCommand(
+            "groups are only for championships in the groups or groups_knockout format"
+        )
     for team in sorted(state.teams.values(), key=lambda t: (t.group, t.team_id)):
         if team.team_id != exclude and team.group.casefold() == cleaned.casefold():
             return team.group
@@ -629,6 +632,8 @@ def apply_championship(state: ChampionshipState | None, event: Event) -> Champio
         )
     if isinstance(event, ev.FixturesGenerated):
         return dataclasses.replace(bumped, fixtures_generated=True)
+    if isinstance(event, kev.BracketDrawn | kev.LotsDrawn):
+        return bumped
     raise TypeError(f"{event.event_type} is not a championship event")
 
 

@@ -70,6 +70,8 @@ def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
+    if isinstance(exc, domain.InvalidCommand) and exc.field:
+        return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
     for domain_class, api_class in _DOMAIN:
         if isinstance(exc, domain_class):
             exc = api_class(detail=str(exc))

@@ -33,9 +33,10 @@ def fixtures_ics(championship: Championship, matches: Iterable[Match], *, host: 
         event = Event()
         event.add("uid", f"match-{match.id}@{host}")
         event.add("dtstamp", now)
-        event.add("summary", f"{match.home_team.name} vs {match.away_team.name}")
-        event.add("dtstart", match.kickoff)
-        event.add("duration", timedelta(minutes=MATCH_DURATION_MINUTES))
+        event.add("summary", f"{match.home_name} vs {match.away_name}")
+        if match.kickoff is not None:
+            event.add("dtstart", match.kickoff)
+            event.add("duration", timedelta(minutes=MATCH_DURATION_MINUTES))
         description = [f"{championship}", f"Status: {match.get_status_display()}"]
         if match.round is not None:
             description.append(f"Round {match.round}")
@@ -111,8 +112,8 @@ def fixtures_csv(matches: Iterable[Match]) -> str:
                 m.group,
                 m.round if m.round is not None else "",
                 m.kickoff.isoformat() if m.kickoff else "",
-                m.home_team.name,
-                m.away_team.name,
+                m.home_name,
+                m.away_name,
                 m.status,
                 m.home_score if m.status in played else "",
                 m.away_score if m.status in played else "",

@@ -240,13 +240,34 @@ class TeamRefSerializer(serializers.Serializer[Any]):
 # --- matches ------------------------------------------------------------------------
 
 
+class PenaltiesSerializer(serializers.Serializer[Any]):
+    home = serializers.IntegerField(min_value=0, max_value=999)
+    away = serializers.IntegerField(min_value=0, max_value=999)
+
+
+def penalties_json(match: Match) -> dict[str, int] | None:
+    if match.penalties_home is None or match.penalties_away is None:
+        return None
+    return {"home": match.penalties_home, "away": match.penalties_away}
+
+
+def team_ref(team: Team | None) -> dict[str, str] | None:
+    return None if team is None else {"id": str(team.id), "name": team.name}
+
+
 class MatchSerializer(serializers.ModelSerializer[Match]):
     championship = serializers.UUIDField(source="championship_id")
-    home_team = TeamRefSerializer()
-    away_team = TeamRefSerializer()
+    home_team = TeamRefSerializer(allow_null=True, help_text="null while undecided (knockout).")
+    away_team = TeamRefSerializer(allow_null=True, help_text="null while undecided (knockout).")
     kickoff_at = serializers.DateTimeField(source="kickoff", allow_null=True)
     awarded_to = serializers.UUIDField(source="awarded_to_id", allow_null=True)
     version = serializers.IntegerField(help_text="The match stream version (its ETag).")
+    stage = serializers.CharField(help_text='"" (league or group), "knockout", "third_place".')
+    penalties = serializers.SerializerMethodField()
+
+    def get_penalties(self, match: Match) -> dict[str, int] | None:
+        """The shoot-out's score ``{"home", "away"}``, or null."""
+        return penalties_json(match)
 
     class Meta:
         model = Match
@@ -264,6 +285,11 @@ class MatchSerializer(serializers.ModelSerializer[Match]):
             "minute",
             "awarded_to",
             "version",
+            "stage",
+            "bracket_round",
+            "leg",
+            "extra_time",
+            "penalties",
         ]
         read_only_fields = fields
 
@@ -312,8 +338,8 @@ def match_detail_json(match: Match) -> dict[str, Any]:
         "championship": str(match.championship_id),
         "group": match.group,
         "round": match.round,
-        "home_team": {"id": str(match.home_team_id), "name": match.home_team.name},
-        "away_team": {"id": str(match.away_team_id), "name": match.away_team.name},
+        "home_team": team_ref(match.home_team),
+        "away_team": team_ref(match.away_team),
         "status": match.status,
         "kickoff_at": None if match.kickoff is None else _DATETIME.to_representation(match.kickoff),
         "home_score": match.home_score,
@@ -321,6 +347,11 @@ def match_detail_json(match: Match) -> dict[str, Any]:
         "minute": match.minute,
         "awarded_to": None if match.awarded_to_id is None else str(match.awarded_to_id),
         "version": match.version,
+        "stage": match.stage,
+        "bracket_round": match.bracket_round,
+        "leg": match.leg,
+        "extra_time": match.extra_time,
+        "penalties": penalties_json(match),
         "goals": [
             {
                 "sequence": sequence,
@@ -373,6 +404,49 @@ class FixturesGenerateSerializer(serializers.Serializer[Any]):
     days_between_rounds = serializers.IntegerField(
         required=False, default=7, min_value=0, max_value=MAX_DAYS_BETWEEN_ROUNDS
     )
+    # Bracket formats (knockout, groups_knockout) only.
+    seeding = serializers.ChoiceField(
+        choices=["bracket", "standard"],
+        required=False,
+        default="bracket",
+        help_text="bracket: 1 v 2, 3 v 4, ...; standard: 1 v 16, 8 v 9, ... (knockout formats).",
+    )
+    third_place_match = serializers.BooleanField(required=False, default=False)
+    legs = serializers.JSONField(
+        required=False,
+        help_text="1 (default) or 2 for every round but the final, or a list with one per round.",
+    )
+    away_goals = serializers.BooleanField(
+        required=False, default=False, help_text="Two-legged ties: away goals before penalties."
+    )
+    qualifiers_per_group = serializers.IntegerField(
+        required=False, default=2, min_value=1, max_value=64, help_text="groups_knockout."
+    )
+    knockout_slots = serializers.ListField(
+        child=serializers.CharField(max_length=21),
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=256,
+        help_text='groups_knockout: the qualifiers in bracket order, e.g. ["1A", "2B", ...].',
+    )
+    seeds = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=256,
+        help_text="knockout: every team id in seed order (default: registration order).",
+    )
+
+    def validate_legs(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | list):
+            raise serializers.ValidationError("legs must be 1, 2 or a list of them per round")
+        if isinstance(value, list) and (
+            len(value) > 8 or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+        ):
+            raise serializers.ValidationError("legs must be a list of at most 8 numbers 1 or 2")
+        return value
 
 
 class GoalSerializer(serializers.Serializer[Any]):
@@ -386,12 +460,23 @@ class GoalSerializer(serializers.Serializer[Any]):
 class CompleteSerializer(serializers.Serializer[Any]):
     home_score = _score_field(required=False, allow_null=True, default=None)
     away_score = _score_field(required=False, allow_null=True, default=None)
+    extra_time = serializers.BooleanField(
+        required=False, default=False, help_text="Knockout: the scores are after extra time."
+    )
+    penalties = PenaltiesSerializer(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Knockout: the shoot-out of a match (or second leg) that ended level.",
+    )
 
 
 class CorrectSerializer(serializers.Serializer[Any]):
     home_score = _score_field()
     away_score = _score_field()
     reason = serializers.CharField(max_length=500)
+    extra_time = serializers.BooleanField(required=False, allow_null=True, default=None)
+    penalties = PenaltiesSerializer(required=False, allow_null=True, default=None)
 
 
 class PostponeSerializer(serializers.Serializer[Any]):
@@ -505,9 +590,10 @@ class StandingRowSerializer(serializers.Serializer[Any]):
     points = serializers.IntegerField()
     form = serializers.CharField(help_text="Last five results, oldest first, e.g. WWDLW.")
     withdrawn = serializers.BooleanField()
+    fair_play = serializers.IntegerField(help_text="FIFA fair-play points (0 or less).")
     tied = serializers.BooleanField(
-        help_text="Still level with a neighbour when every tie-break criterion is used up: "
-        "the order among them is by name until lots are drawn."
+        help_text="Level with the teams sharing this position when every tie-break "
+        "criterion is used up, until the organiser draws lots."
     )
 
 

@@ -2,10 +2,12 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from championships.api.converters import UserIdConverter, UUIDConverter
+from championships.api.views import bracket as b
 from championships.api.views import championships as c
 from championships.api.views import deductions as d
 from championships.api.views import matches as m
 from championships.api.views import reads as r
+from championships.api.views import stats as st
 from championships.api.views import stream
 from championships.api.views import teams as t
 from championships.api.views.auth import TokenRevokeView, TokenView
@@ -22,6 +24,10 @@ urlpatterns = [
     path("championships/", c.ChampionshipListView.as_view(), name="championship-list"),
     path("championships/<id:pk>/", c.ChampionshipDetailView.as_view(), name="championship-detail"),
     path("championships/<id:pk>/organisers/", c.OrganiserAddView.as_view(), name="organisers"),
+    path("championships/<id:pk>/bracket/", b.BracketView.as_view(), name="bracket"),
+    path("championships/<id:pk>/scorers/", st.ScorersView.as_view(), name="scorers"),
+    path("championships/<id:pk>/cards/", st.CardsView.as_view(), name="cards"),
+    path("championships/<id:pk>/lots/", st.LotsView.as_view(), name="lots"),
     path(
         "championships/<id:pk>/organisers/<user:user>/",
         t.OrganiserRemoveView.as_view(),
@@ -56,6 +62,7 @@ urlpatterns = [
     path("matches/<id:pk>/correct/", m.MatchCorrectView.as_view(), name="match-correct"),
     path("matches/<id:pk>/postpone/", m.MatchPostponeView.as_view(), name="match-postpone"),
     path("matches/<id:pk>/cancel/", m.MatchCancelView.as_view(), name="match-cancel"),
+    path("matches/<id:pk>/cards/", st.MatchCardView.as_view(), name="match-cards"),
     path("matches/<id:pk>/award/", m.MatchAwardView.as_view(), name="match-award"),
     path("matches/<id:pk>/reschedule/", m.MatchRescheduleView.as_view(), name="match-reschedule"),
     path("matches/<id:pk>/swap/", m.MatchSwapView.as_view(), name="match-swap"),

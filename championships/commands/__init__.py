@@ -5,6 +5,7 @@ Each runs in one transaction: it loads the aggregate's row, decides (pure, in
 row. Errors: ``championships.exceptions`` and ``events.store.ConcurrencyError``.
 """
 
+from championships.commands.cards import match_show_card
 from championships.commands.championship import (
     championship_add_organiser,
     championship_create,
@@ -19,6 +20,7 @@ from championships.commands.championship import (
     team_update,
     team_withdraw,
 )
+from championships.commands.lots import championship_draw_lots
 from championships.commands.match import (
     match_award,
     match_cancel,
@@ -35,6 +37,7 @@ from championships.commands.match import (
 __all__ = [
     "championship_add_organiser",
     "championship_create",
+    "championship_draw_lots",
     "championship_remove_organiser",
     "championship_update",
     "deduction_amend",
@@ -47,6 +50,7 @@ __all__ = [
     "match_record_goal",
     "match_reschedule",
     "match_schedule",
+    "match_show_card",
     "match_start",
     "match_swap_venues",
     "match_update",

@@ -12,6 +12,8 @@ from django.utils import timezone
 from championships import events as ev
 from championships.aggregates import championship as agg
 from championships.aggregates import match as match_agg
+from championships.aggregates.bracket import DrawOptions
+from championships.commands import knockout
 from championships.commands.streams import (
     authorise,
     championship_state,
@@ -26,6 +28,7 @@ from championships.commands.streams import (
 )
 from championships.exceptions import InvalidCommand, NotFound
 from championships.models import (
+    BRACKET_FORMATS,
     Championship,
     ChampionshipFormat,
     Deduction,
@@ -356,17 +359,31 @@ def fixtures_generate(
     double_round_robin: bool | None = None,
     first_kickoff: datetime | None = None,
     days_between_rounds: int = 7,
+    draw: DrawOptions | None = None,
     expected_version: int | None = None,
 ) -> list[Match]:
     """Generate every round-robin match (per group for ``groups``) by the circle method.
 
     ``double_round_robin`` defaults to the championship's format. With an odd number of
     teams each team has one bye per round robin. Kickoffs are spaced by round when a
-    ``first_kickoff`` is given."""
+    ``first_kickoff`` is given.
+
+    ``knockout`` and ``groups_knockout``: the bracket is drawn with ``draw`` (seeding,
+    third-place match, legs, qualifiers and their slots; ``championships.knockout``),
+    every match of it scheduled, its later teams to be decided."""
     if isinstance(days_between_rounds, bool) or not 0 <= days_between_rounds <= 365:
         raise InvalidCommand("days_between_rounds must be from 0 to 365")
     row = _load(championship_id, actor_id, expected_version)
     state = championship_state(row)
+    if row.format in BRACKET_FORMATS:
+        return knockout.draw(
+            row,
+            state,
+            options=draw or DrawOptions(),
+            new_id=uuid.uuid4,
+            first_kickoff=first_kickoff,
+            days_between_rounds=days_between_rounds,
+        )
     events, scheduled = agg.generate_fixtures(
         state,
         double_round_robin=double_round_robin,

@@ -276,6 +276,11 @@ def match_state(row: Match) -> MatchState:
         goals=goals,
         awarded_to_team_id=row.awarded_to_id,
         version=row.version,
+        stage=row.stage,
+        leg=row.leg,
+        extra_time=row.extra_time,
+        penalties_home=row.penalties_home,
+        penalties_away=row.penalties_away,
     )
 
 
@@ -296,6 +301,16 @@ def create_matches(
                 away_team_id=event.away_team_id,
                 kickoff=event.kickoff,
                 version=1,
+                stage=event.stage,
+                bracket_round=event.bracket_round,
+                bracket_position=event.bracket_position,
+                leg=event.leg,
+                next_match_id=event.next_match_id,
+                next_slot=event.next_slot,
+                loser_next_match_id=event.loser_next_match_id,
+                loser_next_slot=event.loser_next_slot,
+                home_source=event.home_source,
+                away_source=event.away_source,
             )
         )
     return Match.objects.bulk_create(rows)
@@ -326,6 +341,9 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
     if (row.home_team_id, row.away_team_id) != (state.home_team_id, state.away_team_id):
         row.home_team, row.away_team = row.away_team, row.home_team
     row.version = state.version
+    row.home_team_id, row.away_team_id = state.home_team_id, state.away_team_id
+    row.extra_time = state.extra_time
+    row.penalties_home, row.penalties_away = state.penalties_home, state.penalties_away
     row.save(
         update_fields=[
             "home_team",
@@ -337,6 +355,11 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
             "kickoff",
             "awarded_to",
             "version",
+            "home_team",
+            "away_team",
+            "extra_time",
+            "penalties_home",
+            "penalties_away",
         ]
     )
     return state

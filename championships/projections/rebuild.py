@@ -16,7 +16,9 @@ from uuid import UUID
 from django.db import connection, transaction
 
 from championships import events as ev
+from championships import knockout_events as kev
 from championships.models import (
+    AppliedCard,
     AppliedDeduction,
     AppliedResult,
     DeductionNote,
@@ -51,6 +53,7 @@ class _Replay:
         self.results: dict[UUID, AppliedResult] = {}
         self.deductions: list[AppliedDeduction] = []
         self.notes: dict[UUID, DeductionNote] = {}
+        self.cards: dict[UUID, AppliedCard] = {}
 
     def head(self, championship_id: UUID) -> StandingsHead:
         if championship_id not in self.heads:
@@ -102,8 +105,32 @@ class _Replay:
                 amend_note(note, recorded, event)
                 row = self.row(event.championship_id, event.group, event.team_id)
                 row.points_deducted += event.points - event.previous_points
-        elif isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
+        elif (
+            isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded)
+            and not event.stage  # knockout results decide ties, not tables
+        ):
             self._result(recorded, event)
+        elif isinstance(event, kev.CardShown) and not event.stage:
+            points = kev.FAIR_PLAY_POINTS[event.card]
+            self.row(event.championship_id, event.group, event.team_id).fair_play += points
+            self.cards[recorded.event_id] = AppliedCard(
+                event_id=recorded.event_id,
+                championship_id=event.championship_id,
+                match_id=event.match_id,
+                team_id=event.team_id,
+                group=event.group,
+                points=points,
+            )
+        elif isinstance(event, ev.MatchPostponed):
+            for key, card in list(self.cards.items()):
+                if card.match_id == event.match_id:
+                    self.row(
+                        card.championship_id, card.group, card.team_id
+                    ).fair_play -= card.points
+                    del self.cards[key]
+        elif isinstance(event, kev.LotsDrawn):
+            head = self.head(event.championship_id)
+            head.lots = {**head.lots, event.group: [str(t) for t in event.team_ids]}
 
     def _result(
         self,
@@ -163,7 +190,7 @@ class _Replay:
                 row.form = form(row.team_id, by_team[row.team_id])
                 groups[row.group].append(row)
             for group, members in groups.items():
-                reposition(members, head, _among(by_group[cid, group]))
+                reposition(members, head, _among(by_group[cid, group]), group)
         for cid, head in self.heads.items():
             head.version = store.stream_version(ev.standings_stream_id(cid))
         StandingsHead.objects.bulk_create(
@@ -176,6 +203,7 @@ class _Replay:
                 "points_loss",
                 "tie_breakers",
                 "head_to_head_reapply",
+                "lots",
                 "version",
             ],
         )
@@ -183,6 +211,7 @@ class _Replay:
         AppliedResult.objects.bulk_create(self.results.values())
         AppliedDeduction.objects.bulk_create(self.deductions)
         DeductionNote.objects.bulk_create(self.notes.values())
+        AppliedCard.objects.bulk_create(self.cards.values())
 
     def publish(self) -> None:
         """StandingsUpdated for every rebuilt group: the standings stream moves on, so
@@ -251,17 +280,19 @@ def rebuild_standings(
         results = AppliedResult.objects.all()
         deductions = AppliedDeduction.objects.all()
         notes = DeductionNote.objects.all()
+        cards = AppliedCard.objects.all()
         stream_ids: list[str] | None = None
         if championship_id is not None:
             standings = standings.filter(championship_id=championship_id)
             results = results.filter(championship_id=championship_id)
             deductions = deductions.filter(championship_id=championship_id)
             notes = notes.filter(championship_id=championship_id)
+            cards = cards.filter(championship_id=championship_id)
             match_ids = Match.objects.filter(championship_id=championship_id).values_list(
                 "id", flat=True
             )
             stream_ids = [str(championship_id), *(str(m) for m in match_ids)]
-        for queryset in (standings, results, deductions, notes):
+        for queryset in (standings, results, deductions, notes, cards):
             queryset.delete()
         replay = _Replay()
         replayed = 0

@@ -18,7 +18,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 
 from championships import events as ev
+from championships import knockout_events as kev
 from championships.models import (
+    AppliedCard,
     AppliedDeduction,
     AppliedResult,
     DeductionNote,
@@ -47,6 +49,10 @@ HANDLED_EVENTS: tuple[type[Event], ...] = (
     ev.MatchCompleted,
     ev.MatchResultCorrected,
     ev.MatchAwarded,
+    # Fair play (cards in group matches; a postponed match's are void) and lots.
+    kev.CardShown,
+    ev.MatchPostponed,
+    kev.LotsDrawn,
 )
 HANDLED_TYPES = tuple(cls.event_type for cls in HANDLED_EVENTS)
 # The subscription that keeps the tables (registered in championships.handlers).
@@ -69,6 +75,8 @@ _STAT_FIELDS = [
     "withdrawn",
     "expunged",
     "group",
+    "fair_play",
+    "tied",
 ]
 
 
@@ -201,7 +209,7 @@ class _Tables:
             if row.team_id in new_ids:
                 continue
             if row.team_id in self._dirty:
-                row.save(update_fields=[*_STAT_FIELDS, "position", "tied"])
+                row.save(update_fields=[*_STAT_FIELDS, "position"])
             elif row.team_id in self._moved:
                 moved.append(row)
         _save_positions(moved)
@@ -259,8 +267,43 @@ class _Tables:
             self._score(row)
             return {event.group}
         if isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
-            return self._result(recorded, event)
+            # Knockout results decide ties, not tables.
+            return set() if event.stage else self._result(recorded, event)
+        if isinstance(event, kev.CardShown):
+            return self._card(recorded, event)
+        if isinstance(event, ev.MatchPostponed):
+            return self._void_cards(event.match_id)
+        if isinstance(event, kev.LotsDrawn):
+            self.head.lots = {**self.head.lots, event.group: [str(t) for t in event.team_ids]}
+            self.head.save(update_fields=["lots"])
+            return {event.group}
         return set()
+
+    def _card(self, recorded: store.RecordedEvent, event: kev.CardShown) -> set[str]:
+        if event.stage:
+            return set()  # fair play counts the group matches
+        points = kev.FAIR_PLAY_POINTS[event.card]
+        _, created = AppliedCard.objects.get_or_create(
+            event_id=recorded.event_id,
+            defaults={
+                "championship_id": self.championship_id,
+                "match_id": event.match_id,
+                "team_id": event.team_id,
+                "group": event.group,
+                "points": points,
+            },
+        )
+        if not created:
+            return set()
+        self.row(event.group, event.team_id).fair_play += points
+        return {event.group}
+
+    def _void_cards(self, match_id: UUID) -> set[str]:
+        cards = list(AppliedCard.objects.filter(match_id=match_id))
+        for card in cards:
+            self.row(card.group, card.team_id).fair_play -= card.points
+        AppliedCard.objects.filter(match_id=match_id).delete()
+        return {card.group for card in cards}
 
     def _rules(self, event: ev.ChampionshipCreated | ev.ChampionshipUpdated) -> set[str]:
         head = self.head
@@ -380,8 +423,12 @@ class _Tables:
     def rerank(self, group: str) -> None:
         rows = self.group_rows(group)
         among = _results_among(self.championship_id, group)
-        for row in reposition(rows, self.head, among):
+        tied_before = {r.team_id: r.tied for r in rows}
+        for row in reposition(rows, self.head, among, group):
             self._moved.add(row.team_id)
+        for row in rows:
+            if row.tied != tied_before[row.team_id]:
+                self._dirty.add(row.team_id)
 
 
 def score(row: Standing, head: StandingsHead) -> None:
@@ -399,21 +446,35 @@ def reposition(
     rows: list[Standing],
     head: StandingsHead,
     results_among: Callable[[frozenset[UUID]], Iterable[Result]],
+    group: str = "",
 ) -> list[Standing]:
-    """Rank one group's rows by the head's rules; the rows whose position (or whether
-    they are still tied with a neighbour) changed."""
+    """Rank one group's rows by the head's rules (and the lots drawn in the group); the
+    rows whose position changed. Teams still level when the criteria and lots run out
+    share the best of their positions and are marked ``tied``."""
     by_team = {r.team_id: r for r in rows}
+    lots = [UUID(t) for t in head.lots.get(group, [])]
     ranked, tied = rank_with_ties(
         [_record(r) for r in rows],
         criteria=head.tie_breakers,
         head_to_head_reapply=head.head_to_head_reapply,
         points_for=(head.points_win, head.points_draw, head.points_loss),
         results_among=results_among,
+        lots=lots,
     )
+    # Before a ball is kicked nobody is level on anything yet: plain order.
+    shared = {
+        team_id: block
+        for block in tied
+        if all(by_team[t].played for t in block)
+        for team_id in block
+    }
+    first_of: dict[frozenset[UUID], int] = {}
     moved = []
-    for position, record in enumerate(ranked, start=1):
+    for place, record in enumerate(ranked, start=1):
         row = by_team[record.team_id]
-        is_tied = record.team_id in tied
+        block = shared.get(record.team_id)
+        position = first_of.setdefault(block, place) if block is not None else place
+        is_tied = block is not None
         if row.position != position or row.tied != is_tied:
             row.position, row.tied = position, is_tied
             moved.append(row)
@@ -533,6 +594,7 @@ def _record(row: Standing) -> TeamRecord:
         goals_against=row.goals_against,
         away_goals_for=row.away_goals_for,
         withdrawn=row.withdrawn,
+        fair_play=row.fair_play,
     )
 
 

@@ -205,7 +205,7 @@ def test_awarding_twice_or_a_cancelled_match_is_a_state_error(match, championshi
     with pytest.raises(InvalidState):
         commands.match_award(
             **ids(other),
-            awarded_to_team_id=other.home_team_id,
+            awarded_to_team_id=other.home.id,
             home_score=3,
             away_score=0,
             reason="x",

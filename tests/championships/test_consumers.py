@@ -65,7 +65,7 @@ def live_match() -> Match:
 
 @database_sync_to_async
 def goal(match: Match, minute: int = 10) -> None:
-    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=minute)
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=minute)
 
 
 @database_sync_to_async

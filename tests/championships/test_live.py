@@ -50,7 +50,7 @@ class Listener:
 def recorded_goal(event_bus) -> RecordedEvent:
     match = MatchFactory.create()
     start(match)
-    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=9)
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=9)
     return event_bus.published()[-1]
 
 
@@ -231,7 +231,7 @@ def test_the_live_pusher_skips_an_event_its_committing_process_pushed(
     pushed_first = recorded_goal(event_bus)
     match = MatchFactory.create()
     start(match)
-    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=30)
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=30)
     later = event_bus.published()[-1]
     sent: list[list[tuple[str, dict[str, Any]]]] = []
     monkeypatch.setattr(live, "send", sent.append)

@@ -78,7 +78,7 @@ class Season:
                 home_wins = x >= y
                 commands.match_award(
                     **on_match,
-                    awarded_to_team_id=match.home_team_id if home_wins else match.away_team_id,
+                    awarded_to_team_id=match.home.id if home_wins else match.away.id,
                     home_score=3 if home_wins else 0,
                     away_score=0 if home_wins else 3,
                     reason="forfeit",
@@ -92,7 +92,7 @@ class Season:
                 commands.match_swap_venues(**on_match)
             elif op == "start_and_goal":
                 commands.match_start(**on_match)
-                commands.match_record_goal(**on_match, team_id=match.home_team_id, minute=x)
+                commands.match_record_goal(**on_match, team_id=match.home.id, minute=x)
             elif op == "rename":
                 commands.team_update(**self.ids, team_id=team.id, name=f"{team.name[:1]}{x}{y}")
             elif op == "deduct":

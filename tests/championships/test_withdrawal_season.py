@@ -38,9 +38,9 @@ def _rounds(championship: Championship) -> list[list[Match]]:
 # Every home side wins 1-0 except Dynamo, who lose every match 0-2.
 def _play_round(championship: Championship, matches: list[Match]) -> None:
     for m in matches:
-        if m.home_team.name == "Dynamo":
+        if m.home.name == "Dynamo":
             score = (0, 2)
-        elif m.away_team.name == "Dynamo":
+        elif m.away.name == "Dynamo":
             score = (2, 0)
         else:
             score = (1, 0)
@@ -61,7 +61,7 @@ def _expected_points(championship: Championship, excluded: str | None) -> dict[s
         for m in Match.objects.filter(id__in=[x.id for x in matches]).select_related(
             "home_team", "away_team"
         ):
-            names = (m.home_team.name, m.away_team.name)
+            names = (m.home.name, m.away.name)
             if excluded in names:
                 continue
             if m.status not in (MatchStatus.COMPLETED, MatchStatus.AWARDED):
@@ -91,7 +91,7 @@ def test_expunge_mid_season_annuls_every_result_of_the_team(owner, event_bus):
     for matches in rounds[3:]:
         _play_round(
             championship,
-            [m for m in matches if "Dynamo" not in (m.home_team.name, m.away_team.name)],
+            [m for m in matches if "Dynamo" not in (m.home.name, m.away.name)],
         )
     event_bus.deliver()
 
@@ -124,7 +124,7 @@ def test_award_remaining_late_in_the_season_keeps_results_and_awards_the_rest(ow
     )
     _play_round(
         championship,
-        [m for m in rounds[5] if "Dynamo" not in (m.home_team.name, m.away_team.name)],
+        [m for m in rounds[5] if "Dynamo" not in (m.home.name, m.away.name)],
     )
     event_bus.deliver()
 
@@ -134,7 +134,7 @@ def test_award_remaining_late_in_the_season_keeps_results_and_awards_the_rest(ow
     assert {n: rows[n][2] for n in NAMES} == {n: 6 for n in NAMES}
     assert rows["Dynamo"][0] == 4  # withdrawn: below every active team
     awarded = Match.objects.get(championship=championship, status=MatchStatus.AWARDED)
-    assert "Dynamo" in (awarded.home_team.name, awarded.away_team.name)
+    assert "Dynamo" in (awarded.home.name, awarded.away.name)
     assert sorted([awarded.home_score, awarded.away_score]) == [0, 3]
 
     live = standings_snapshot(championship.id)

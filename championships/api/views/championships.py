@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from championships import commands, selectors
+from championships.aggregates.bracket import DrawOptions
 from championships.api import schema
 from championships.api import serializers as s
 from championships.api.etags import expected_version, not_modified
@@ -165,7 +166,7 @@ class FixturesGenerateView(generics.GenericAPIView[Match]):
     serializer_class = s.FixturesGenerateSerializer
 
     @extend_schema(
-        summary="Generate the round robin (per group for the groups format)",
+        summary="Generate the round robin (per group), or draw the bracket (knockout formats)",
         request=s.FixturesGenerateSerializer,
         responses={201: s.FixturesGeneratedSerializer, **schema.WRITE_ERRORS},
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
@@ -179,6 +180,15 @@ class FixturesGenerateView(generics.GenericAPIView[Match]):
             double_round_robin=data["double_round_robin"],
             first_kickoff=data["first_kickoff_at"],
             days_between_rounds=data["days_between_rounds"],
+            draw=DrawOptions(
+                seeding=data["seeding"],
+                third_place_match=data["third_place_match"],
+                legs=data.get("legs", 1),
+                away_goals=data["away_goals"],
+                qualifiers_per_group=data["qualifiers_per_group"],
+                knockout_slots=data["knockout_slots"],
+                seeds=data["seeds"],
+            ),
             expected_version=expected_version(request),
         )
         listed = selectors.matches_for_championship(championship_id=matches[0].championship_id)

@@ -120,16 +120,28 @@ class MatchClockView(MatchActionView):
     serializer_class = s.MatchUpdateSerializer
 
 
+def _penalties(data: dict[str, Any]) -> dict[str, Any]:
+    pens = data.pop("penalties", None)
+    data["penalties"] = None if pens is None else (pens["home"], pens["away"])
+    return data
+
+
 @_action("Final whistle; a scheduled or postponed match needs both scores", s.CompleteSerializer)
 class MatchCompleteView(MatchActionView):
     command = commands.match_complete
     serializer_class = s.CompleteSerializer
+
+    def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        return _penalties(data)
 
 
 @_action("Correct a recorded result", s.CorrectSerializer)
 class MatchCorrectView(MatchActionView):
     command = commands.match_correct_result
     serializer_class = s.CorrectSerializer
+
+    def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        return _penalties(data)
 
 
 @_action("Postpone (or abandon a live match)", s.PostponeSerializer)

@@ -71,7 +71,7 @@ def test_create_anonymously_is_401_and_writes_nothing(anonymous):
     ("body", "field"),
     [
         ({}, "name"),
-        ({"name": "Cup", "format": "knockout"}, "format"),
+        ({"name": "Cup", "format": "swiss"}, "format"),
         ({"name": "Cup", "tiebreak_preset": "coin_toss"}, "tiebreak_preset"),
         ({"name": "Cup", "tiebreakers": ["alphabet"]}, "tiebreakers"),
         ({"name": "Cup", "points_for_win": "three"}, "points_for_win"),

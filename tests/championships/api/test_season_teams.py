@@ -174,7 +174,7 @@ def _season(api, owner, policy, award=None):
     }
     api.post(url(f"championships/{cid}/fixtures/"), {}, format="json")
     matches = {
-        (m.home_team.name, m.away_team.name): m
+        (m.home.name, m.away.name): m
         for m in Match.objects.filter(championship_id=cid).select_related("home_team", "away_team")
     }
     return cid, teams, matches
@@ -185,7 +185,7 @@ def _match(matches, a, b):
 
 
 def _result(api, match, winner_name, score=(2, 0)):
-    home_won = match.home_team.name == winner_name
+    home_won = match.home.name == winner_name
     home, away = score if home_won else score[::-1]
     response = api.post(
         url(f"matches/{match.id}/complete/"),
