@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -98,7 +99,38 @@ class Service:
             return ""
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def web_concurrency() -> int:
+    """WEB_CONCURRENCY, as the web processes read it (default: one per core)."""
+    return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+
+
 class Stack:
+    @classmethod
+    def for_bench(
+        cls, queue: str, *, worker_concurrency: int = 2, env: dict[str, str] | None = None
+    ) -> Stack:
+        """The deployed processes on this database and Redis, on a free port, with
+        production settings but plain HTTP on loopback (no redirect to HTTPS)."""
+        from django.conf import settings
+
+        from bench.workers import database_url
+
+        return cls(
+            port=free_port(),
+            database_url=database_url(),
+            redis_url=settings.REDIS_URL,
+            queue=queue,
+            web_concurrency=web_concurrency(),
+            worker_concurrency=worker_concurrency,
+            env={"DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", **(env or {})},
+        )
+
     def __init__(
         self,
         *,
@@ -113,6 +145,7 @@ class Stack:
         celery_log_level: str = "WARNING",
     ) -> None:
         self.port = port
+        self.web_concurrency = web_concurrency
         self.log_dir = Path(tempfile.mkdtemp(prefix="easychamp-stack-"))
         metrics = self.log_dir / "metrics"
         metrics.mkdir()

@@ -25,7 +25,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from championships import live
 from championships.events import standings_stream_id
-from championships.models import Championship, Match
+from championships.models import Championship, Match, Visibility
 from events import store
 from events.models import EventStream
 
@@ -177,7 +177,10 @@ class MatchConsumer(LiveConsumer):
         return live.match_group(self.key)
 
     def exists(self) -> bool:
-        return Match.objects.filter(id=self.key).exists()
+        # Live channels are public: a draft championship's matches are not followed here.
+        return Match.objects.filter(
+            id=self.key, championship__visibility=Visibility.PUBLISHED
+        ).exists()
 
     def streams_in_scope(self, stream_ids: set[str]) -> set[str]:
         return stream_ids & {str(self.key)}
@@ -190,7 +193,7 @@ class ChampionshipConsumer(LiveConsumer):
         return live.championship_group(self.key)
 
     def exists(self) -> bool:
-        return Championship.objects.filter(id=self.key).exists()
+        return Championship.objects.filter(id=self.key, visibility=Visibility.PUBLISHED).exists()
 
     def streams_in_scope(self, stream_ids: set[str]) -> set[str]:
         own = {str(self.key), standings_stream_id(self.key)}

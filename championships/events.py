@@ -9,9 +9,11 @@ need to read the write model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from events.registry import Event
 
@@ -70,6 +72,51 @@ class OrganiserAdded(Event):
 
 
 @dataclass(frozen=True)
+class OrganiserRemoved(Event):
+    event_type = "OrganiserRemoved"
+    stream_type = CHAMPIONSHIP_STREAM
+
+    championship_id: UUID
+    user_id: int
+
+
+# Visibility: ``draft`` (organisers only) or ``published`` (everyone).
+DRAFT = "draft"
+PUBLISHED = "published"
+
+
+@dataclass(frozen=True)
+class ChampionshipVisibilityChanged(Event):
+    """A championship without this event is published (as before drafts existed)."""
+
+    event_type = "ChampionshipVisibilityChanged"
+    stream_type = CHAMPIONSHIP_STREAM
+
+    championship_id: UUID
+    visibility: str
+
+
+# Withdrawal policies (what happens to a withdrawn team's matches).
+EXPUNGE = "expunge"
+AWARD_REMAINING = "award_remaining"
+WITHDRAWAL_POLICIES = (EXPUNGE, AWARD_REMAINING)
+
+
+@dataclass(frozen=True)
+class WithdrawalPolicyChanged(Event):
+    """The rule applied when a team withdraws. A championship without this event uses
+    ``expunge``. ``award_for``-``award_against`` is the score of an awarded match."""
+
+    event_type = "WithdrawalPolicyChanged"
+    stream_type = CHAMPIONSHIP_STREAM
+
+    championship_id: UUID
+    policy: str
+    award_for: int
+    award_against: int
+
+
+@dataclass(frozen=True)
 class TeamRegistered(Event):
     event_type = "TeamRegistered"
     stream_type = CHAMPIONSHIP_STREAM
@@ -81,19 +128,56 @@ class TeamRegistered(Event):
 
 
 @dataclass(frozen=True)
+class TeamUpdated(Event):
+    """The team's full new name and group (a rename, or a move before fixtures)."""
+
+    event_type = "TeamUpdated"
+    stream_type = CHAMPIONSHIP_STREAM
+
+    championship_id: UUID
+    team_id: UUID
+    name: str
+    group: str
+    previous_group: str
+
+
+@dataclass(frozen=True)
+class TeamRemoved(Event):
+    """A team taken out before it has any match (entered by mistake)."""
+
+    event_type = "TeamRemoved"
+    stream_type = CHAMPIONSHIP_STREAM
+
+    championship_id: UUID
+    team_id: UUID
+    group: str
+
+
+@dataclass(frozen=True)
 class TeamWithdrawn(Event):
+    """v2 adds the policy applied. ``expunge``: every result of the team is annulled
+    (its remaining matches are cancelled on their streams); ``award_remaining``: played
+    results stand, the remaining matches are awarded to the opponents (MatchAwarded on
+    their streams). v1 events (policy ``""``): results stand, nothing awarded."""
+
     event_type = "TeamWithdrawn"
+    schema_version = 2
     stream_type = CHAMPIONSHIP_STREAM
 
     championship_id: UUID
     team_id: UUID
     group: str
     reason: str
+    policy: str
 
 
 @dataclass(frozen=True)
 class PointsDeducted(Event):
+    """v2 adds ``deduction_id`` (what amendments name) and ``effective_at`` (the date
+    the sanction takes effect, shown in the table's footnote)."""
+
     event_type = "PointsDeducted"
+    schema_version = 2
     stream_type = CHAMPIONSHIP_STREAM
 
     championship_id: UUID
@@ -101,6 +185,26 @@ class PointsDeducted(Event):
     group: str
     points: int
     reason: str
+    deduction_id: UUID
+    effective_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeductionAmended(Event):
+    """A deduction changed (on appeal): the new points, reason and date. The original
+    PointsDeducted stays in the history; ``points`` 0 withdraws the deduction."""
+
+    event_type = "DeductionAmended"
+    stream_type = CHAMPIONSHIP_STREAM
+
+    championship_id: UUID
+    deduction_id: UUID
+    team_id: UUID
+    group: str
+    previous_points: int
+    points: int
+    reason: str
+    effective_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -119,16 +223,30 @@ class FixturesGenerated(Event):
 
 @dataclass(frozen=True)
 class MatchScheduled(Event):
+    """v2: knockout matches (``championships.knockout``): teams may be undecided
+    (None, filled later by TeamAdvanced), and the match knows its place in the bracket."""
+
     event_type = "MatchScheduled"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
     championship_id: UUID
     group: str
     round: int | None
-    home_team_id: UUID
-    away_team_id: UUID
+    home_team_id: UUID | None
+    away_team_id: UUID | None
     kickoff: datetime | None
+    stage: str = ""
+    bracket_round: int | None = None
+    bracket_position: int | None = None
+    leg: int = 0
+    next_match_id: UUID | None = None
+    next_slot: str = ""
+    loser_next_match_id: UUID | None = None
+    loser_next_slot: str = ""
+    home_source: str = ""
+    away_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +290,12 @@ class MatchUpdated(Event):
 
 @dataclass(frozen=True)
 class MatchCompleted(Event):
+    """v2 adds the match's ``round`` and ``kickoff`` (the order the form column follows),
+    ``stage`` (knockout results stay out of the tables), ``extra_time`` (the scores are
+    after extra time) and the penalty shoot-out's score."""
+
     event_type = "MatchCompleted"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -182,11 +305,21 @@ class MatchCompleted(Event):
     away_team_id: UUID
     home_score: int
     away_score: int
+    round: int | None
+    kickoff: datetime | None
+    stage: str = ""
+    extra_time: bool = False
+    penalties_home: int | None = None
+    penalties_away: int | None = None
 
 
 @dataclass(frozen=True)
 class MatchResultCorrected(Event):
+    """v2 adds ``round`` and ``kickoff``, and the corrected extra time and penalties (as
+    MatchCompleted)."""
+
     event_type = "MatchResultCorrected"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -199,6 +332,12 @@ class MatchResultCorrected(Event):
     home_score: int
     away_score: int
     reason: str
+    round: int | None
+    kickoff: datetime | None
+    stage: str = ""
+    extra_time: bool = False
+    penalties_home: int | None = None
+    penalties_away: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +352,32 @@ class MatchPostponed(Event):
 
 
 @dataclass(frozen=True)
+class MatchRescheduled(Event):
+    """A new kickoff for a match not yet started (the status is unchanged)."""
+
+    event_type = "MatchRescheduled"
+    stream_type = MATCH_STREAM
+
+    match_id: UUID
+    championship_id: UUID
+    previous_kickoff: datetime | None
+    kickoff: datetime | None
+
+
+@dataclass(frozen=True)
+class MatchVenuesSwapped(Event):
+    """Home and away exchanged before kickoff: the new home and away teams."""
+
+    event_type = "MatchVenuesSwapped"
+    stream_type = MATCH_STREAM
+
+    match_id: UUID
+    championship_id: UUID
+    home_team_id: UUID
+    away_team_id: UUID
+
+
+@dataclass(frozen=True)
 class MatchCancelled(Event):
     event_type = "MatchCancelled"
     stream_type = MATCH_STREAM
@@ -224,9 +389,11 @@ class MatchCancelled(Event):
 
 @dataclass(frozen=True)
 class MatchAwarded(Event):
-    """A forfeit: the result is the stated score, whatever was played."""
+    """A forfeit: the result is the stated score, whatever was played. v2 adds ``round``,
+    ``kickoff`` (as MatchCompleted) and ``stage``."""
 
     event_type = "MatchAwarded"
+    schema_version = 2
     stream_type = MATCH_STREAM
 
     match_id: UUID
@@ -238,6 +405,9 @@ class MatchAwarded(Event):
     away_score: int
     awarded_to_team_id: UUID
     reason: str
+    round: int | None
+    kickoff: datetime | None
+    stage: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,9 +427,15 @@ CHAMPIONSHIP_EVENTS: tuple[type[Event], ...] = (
     ChampionshipCreated,
     ChampionshipUpdated,
     OrganiserAdded,
+    OrganiserRemoved,
+    ChampionshipVisibilityChanged,
+    WithdrawalPolicyChanged,
     TeamRegistered,
+    TeamUpdated,
+    TeamRemoved,
     TeamWithdrawn,
     PointsDeducted,
+    DeductionAmended,
     FixturesGenerated,
 )
 MATCH_EVENTS: tuple[type[Event], ...] = (
@@ -270,7 +446,40 @@ MATCH_EVENTS: tuple[type[Event], ...] = (
     MatchCompleted,
     MatchResultCorrected,
     MatchPostponed,
+    MatchRescheduled,
+    MatchVenuesSwapped,
     MatchCancelled,
     MatchAwarded,
 )
+
+
+def _deduction_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 deductions had no id: derive a stable one from what they recorded.
+    key = (
+        f"{payload['championship_id']}:{payload['team_id']}:{payload['points']}:{payload['reason']}"
+    )
+    return {
+        **payload,
+        "deduction_id": str(uuid5(NAMESPACE_URL, f"deduction:{key}")),
+        "effective_at": None,
+    }
+
+
+def _withdrawal_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "policy": ""}
+
+
+def _result_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # Unknown for old results: the form orders them by when they were entered.
+    return {**payload, "round": None, "kickoff": None}
+
+
+UPCASTERS: tuple[tuple[str, int, Callable[[dict[str, Any]], dict[str, Any]]], ...] = (
+    (PointsDeducted.event_type, 1, _deduction_v1_to_v2),
+    (TeamWithdrawn.event_type, 1, _withdrawal_v1_to_v2),
+    (MatchCompleted.event_type, 1, _result_v1_to_v2),
+    (MatchResultCorrected.event_type, 1, _result_v1_to_v2),
+    (MatchAwarded.event_type, 1, _result_v1_to_v2),
+)
+
 ALL_EVENTS: tuple[type[Event], ...] = (*CHAMPIONSHIP_EVENTS, *MATCH_EVENTS, StandingsUpdated)

@@ -14,7 +14,14 @@ class NotFound(DomainError):
 
 
 class InvalidCommand(DomainError):
-    """The input itself is wrong (negative score, unknown criterion, same team twice)."""
+    """The input itself is wrong (negative score, unknown criterion, same team twice).
+
+    ``field``: the input field at fault, when one is (the API answers ``{field: [msg]}``).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidState(DomainError):

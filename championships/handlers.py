@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from championships import live, projections
+from championships import advancement, live, projections
+from championships.projections import players
 from events.store import RecordedEvent
 from events.subscriptions import subscribe
 
@@ -20,6 +21,18 @@ def register() -> None:
         standings_on_event,
         event_types=projections.HANDLED_EVENTS,
         stream_types=["championship", "match"],
+    )
+    subscribe(
+        advancement.SUBSCRIPTION,
+        advancement.advance_on_result,
+        event_types=advancement.HANDLED_EVENTS,
+        stream_types=["match"],
+    )
+    subscribe(
+        players.SUBSCRIPTION,
+        players.apply_player_stats,
+        event_types=players.HANDLED_EVENTS,
+        stream_types=["match"],
     )
     subscribe(
         live.SUBSCRIPTION,

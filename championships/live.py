@@ -1,6 +1,11 @@
 """The live pusher: each championship, match and standings event to the Channels groups of
 the pages that show it, with its stream and version.
 
+Two paths, one push per event: the process that commits an event pushes it at once
+(``push_committed``, an append listener), and the live pusher subscription, delivered by
+a worker, pushes whatever was not pushed (a process that died between its commit and
+its push, a failed send). Each claims the event first in Redis, so pages get it once.
+
 Channels delivers group messages at most once (a full channel drops them silently), so a
 push is only the fast path: pages keep the last version they applied per stream and catch
 up from the store when they connect, notice a gap, or sync (``championships.consumers``;
@@ -20,11 +25,15 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import redis
+import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
+from redis.exceptions import RedisError
 
 from championships.events import CHAMPIONSHIP_STREAM, MATCH_STREAM, STANDINGS_STREAM
 from events.store import RecordedEvent
@@ -37,6 +46,8 @@ STREAM_TYPES = (CHAMPIONSHIP_STREAM, MATCH_STREAM, STANDINGS_STREAM)
 # new subscription delivering history, a worker back after an outage) only makes every
 # open page drop duplicates. Pages also sync every few seconds, so nothing waits on this.
 STALE_AFTER = timedelta(minutes=2)
+# A claim ("this event was pushed") lives longer than an event stays fresh.
+CLAIM_SECONDS = int(STALE_AFTER.total_seconds()) + 60
 # The consumer's handler for these group messages is ``live_event``.
 MESSAGE_TYPE = "live.event"
 
@@ -66,8 +77,15 @@ def groups_for(recorded: RecordedEvent) -> list[str]:
 
 
 def encode(recorded: RecordedEvent) -> str:
-    """The websocket text of an event: its envelope, as in the API's event feed."""
-    return orjson.dumps(recorded.envelope()).decode()
+    """The websocket (and SSE) text of an event: its envelope as the public event feed
+    shows it, the domain facts without the metadata (who acted, correlation ids)."""
+    return orjson.dumps(public_envelope(recorded)).decode()
+
+
+def public_envelope(recorded: RecordedEvent) -> dict[str, Any]:
+    """What anyone may read of an event: everything but its metadata (``{}``); the
+    championship's organisers get the whole envelope from the event feed."""
+    return {**recorded.envelope(), "metadata": {}}
 
 
 def message(recorded: RecordedEvent) -> dict[str, Any]:
@@ -81,21 +99,124 @@ def message(recorded: RecordedEvent) -> dict[str, Any]:
 
 
 def push_on_event(recorded: RecordedEvent) -> None:
-    """Send the event to its groups once the delivery transaction commits. Redelivery
-    sends it again: pages ignore a version they already applied."""
+    """Send the event to its groups once the delivery transaction commits, unless the
+    process that appended it already did (``push_committed``). Redelivery sends it
+    again when nobody claimed it: pages ignore a version they already applied."""
     push_batch([recorded])
 
 
 def push_batch(batch: list[RecordedEvent]) -> None:
+    fresh = _fresh(batch)
+    if fresh:
+        transaction.on_commit(partial(_send_unclaimed, fresh))
+
+
+def push_committed(recorded: list[RecordedEvent]) -> None:
+    """The fast path (an append listener in every process, ``LIVE_PUSH_ON_COMMIT``): the
+    process that committed the events pushes them at once, without waiting for a worker
+    to deliver them. It claims each event first, so the live pusher skips it; a claimed
+    push that is lost is caught up by the pages as any lost push. Never raises (it runs
+    after the commit, in the committing request or task), never waits for Redis.
+
+    In a web process the claim and the sends run on its event loop (``serve_from``),
+    where its pages' consumers are: the request thread only hands them over. Elsewhere
+    (a worker, a command) the claim is made here and the sends go to this process's
+    loop thread."""
+    fresh = _fresh([r for r in recorded if r.stream_type in STREAM_TYPES])
+    if not fresh:
+        return
+    try:
+        layer = get_channel_layer()
+        if layer is None or isinstance(layer, InMemoryChannelLayer):
+            return  # unit tests: the subscription pushes, on the consumers' loop
+        web_loop = _web.loop
+        if web_loop is not None and not web_loop.is_closed():
+            future = asyncio.run_coroutine_threadsafe(_web.claim_and_send(layer, fresh), web_loop)
+            future.add_done_callback(_count_failure)
+            return
+        sends = _sends(claim(fresh))
+        if sends:
+            _sender.submit(_send_all(layer, sends))
+    except Exception:  # after the commit: counted, logged, the pusher or pages catch up
+        push_failures.inc()
+        logger.exception("live push on commit failed")
+
+
+def serve_from(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by the web process's ASGI application on its event loop: pushes on commit
+    run there."""
+    if _web.loop is not loop:
+        _web.loop, _web.turn, _web.redis = loop, asyncio.Lock(), None
+
+
+class _WebLoop:
+    """The web process's event loop, with its own claims client and a lock that keeps
+    pushes in commit order."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.turn: asyncio.Lock | None = None
+        self.redis: aioredis.Redis | None = None
+
+    async def claim_and_send(self, layer: BaseChannelLayer, batch: list[RecordedEvent]) -> None:
+        assert self.turn is not None
+        async with self.turn:
+            won = await asyncio.wait_for(self._claim(batch), _LoopThread.TIMEOUT_SECONDS)
+            await asyncio.wait_for(_send_all(layer, _sends(won)), _LoopThread.TIMEOUT_SECONDS)
+
+    async def _claim(self, batch: list[RecordedEvent]) -> list[RecordedEvent]:
+        try:
+            if self.redis is None:
+                self.redis = aioredis.Redis.from_url(
+                    settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
+                )
+            pipe = self.redis.pipeline(transaction=False)
+            for recorded in batch:
+                pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
+            won = await pipe.execute()
+        except (RedisError, OSError):
+            logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))
+            return batch
+        return [recorded for recorded, first in zip(batch, won, strict=True) if first]
+
+
+_web = _WebLoop()
+
+
+def _claim_key(recorded: RecordedEvent) -> str:
+    return f"live:pushed:{recorded.stream_id}:{recorded.version}"
+
+
+def _fresh(batch: list[RecordedEvent]) -> list[RecordedEvent]:
     fresh_after = timezone.now() - STALE_AFTER
-    sends = [
-        (group, message(recorded))
-        for recorded in batch
-        if recorded.occurred_at >= fresh_after
-        for group in groups_for(recorded)
-    ]
+    return [recorded for recorded in batch if recorded.occurred_at >= fresh_after]
+
+
+def _sends(batch: list[RecordedEvent]) -> list[tuple[str, dict[str, Any]]]:
+    return [(group, message(recorded)) for recorded in batch for group in groups_for(recorded)]
+
+
+def claim(batch: list[RecordedEvent]) -> list[RecordedEvent]:
+    """The events of ``batch`` no process has pushed, now claimed by this one (one
+    ``SET NX EX`` each, pipelined; a claim outlives the age at which events are no
+    longer pushed). Without Redis: all of them (a duplicate push is harmless)."""
+    try:
+        pipe = _claims.client().pipeline(transaction=False)
+        for recorded in batch:
+            pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
+        won = pipe.execute()
+    except (RedisError, OSError):
+        logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))
+        return batch
+    return [recorded for recorded, first in zip(batch, won, strict=True) if first]
+
+
+def _send_unclaimed(batch: list[RecordedEvent]) -> None:
+    # Unit tests' in-memory layer: no process pushes on commit, so nothing to skip.
+    unit_tests = isinstance(get_channel_layer(), InMemoryChannelLayer)
+    sends = _sends(batch if unit_tests else claim(batch))
     if sends:
-        transaction.on_commit(partial(send, sends))
+        send(sends)
 
 
 def send(sends: list[tuple[str, dict[str, Any]]]) -> None:
@@ -114,6 +235,26 @@ def send(sends: list[tuple[str, dict[str, Any]]]) -> None:
         logger.exception("live push of %d message(s) failed", len(sends))
 
 
+class _Claims:
+    """This process's Redis client for push claims (thread-safe; made again after a
+    fork)."""
+
+    def __init__(self) -> None:
+        self._client: redis.Redis | None = None
+        self._pid = 0
+
+    def client(self) -> redis.Redis:
+        if self._client is None or self._pid != os.getpid():
+            self._client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
+            )
+            self._pid = os.getpid()
+        return self._client
+
+
+_claims = _Claims()
+
+
 class _LoopThread:
     """One event loop per process, in a thread, for every push. ``async_to_sync`` would
     start a loop per call, and channels-redis a new connection with it (about 5 ms a
@@ -125,14 +266,29 @@ class _LoopThread:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
+        self._turn: asyncio.Lock | None = None
+        self._turn_loop: asyncio.AbstractEventLoop | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+        """Run ``coroutine`` on the loop and wait for it (at most TIMEOUT_SECONDS)."""
+        future = asyncio.run_coroutine_threadsafe(self._in_turn(coroutine), self._running_loop())
         try:
             future.result(self.TIMEOUT_SECONDS)
         except TimeoutError:
             future.cancel()
             raise
+
+    def submit(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run ``coroutine`` on the loop without waiting; a failure is counted and logged.
+        Coroutines run one at a time, in the order they were given."""
+        future = asyncio.run_coroutine_threadsafe(self._in_turn(coroutine), self._running_loop())
+        future.add_done_callback(_count_failure)
+
+    async def _in_turn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self._turn is None or self._turn_loop is not asyncio.get_running_loop():
+            self._turn, self._turn_loop = asyncio.Lock(), asyncio.get_running_loop()
+        async with self._turn:
+            await asyncio.wait_for(coroutine, self.TIMEOUT_SECONDS)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -142,6 +298,12 @@ class _LoopThread:
                 threading.Thread(target=loop.run_forever, name="live-push", daemon=True).start()
                 self._loop, self._pid = loop, os.getpid()
             return self._loop
+
+
+def _count_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        push_failures.inc()
+        logger.error("live push failed", exc_info=future.exception())
 
 
 _sender = _LoopThread()

@@ -19,12 +19,13 @@ GOAL_DIFFERENCE = "goal_difference"
 GOALS_FOR = "goals_for"
 WINS = "wins"
 AWAY_GOALS = "away_goals"
+FAIR_PLAY = "fair_play"
 H2H_POINTS = "head_to_head_points"
 H2H_GOAL_DIFFERENCE = "head_to_head_goal_difference"
 H2H_GOALS_FOR = "head_to_head_goals_for"
 H2H_AWAY_GOALS = "head_to_head_away_goals"
 
-OVERALL_CRITERIA = (POINTS, GOAL_DIFFERENCE, GOALS_FOR, WINS, AWAY_GOALS)
+OVERALL_CRITERIA = (POINTS, GOAL_DIFFERENCE, GOALS_FOR, WINS, AWAY_GOALS, FAIR_PLAY)
 HEAD_TO_HEAD_CRITERIA = (H2H_POINTS, H2H_GOAL_DIFFERENCE, H2H_GOALS_FOR, H2H_AWAY_GOALS)
 CRITERIA = OVERALL_CRITERIA + HEAD_TO_HEAD_CRITERIA
 
@@ -38,9 +39,17 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # FIFA World Cup 2022 regulations art. 13: points, GD, GF in all group matches, then
     # points, GD, GF in the matches among the teams concerned (one mini-table, no
-    # re-application), then fair play and lots (not modelled: last resort instead).
+    # re-application), then fair-play points, then drawing of lots by the organiser.
     "fifa_2022": Preset(
-        (POINTS, GOAL_DIFFERENCE, GOALS_FOR, H2H_POINTS, H2H_GOAL_DIFFERENCE, H2H_GOALS_FOR),
+        (
+            POINTS,
+            GOAL_DIFFERENCE,
+            GOALS_FOR,
+            H2H_POINTS,
+            H2H_GOAL_DIFFERENCE,
+            H2H_GOALS_FOR,
+            FAIR_PLAY,
+        ),
         head_to_head_reapply=False,
     ),
     # UEFA EURO 2020 regulations art. 20: points, then head-to-head points, GD, GF,
@@ -81,6 +90,7 @@ class TeamRecord:
     goals_against: int = 0
     away_goals_for: int = 0
     withdrawn: bool = False
+    fair_play: int = 0  # FIFA fair-play points: 0 or less
 
     @property
     def goal_difference(self) -> int:
@@ -114,15 +124,42 @@ def rank(
     head_to_head_reapply: bool,
     points_for: tuple[int, int, int],
     results_among: ResultsAmong,
+    lots: Sequence[UUID] = (),
 ) -> list[TeamRecord]:
     """``teams`` best first. Withdrawn teams rank below every active team.
 
-    ``points_for`` is (win, draw, loss) for head-to-head mini-tables.
+    ``points_for`` is (win, draw, loss) for head-to-head mini-tables. ``lots``: the order
+    an organiser's drawing of lots gave, applied when the criteria run out.
     """
-    ranker = _Ranker(tuple(criteria), head_to_head_reapply, points_for, results_among)
+    return rank_with_ties(
+        teams,
+        criteria=criteria,
+        head_to_head_reapply=head_to_head_reapply,
+        points_for=points_for,
+        results_among=results_among,
+        lots=lots,
+    )[0]
+
+
+def rank_with_ties(
+    teams: Sequence[TeamRecord],
+    *,
+    criteria: Sequence[str],
+    head_to_head_reapply: bool,
+    points_for: tuple[int, int, int],
+    results_among: ResultsAmong,
+    lots: Sequence[UUID] = (),
+) -> tuple[list[TeamRecord], list[frozenset[UUID]]]:
+    """As ``rank``, and the sets of active teams still level when every criterion and
+    the lots drawn are used up: each set shares a position until lots are drawn (the
+    deterministic last resort, name then id, only orders them for display)."""
+    ranker = _Ranker(tuple(criteria), head_to_head_reapply, points_for, results_among, lots)
     active = [t for t in teams if not t.withdrawn]
     withdrawn = [t for t in teams if t.withdrawn]
-    return ranker.order(active, 0) + ranker.order(withdrawn, 0)
+    ordered = ranker.order(active, 0)
+    tied = list(ranker.tied)
+    ordered += ranker.order(withdrawn, 0)
+    return ordered, tied
 
 
 def _last_resort(team: TeamRecord) -> tuple[str, str]:
@@ -140,6 +177,8 @@ def _overall(team: TeamRecord, criterion: str) -> int:
         return team.won
     if criterion == AWAY_GOALS:
         return team.away_goals_for
+    if criterion == FAIR_PLAY:
+        return team.fair_play
     raise ValueError(f"unknown criterion {criterion!r}")
 
 
@@ -162,15 +201,20 @@ class _Ranker:
         reapply: bool,
         points_for: tuple[int, int, int],
         results_among: ResultsAmong,
+        lots: Sequence[UUID] = (),
     ) -> None:
         self.criteria = criteria
         self.reapply = reapply
         self.points_for = points_for
         self.results_among = results_among
+        self.lots = {team_id: i for i, team_id in enumerate(lots)}
+        self.tied: list[frozenset[UUID]] = []
 
     def order(self, group: list[TeamRecord], index: int) -> list[TeamRecord]:
-        if len(group) <= 1 or index >= len(self.criteria):
-            return sorted(group, key=_last_resort)
+        if len(group) <= 1:
+            return list(group)
+        if index >= len(self.criteria):
+            return self._lots(group)
         if self.criteria[index] in HEAD_TO_HEAD_CRITERIA:
             return self._head_to_head(group, index)
         criterion = self.criteria[index]
@@ -214,6 +258,14 @@ class _Ranker:
                 home.points += draw
                 away.points += draw
         return table
+
+    def _lots(self, group: list[TeamRecord]) -> list[TeamRecord]:
+        """Criteria exhausted: lots drawn among all of these teams decide; otherwise they
+        are tied (ordered by the last resort for display only)."""
+        if all(t.team_id in self.lots for t in group):
+            return sorted(group, key=lambda t: self.lots[t.team_id])
+        self.tied.append(frozenset(t.team_id for t in group))
+        return sorted(group, key=_last_resort)
 
 
 def _partition(

@@ -11,6 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from championships import events as ev
+from championships import knockout_events as kev
 from events.store import RecordedEvent
 
 
@@ -39,7 +40,19 @@ def _with_reason(text: str, reason: str) -> str:
     return f"{text}: {reason}" if reason else text
 
 
-def entry(recorded: RecordedEvent, home_team_id: UUID, names: dict[UUID, str]) -> Entry | None:
+_CARDS = {"yellow": "Yellow card", "second_yellow": "Second yellow card", "red": "Red card"}
+
+
+def _result_extra(data: ev.MatchCompleted | ev.MatchResultCorrected) -> str:
+    text = " a.e.t." if data.extra_time else ""
+    if data.penalties_home is not None and data.penalties_away is not None:
+        text += f" ({_score(data.penalties_home, data.penalties_away)} pens)"
+    return text
+
+
+def entry(
+    recorded: RecordedEvent, home_team_id: UUID | None, names: dict[UUID, str]
+) -> Entry | None:
     data = recorded.data
     v = recorded.version
     match data:
@@ -57,12 +70,25 @@ def entry(recorded: RecordedEvent, home_team_id: UUID, names: dict[UUID, str]) -
                 side,
                 f"{data.player or 'Goal'}{extra} \N{MIDDLE DOT} {team} {score}",
             )
-        case ev.MatchCompleted():
+        case kev.CardShown():
+            side = "home" if data.team_id == home_team_id else "away"
+            team = names.get(data.team_id, "")
+            label = _CARDS.get(data.card, data.card)
             return Entry(
-                v, None, "end", "", "Full time " + _score(data.home_score, data.away_score)
+                v,
+                data.minute,
+                f"card-{data.card}",
+                side,
+                f"{label}: {data.player or 'unnamed'} \N{MIDDLE DOT} {team}",
             )
+        case kev.TeamAdvanced():
+            return Entry(v, None, "note", "", f"{names.get(data.team_id, 'A team')} goes through")
+        case ev.MatchCompleted():
+            text = "Full time " + _score(data.home_score, data.away_score) + _result_extra(data)
+            return Entry(v, None, "end", "", text)
         case ev.MatchResultCorrected():
             text = "Result corrected to " + _score(data.home_score, data.away_score)
+            text += _result_extra(data)
             return Entry(v, None, "note", "", _with_reason(text, data.reason))
         case ev.MatchAwarded():
             text = "Awarded " + _score(data.home_score, data.away_score)
@@ -75,7 +101,7 @@ def entry(recorded: RecordedEvent, home_team_id: UUID, names: dict[UUID, str]) -
 
 
 def timeline(
-    events: list[RecordedEvent], home_team_id: UUID, names: dict[UUID, str]
+    events: list[RecordedEvent], home_team_id: UUID | None, names: dict[UUID, str]
 ) -> list[Entry]:
     entries = (entry(recorded, home_team_id, names) for recorded in events)
     return [e for e in entries if e is not None]

@@ -15,33 +15,37 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from championships import selectors, timeline
-from championships.api import selectors as api_selectors
+from championships import bracket, selectors, stats, timeline
+from championships.api.serializers import footnote
 from championships.events import standings_stream_id
 from championships.exceptions import NotFound
-from championships.models import Championship, Match
+from championships.models import BRACKET_FORMATS, Championship, ChampionshipFormat, Match
 from events import store
 
 
-def _championship(championship_id: UUID) -> Championship:
+def _championship(championship_id: UUID, request: HttpRequest) -> Championship:
     try:
-        return selectors.championship_get(championship_id=championship_id)
+        return selectors.championship_get_visible(
+            championship_id=championship_id, user=request.user
+        )
     except NotFound as exc:
         raise Http404(str(exc)) from exc
 
 
-def _match(match_id: UUID) -> Match:
+def _match(match_id: UUID, request: HttpRequest) -> Match:
     try:
-        return selectors.match_page_get(match_id=match_id)
+        match = selectors.match_page_get(match_id=match_id)
+        selectors.check_visible(match.championship, request.user)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
+    return match
 
 
 def championship_index(request: HttpRequest) -> HttpResponse:
     live = selectors.live_matches()
     live_ids = list(dict.fromkeys(m.championship_id for m in live))
     championships = sorted(
-        selectors.championship_list().order_by("-season", "name")[:100],
+        selectors.championships_visible_to(user=None).order_by("-season", "name")[:100],
         key=lambda c: c.id not in live_ids,
     )
     scoreboards = [
@@ -68,26 +72,51 @@ def championship_index(request: HttpRequest) -> HttpResponse:
 
 
 def _tables(championship_id: UUID) -> dict[str, Any]:
-    version = api_selectors.standings_version(championship_id=championship_id)
+    version = selectors.standings_version(championship_id=championship_id)
     standings = selectors.standings_for_championship(championship_id=championship_id)
     tables = [(group, list(rows)) for group, rows in groupby(standings, key=lambda r: r.group)]
-    return {"tables": tables, "standings_version": version}
+    notes = [
+        {
+            "number": number,
+            "deduction_id": note.deduction_id,
+            "team_id": note.team_id,
+            "group": note.group,
+            "text": footnote(
+                note.team_name,  # type: ignore[attr-defined]  # annotated by the selector
+                note.points,
+                note.reason,
+                note.effective_at,
+            ),
+        }
+        for number, note in enumerate(
+            selectors.deduction_notes_for_championship(championship_id=championship_id), start=1
+        )
+    ]
+    return {"tables": tables, "standings_version": version, "notes": notes}
 
 
 def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResponse:
-    championship = _championship(championship_id)
+    championship = _championship(championship_id, request)
     tables = _tables(championship_id)
     matches = list(
         selectors.matches_for_championship(championship_id=championship_id).order_by(
-            "round", "kickoff", "id"
+            "round", "stage", "bracket_position", "kickoff", "id"
         )
     )
-    rounds = [(number, list(ms)) for number, ms in groupby(matches, key=lambda m: m.round)]
+    titles = bracket.round_titles(matches)
+    rounds = [
+        (titles.get(number, f"Round {number}" if number else "Unscheduled round"), list(ms))
+        for number, ms in groupby(matches, key=lambda m: m.round)
+    ]
     versions = {
         str(championship.id): championship.version,
         standings_stream_id(championship.id): tables["standings_version"],
         **{str(m.id): m.version for m in matches},
     }
+    knockout: dict[str, Any] = {}
+    if championship.format in BRACKET_FORMATS:
+        columns, third_place, champion = bracket.bracket_columns(championship_id=championship.id)
+        knockout = {"bracket_columns": columns, "third_place": third_place, "champion": champion}
     return render(
         request,
         "championships/detail.html",
@@ -96,14 +125,29 @@ def championship_detail(request: HttpRequest, championship_id: UUID) -> HttpResp
             "rounds": rounds,
             "live_matches": [m for m in matches if m.status == "live"],
             "versions": versions,
+            # A knockout cup has no table; groups_knockout shows its groups above.
+            "show_tables": championship.format != ChampionshipFormat.KNOCKOUT,
+            "scorers": stats.scorers_for_championship(championship_id=championship.id, limit=10),
+            **knockout,
             **tables,
         },
     )
 
 
+def championship_bracket(request: HttpRequest, championship_id: UUID) -> HttpResponse:
+    """The bracket alone: what a page swaps in when a knockout result comes in."""
+    championship = _championship(championship_id, request)
+    columns, third_place, champion = bracket.bracket_columns(championship_id=championship.id)
+    return render(
+        request,
+        "championships/_bracket.html",
+        {"bracket_columns": columns, "third_place": third_place, "champion": champion},
+    )
+
+
 def championship_tables(request: HttpRequest, championship_id: UUID) -> HttpResponse:
     """The standings tables alone: what a page swaps in when the standings change."""
-    championship = _championship(championship_id)
+    championship = _championship(championship_id, request)
     return render(
         request,
         "championships/_tables.html",
@@ -112,7 +156,7 @@ def championship_tables(request: HttpRequest, championship_id: UUID) -> HttpResp
 
 
 def _match_context(match: Match) -> dict[str, Any]:
-    names = {match.home_team_id: match.home_team.name, match.away_team_id: match.away_team.name}
+    names = {t.id: t.name for t in (match.home_team, match.away_team) if t is not None}
     # Only what the row shows: the page stays at the row's version.
     events = store.load(str(match.id))[: match.version]
     return {
@@ -124,7 +168,7 @@ def _match_context(match: Match) -> dict[str, Any]:
 
 
 def match_detail(request: HttpRequest, match_id: UUID) -> HttpResponse:
-    return render(request, "championships/match.html", _match_context(_match(match_id)))
+    return render(request, "championships/match.html", _match_context(_match(match_id, request)))
 
 
 # Organisers put these in an iframe on their own site: framing is allowed here only.
@@ -133,14 +177,14 @@ FRAME_ANCESTORS = "frame-ancestors *"
 
 @xframe_options_exempt
 def embed_match(request: HttpRequest, match_id: UUID) -> HttpResponse:
-    response = render(request, "embed/match.html", _match_context(_match(match_id)))
+    response = render(request, "embed/match.html", _match_context(_match(match_id, request)))
     response["Content-Security-Policy"] = FRAME_ANCESTORS
     return response
 
 
 @xframe_options_exempt
 def embed_standings(request: HttpRequest, championship_id: UUID) -> HttpResponse:
-    championship = _championship(championship_id)
+    championship = _championship(championship_id, request)
     tables = _tables(championship_id)
     versions = {standings_stream_id(championship.id): tables["standings_version"]}
     response = render(

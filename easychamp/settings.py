@@ -155,6 +155,10 @@ LOGIN_URL = "/admin/login/"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
 
+# The process that commits live events pushes them at once (championships.live); the
+# live pusher subscription pushes what it did not.
+LIVE_PUSH_ON_COMMIT = env_bool("LIVE_PUSH_ON_COMMIT", default=True)
+
 CHANNEL_LAYERS = {
     "default": {
         # channels-redis's pub/sub layer: a group send is one PUBLISH that each web
@@ -268,6 +272,8 @@ PAYMENTS_BREAKER_RESET_SECONDS = float(os.environ.get("PAYMENTS_BREAKER_RESET_SE
 PAYMENTS_RETRY_SECONDS = float(os.environ.get("PAYMENTS_RETRY_SECONDS") or 5)
 
 TOKEN_TTL_HOURS = float(os.environ.get("TOKEN_TTL_HOURS") or 24 * 30)
+# How long a checked token is trusted from the shared cache (revocation is immediate).
+TOKEN_CACHE_SECONDS = int(os.environ.get("TOKEN_CACHE_SECONDS") or 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -23,6 +23,11 @@ urlpatterns = [
         championship_views.championship_tables,
         name="championship-tables",
     ),
+    path(
+        "championships/<uuid:championship_id>/bracket/",
+        championship_views.championship_bracket,
+        name="championship-bracket",
+    ),
     path("matches/<uuid:match_id>/", championship_views.match_detail, name="match-detail"),
     path(
         "embed/championships/<uuid:championship_id>/standings/",

@@ -146,15 +146,34 @@ def remove_append_listener(listener: AppendListener) -> None:
         _append_listeners.remove(listener)
 
 
+EventsListener = Callable[[list["RecordedEvent"]], None]
+_events_listeners: list[EventsListener] = []
+
+
+def on_events_committed(listener: EventsListener) -> EventsListener:
+    """Call ``listener(recorded_events)`` after each append commits, in the process that
+    appended (a fast path beside the subscriptions, which stay the guarantee)."""
+    if listener not in _events_listeners:
+        _events_listeners.append(listener)
+    return listener
+
+
+def remove_events_listener(listener: EventsListener) -> None:
+    if listener in _events_listeners:
+        _events_listeners.remove(listener)
+
+
 @contextmanager
 def append_listeners_paused() -> Iterator[None]:
     """No listener hears of appends committed inside (benchmarks of the store alone)."""
-    saved = list(_append_listeners)
+    saved, saved_events = list(_append_listeners), list(_events_listeners)
     _append_listeners.clear()
+    _events_listeners.clear()
     try:
         yield
     finally:
         _append_listeners[:] = saved
+        _events_listeners[:] = saved_events
 
 
 def append(
@@ -176,7 +195,6 @@ def append(
     metadata_json = _metadata_encoder.encode(meta).decode()
     occurred_at = timezone.now()
     event_ids = [uuid.uuid4() for _ in events]
-    new_version = expected_version + len(events)
 
     with transaction.atomic(savepoint=False):
         positions = recorder().insert_events(
@@ -189,36 +207,38 @@ def append(
             metadata_json,
             occurred_at,
         )
-        if positions:
-            types = [event.event_type for event in events]
-            transaction.on_commit(lambda: _committed(stream_id, stream_type, new_version, types))
+        recorded = [
+            RecordedEvent(
+                event_id=event_ids[i],
+                stream_id=stream_id,
+                stream_type=stream_type,
+                version=expected_version + 1 + i,
+                position=positions[i],
+                event_type=event.event_type,
+                schema_version=event.schema_version,
+                occurred_at=occurred_at,
+                data=event,
+                metadata=meta,
+            )
+            for i, event in enumerate(events)
+            if positions
+        ]
+        if recorded:
+            transaction.on_commit(lambda: _committed(stream_id, stream_type, recorded))
     if not positions:
         # Raised outside the atomic block: nothing was written, so the caller's
         # transaction stays usable (it may reload and try again).
         raise ConcurrencyError(stream_id, expected_version, stream_version(stream_id))
-
-    return [
-        RecordedEvent(
-            event_id=event_ids[i],
-            stream_id=stream_id,
-            stream_type=stream_type,
-            version=expected_version + 1 + i,
-            position=positions[i],
-            event_type=event.event_type,
-            schema_version=event.schema_version,
-            occurred_at=occurred_at,
-            data=event,
-            metadata=meta,
-        )
-        for i, event in enumerate(events)
-    ]
+    return recorded
 
 
-def _committed(stream_id: str, stream_type: str, version: int, event_types: list[str]) -> None:
-    for event_type in event_types:
-        metrics.events_appended.labels(event_type).inc()
+def _committed(stream_id: str, stream_type: str, recorded: list[RecordedEvent]) -> None:
+    for event in recorded:
+        metrics.events_appended.labels(event.event_type).inc()
     for listener in list(_append_listeners):
-        listener(stream_id, stream_type, version)
+        listener(stream_id, stream_type, recorded[-1].version)
+    for events_listener in list(_events_listeners):
+        events_listener(recorded)
 
 
 def _validate(

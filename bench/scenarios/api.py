@@ -30,39 +30,20 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from bench.cleanup import remove_championships
 from bench.scenarios.append import _rate, _RawWriter
 from bench.stack import Stack
-from bench.workers import ROOT, database_url
+from bench.workers import ROOT
 from championships import commands
-from championships.events import standings_stream_id
-from championships.models import (
-    AppliedDeduction,
-    AppliedResult,
-    Championship,
-    Goal,
-    Match,
-    Standing,
-    StandingsHead,
-)
-from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
 
 LIVE_MATCHES = 8
 TEAMS = 16
 PHASES = ("goals", "healthz", "standings")
 UNREACHED_RATE = "100000000/min"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Organisers:
@@ -113,26 +94,7 @@ class _Organisers:
                 log(f"  {n + 1}/{clients} organisers ready")
 
     def cleanup(self) -> None:
-        ids = self.championship_ids
-        match_ids = list(Match.objects.filter(championship_id__in=ids).values_list("id", flat=True))
-        stream_ids = [
-            *(str(c) for c in ids),
-            *(standings_stream_id(c) for c in ids),
-            *(str(m) for m in match_ids),
-        ]
-        with transaction.atomic():
-            for model in (Standing, AppliedResult, AppliedDeduction, StandingsHead):
-                model.objects.filter(championship_id__in=ids).delete()
-            Goal.objects.filter(match_id__in=match_ids).delete()
-            Match.objects.filter(championship_id__in=ids).delete()
-            Championship.objects.filter(id__in=ids).delete()
-            for chunk in range(0, len(stream_ids), 500):
-                part = stream_ids[chunk : chunk + 500]
-                Checkpoint.objects.filter(stream_id__in=part).delete()
-                DeadLetter.objects.filter(stream_id__in=part).delete()
-                StoredEvent.objects.filter(stream_id__in=part).delete()
-                EventStream.objects.filter(stream_id__in=part).delete()
-            get_user_model().objects.filter(id__in=self.user_ids).delete()
+        remove_championships(self.championship_ids, self.user_ids)
 
 
 def _drive(port: int, phase: str, specs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
@@ -201,20 +163,11 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         raise RuntimeError("bench api needs PostgreSQL: set DATABASE_URL=postgres://...")
     clients = options.get("clients") or 16
     seconds = options.get("seconds") or 10.0
-    web_concurrency = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
-    stack = Stack(
-        port=_free_port(),
-        database_url=database_url(),
-        redis_url=settings.REDIS_URL,
-        queue=options["queue"],
-        web_concurrency=web_concurrency,
-        env={
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "API_THROTTLE_USER": UNREACHED_RATE,
-            "API_THROTTLE_ANON": UNREACHED_RATE,
-        },
+    stack = Stack.for_bench(
+        options["queue"],
+        env={"API_THROTTLE_USER": UNREACHED_RATE, "API_THROTTLE_ANON": UNREACHED_RATE},
     )
+    web_concurrency = stack.web_concurrency
     log(f"starting {web_concurrency} web processes and a worker (logs in {stack.log_dir})")
     organisers: _Organisers | None = None
     result: dict[str, Any] = {}

@@ -1,12 +1,13 @@
-"""Latency from an HTTP goal to each websocket client receiving it, through a real daphne
-web process, a real Celery worker (the live pusher subscription) and channels-redis.
+"""Latency from an HTTP goal to each websocket client receiving it, through the real web
+processes (``python -m easychamp.web``: WEB_CONCURRENCY of them on one port, default one
+per core), a real Celery worker (the live pusher subscription) and channels-redis.
 
 N clients (``--clients``, default 100) watch one live match from separate processes
 (bench/live_clients.py). Each update: the time is taken, a goal is POSTed to the API, and
 the next update waits until every client has it (or a timeout: it counts as missed).
 Baseline, in the same run, to the same clients: a bare ``group_send`` of a message of the
-same shape from a separate process. Also the web process's resident memory per 1,000
-connected clients (after they connected minus before).
+same shape from a separate process. Also the web processes' resident memory (all of them)
+per 1,000 connected clients (after they connected minus before).
 """
 
 from __future__ import annotations
@@ -14,20 +15,12 @@ from __future__ import annotations
 import http.client
 import math
 import multiprocessing
-import os
 import queue as queue_module
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,9 +30,9 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from bench import live_clients
-from bench.workers import ROOT, WorkerPool, database_url, die_with_parent
+from bench.cleanup import remove_championships
+from bench.stack import Stack
 from championships import commands, live
-from championships.models import Championship, Goal, Match, Standing, Team
 from events import store
 
 CLIENTS_PER_PROCESS = 300
@@ -49,85 +42,17 @@ WAIT_SECONDS = 10.0
 PAUSE_SECONDS = 0.05
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-class WebProcess:
-    def __init__(self, queue: str) -> None:
-        self.port = _free_port()
-        self.log_path = Path(tempfile.mkdtemp(prefix="easychamp-bench-web-")) / "daphne.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CELERY_QUEUE": queue,
-            "PYTHONPATH": str(ROOT),
-            "DEBUG": "0",
-            # Plain HTTP on loopback: production settings would redirect to HTTPS.
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
-                    "easychamp.asgi:application",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-        deadline = time.monotonic() + 60
-        while not self._answers():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not start; log in {self.log_path}")
-            time.sleep(0.2)
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    def rss_mb(self) -> float:
-        return _rss_mb(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-
-
 class Clients:
     """The websocket clients, in ``spawn``ed processes."""
 
-    def __init__(self, web: WebProcess, match_id: str, version: int, count: int) -> None:
+    def __init__(self, port: int, match_id: str, version: int, count: int) -> None:
         context = multiprocessing.get_context("spawn")
         self.progress: Any = context.Queue()
         self.stop_event = context.Event()
         self.count = count
         sizes = self._split(count)
-        url = f"ws://127.0.0.1:{web.port}/ws/matches/{match_id}/"
-        origin = f"http://127.0.0.1:{web.port}"
+        url = f"ws://127.0.0.1:{port}/ws/matches/{match_id}/"
+        origin = f"http://127.0.0.1:{port}"
         self.procs = [
             context.Process(
                 target=live_clients.run_clients,
@@ -199,7 +124,7 @@ def _latencies(
 
 
 def _goals(
-    web: WebProcess,
+    port: int,
     match_id: str,
     team_id: str,
     token: str,
@@ -209,7 +134,7 @@ def _goals(
 ) -> tuple[dict[live_clients.Key, float], list[float]]:
     sent: dict[live_clients.Key, float] = {}
     posts: list[float] = []
-    api = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
+    api = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     for i in range(updates):
         body = orjson.dumps({"team": team_id, "minute": 1 + i % 90})
@@ -271,15 +196,6 @@ def _send(pipe: Connection, message: dict[str, Any] | None) -> None:
     pipe.send(message)
 
 
-def _cleanup(championship_id: uuid.UUID) -> None:
-    """The bench championship leaves the pages (its events stay in the store)."""
-    Goal.objects.filter(match__championship_id=championship_id).delete()
-    Match.objects.filter(championship_id=championship_id).delete()
-    Standing.objects.filter(championship_id=championship_id).delete()
-    Team.objects.filter(championship_id=championship_id).delete()
-    Championship.objects.filter(id=championship_id).delete()
-
-
 def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     if connection.vendor != "postgresql":
         raise RuntimeError("the e2e benchmark needs PostgreSQL (set DATABASE_URL)")
@@ -304,17 +220,20 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         actor_id=owner.id, championship_id=championship.id, match_id=match.id
     )
     match_id = str(match.id)
-    pool = WorkerPool(1, options["queue"])
-    web = WebProcess(options["queue"])
+    stack = Stack.for_bench(options["queue"], worker_concurrency=1)
+    web_concurrency = stack.web_concurrency
     clients: Clients | None = None
     try:
-        pool.consume()
-        rss_before = web.rss_mb()
-        log(f"web process up ({rss_before:.0f} MB); connecting {count} clients")
-        clients = Clients(web, match_id, match.version, count)
-        rss_connected = web.rss_mb()
+        stack.start()
+        rss_before, _ = stack.web_rss_mb()
+        log(
+            f"{web_concurrency} web process(es) up ({rss_before:.0f} MB in all); "
+            f"connecting {count} clients"
+        )
+        clients = Clients(stack.port, match_id, match.version, count)
+        rss_connected, _ = stack.web_rss_mb()
         log(f"{count} clients connected ({rss_connected:.0f} MB); {updates} goals")
-        sent, posts = _goals(web, match_id, str(home.id), token, clients, updates, log)
+        sent, posts = _goals(stack.port, match_id, str(home.id), token, clients, updates, log)
         template = store.load(match_id)[-1].envelope()
         log(f"baseline: {updates} bare group_sends")
         baseline_sent = _baseline(match_id, template, clients, updates, log)
@@ -323,9 +242,8 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     finally:
         if clients is not None:
             clients.stop_event.set()
-        web.stop()
-        pool.stop()
-        _cleanup(championship.id)
+        stack.stop()
+        remove_championships([championship.id], [owner.id])
     latencies, missed = _latencies(sent, arrived, count)
     baseline, baseline_missed = _latencies(baseline_sent, arrived, count)
     if not latencies or not baseline:
@@ -342,7 +260,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         "missed": missed,
         "http_post_p50_ms": round(statistics.median(posts), 1),
         "baseline_missed": baseline_missed,
-        "web_processes": 1,
+        "web_processes": web_concurrency,
         "server_rss_mb_before": round(rss_before, 1),
         "server_rss_mb_per_1000_clients": round((rss_connected - rss_before) / count * 1000, 1),
     }

@@ -17,19 +17,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from bench.cleanup import remove_championships
 from championships import commands, projections
 from championships.events import standings_stream_id
 from championships.models import (
-    AppliedDeduction,
-    AppliedResult,
-    Championship,
     Match,
-    Standing,
-    StandingsHead,
 )
 from events import store
-from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent
-from events.purge import allow_event_purge
 
 TEAMS = 20
 SIZES = (10, 1000)
@@ -98,21 +92,9 @@ class _Season:
 
 
 def _cleanup(seasons: list[_Season], owner_id: int | None) -> None:
-    stream_ids = [s for season in seasons for s in season.stream_ids()]
-    ids = [season.championship.id for season in seasons]
-    with allow_event_purge():
-        for model in (Standing, AppliedResult, AppliedDeduction, StandingsHead):
-            model.objects.filter(championship_id__in=ids).delete()
-        Match.objects.filter(championship_id__in=ids).delete()
-        Championship.objects.filter(id__in=ids).delete()
-        for chunk in range(0, len(stream_ids), 500):
-            part = stream_ids[chunk : chunk + 500]
-            Checkpoint.objects.filter(stream_id__in=part).delete()
-            DeadLetter.objects.filter(stream_id__in=part).delete()
-            StoredEvent.objects.filter(stream_id__in=part).delete()
-            EventStream.objects.filter(stream_id__in=part).delete()
-        if owner_id is not None:
-            get_user_model().objects.filter(id=owner_id).delete()
+    remove_championships(
+        [season.championship.id for season in seasons], [] if owner_id is None else [owner_id]
+    )
 
 
 def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ the aggregate's row, calls a decision function, applies the events and saves bot
 
 from championships.aggregates.championship import (
     ChampionshipState,
+    DeductionState,
     TeamState,
     apply_championship,
     replay_championship,
@@ -19,6 +20,7 @@ from championships.aggregates.match import (
 
 __all__ = [
     "ChampionshipState",
+    "DeductionState",
     "GoalState",
     "MatchState",
     "TeamState",

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from championships import events as ev
+from championships import knockout_events as kev
 from championships import scheduling, tiebreakers
 from championships.exceptions import InvalidCommand, InvalidState, NotFound
-from championships.models import ChampionshipFormat
+from championships.models import GROUP_FORMATS, ChampionshipFormat
 from events.registry import Event
 
 MAX_POINTS = 10
@@ -24,6 +25,13 @@ class TeamState:
     group: str
     withdrawn: bool = False
     points_deducted: int = 0
+
+
+@dataclass(frozen=True)
+class DeductionState:
+    deduction_id: UUID
+    team_id: UUID
+    points: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,11 @@ class ChampionshipState:
     organiser_ids: frozenset[int] = frozenset()
     teams: dict[UUID, TeamState] = field(default_factory=dict)
     fixtures_generated: bool = False
+    visibility: str = ev.PUBLISHED
+    withdrawal_policy: str = ev.EXPUNGE
+    award_for: int = 3
+    award_against: int = 0
+    deductions: dict[UUID, DeductionState] = field(default_factory=dict)
     version: int = 0
 
     def may_organise(self, user_id: int) -> bool:
@@ -52,6 +65,17 @@ class ChampionshipState:
             return self.teams[team_id]
         except KeyError:
             raise NotFound(f"team {team_id} is not registered in this championship") from None
+
+    def deduction(self, deduction_id: UUID) -> DeductionState:
+        try:
+            return self.deductions[deduction_id]
+        except KeyError:
+            raise NotFound(
+                f"deduction {deduction_id} does not exist in this championship"
+            ) from None
+
+    def groups(self) -> list[str]:
+        return sorted({t.group for t in self.teams.values()})
 
     def active_teams(self, group: str | None = None) -> list[TeamState]:
         return [
@@ -106,6 +130,9 @@ def create(
     points_loss: int,
     tie_breakers: str | Sequence[str],
     head_to_head_reapply: bool | None,
+    visibility: str | None = None,
+    withdrawal_policy: str | None = None,
+    award_score: tuple[int, int] | None = None,
 ) -> list[Event]:
     if format not in ChampionshipFormat.values:
         raise InvalidCommand(f"format must be one of {ChampionshipFormat.values}")
@@ -124,8 +151,59 @@ def create(
             tie_breakers=criteria,
             head_to_head_reapply=reapply,
             tie_break_preset=preset,
-        )
+        ),
+        *_settings(
+            championship_id,
+            current=(ev.PUBLISHED, ev.EXPUNGE, DEFAULT_AWARD),
+            visibility=visibility,
+            withdrawal_policy=withdrawal_policy,
+            award_score=award_score,
+        ),
     ]
+
+
+DEFAULT_AWARD = (3, 0)
+
+
+def _settings(
+    championship_id: UUID,
+    *,
+    current: tuple[str, str, tuple[int, int]],
+    visibility: str | None,
+    withdrawal_policy: str | None,
+    award_score: tuple[int, int] | None,
+) -> list[Event]:
+    """Events for the visibility and withdrawal settings that differ from ``current``."""
+    events: list[Event] = []
+    if visibility is not None and visibility != current[0]:
+        if visibility not in (ev.DRAFT, ev.PUBLISHED):
+            raise InvalidCommand(f"visibility must be {ev.DRAFT!r} or {ev.PUBLISHED!r}")
+        events.append(
+            ev.ChampionshipVisibilityChanged(championship_id=championship_id, visibility=visibility)
+        )
+    policy = current[1] if withdrawal_policy is None else withdrawal_policy
+    if policy not in ev.WITHDRAWAL_POLICIES:
+        raise InvalidCommand(f"withdrawal_policy must be one of {list(ev.WITHDRAWAL_POLICIES)}")
+    score = current[2] if award_score is None else tuple(award_score)
+    if len(score) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_AWARD for v in score
+    ):
+        raise InvalidCommand(f"the award score must be two integers from 0 to {MAX_AWARD}")
+    if score[0] <= score[1]:
+        raise InvalidCommand("the award score must have the awarded team winning, e.g. 3-0")
+    if (policy, score) != (current[1], current[2]):
+        events.append(
+            ev.WithdrawalPolicyChanged(
+                championship_id=championship_id,
+                policy=policy,
+                award_for=score[0],
+                award_against=score[1],
+            )
+        )
+    return events
+
+
+MAX_AWARD = 99
 
 
 def update(
@@ -138,6 +216,9 @@ def update(
     points_loss: int | None,
     tie_breakers: str | Sequence[str] | None,
     head_to_head_reapply: bool | None,
+    visibility: str | None = None,
+    withdrawal_policy: str | None = None,
+    award_score: tuple[int, int] | None = None,
 ) -> list[Event]:
     win, draw, loss = _points(
         state.points_win if points_win is None else points_win,
@@ -173,9 +254,22 @@ def update(
         head_to_head_reapply=state.head_to_head_reapply,
         tie_break_preset=state.tie_break_preset,
     )
+    settings = _settings(
+        state.championship_id,
+        current=(
+            state.visibility,
+            state.withdrawal_policy,
+            (state.award_for, state.award_against),
+        ),
+        visibility=visibility,
+        withdrawal_policy=withdrawal_policy,
+        award_score=award_score,
+    )
     if event == unchanged:
-        raise InvalidCommand("nothing to change")
-    return [event]
+        if not settings:
+            raise InvalidCommand("nothing to change")
+        return settings
+    return [event, *settings]
 
 
 def add_organiser(state: ChampionshipState, *, user_id: int) -> list[Event]:
@@ -184,20 +278,48 @@ def add_organiser(state: ChampionshipState, *, user_id: int) -> list[Event]:
     return [ev.OrganiserAdded(championship_id=state.championship_id, user_id=user_id)]
 
 
+def remove_organiser(state: ChampionshipState, *, user_id: int) -> list[Event]:
+    if user_id == state.owner_id:
+        raise InvalidState("the owner cannot be removed; only co-organisers can")
+    if user_id not in state.organiser_ids:
+        raise NotFound(f"user {user_id} is not a co-organiser of this championship")
+    return [ev.OrganiserRemoved(championship_id=state.championship_id, user_id=user_id)]
+
+
+def normalise_group(state: ChampionshipState, group: str, *, exclude: UUID | None = None) -> str:
+    """Trimmed, inner spaces collapsed, and spelled as an existing group of the same name
+    ignoring case ("a" and "A " are group A); a new group starts with a capital."""
+    cleaned = " ".join(group.split()) if isinstance(group, str) else ""
+    if state.format in GROUP_FORMATS:
+        if not cleaned:
+            raise InvalidCommand("a team of a group championship needs a group")
+        if len(cleaned) > 20:
+            raise InvalidCommand("group must be at most 20 characters")
+    elif cleaned:
+        raise InvalidCommand(
+            "groups are only for championships in the groups or groups_knockout format"
+        )
+    for team in sorted(state.teams.values(), key=lambda t: (t.group, t.team_id)):
+        if team.team_id != exclude and team.group.casefold() == cleaned.casefold():
+            return team.group
+    return cleaned[:1].upper() + cleaned[1:]
+
+
+def _unique_name(state: ChampionshipState, name: str, *, exclude: UUID | None = None) -> str:
+    clean = _text(name, "team name", 100)
+    if any(
+        t.name.casefold() == clean.casefold() and t.team_id != exclude for t in state.teams.values()
+    ):
+        raise InvalidState(f"a team named {clean!r} is already registered")
+    return clean
+
+
 def register_team(state: ChampionshipState, *, team_id: UUID, name: str, group: str) -> list[Event]:
     clean = _text(name, "team name", 100)
-    group = group.strip() if isinstance(group, str) else ""
-    if state.format == ChampionshipFormat.GROUPS:
-        if not group:
-            raise InvalidCommand("a team of a group championship needs a group")
-        if len(group) > 20:
-            raise InvalidCommand("group must be at most 20 characters")
-    elif group:
-        raise InvalidCommand("groups are only for championships in the groups format")
+    group = normalise_group(state, group)
     if state.fixtures_generated:
         raise InvalidState("fixtures are generated: no more teams can register")
-    if any(t.name.casefold() == clean.casefold() for t in state.teams.values()):
-        raise InvalidState(f"a team named {clean!r} is already registered")
+    clean = _unique_name(state, clean)
     return [
         ev.TeamRegistered(
             championship_id=state.championship_id, team_id=team_id, name=clean, group=group
@@ -205,7 +327,48 @@ def register_team(state: ChampionshipState, *, team_id: UUID, name: str, group: 
     ]
 
 
+def update_team(
+    state: ChampionshipState,
+    *,
+    team_id: UUID,
+    name: str | None,
+    group: str | None,
+    has_matches: bool,
+) -> list[Event]:
+    """Rename a team (any time), or move it to another group (before it has matches)."""
+    team = state.team(team_id)
+    new_name = team.name if name is None else _unique_name(state, name, exclude=team_id)
+    new_group = team.group if group is None else normalise_group(state, group, exclude=team_id)
+    if new_group != team.group and (state.fixtures_generated or has_matches):
+        raise InvalidState("a team cannot change group once fixtures or matches exist")
+    if (new_name, new_group) == (team.name, team.group):
+        raise InvalidCommand("nothing to change")
+    return [
+        ev.TeamUpdated(
+            championship_id=state.championship_id,
+            team_id=team_id,
+            name=new_name,
+            group=new_group,
+            previous_group=team.group,
+        )
+    ]
+
+
+def remove_team(state: ChampionshipState, *, team_id: UUID, has_matches: bool) -> list[Event]:
+    """Take out a team entered by mistake: only before fixtures and matches exist."""
+    team = state.team(team_id)
+    if state.fixtures_generated or has_matches:
+        raise InvalidState(
+            f"{team.name} cannot be removed once fixtures or matches exist: withdraw it instead"
+        )
+    return [
+        ev.TeamRemoved(championship_id=state.championship_id, team_id=team_id, group=team.group)
+    ]
+
+
 def withdraw_team(state: ChampionshipState, *, team_id: UUID, reason: str) -> list[Event]:
+    """The championship's withdrawal policy is recorded with the withdrawal; what it does
+    to the team's matches is decided by ``withdrawal_match_events``."""
     team = state.team(team_id)
     if team.withdrawn:
         raise InvalidState(f"{team.name} has already withdrawn")
@@ -214,17 +377,30 @@ def withdraw_team(state: ChampionshipState, *, team_id: UUID, reason: str) -> li
             championship_id=state.championship_id,
             team_id=team_id,
             group=team.group,
-            reason=reason.strip(),
+            reason=reason.strip() if isinstance(reason, str) else "",
+            policy=state.withdrawal_policy,
         )
     ]
 
 
+# A withdrawn team's matches not yet decided: they can no longer be played.
+REMAINING_STATUSES = ("scheduled", "postponed", "live")
+
+
 def deduct_points(
-    state: ChampionshipState, *, team_id: UUID, points: int, reason: str
+    state: ChampionshipState,
+    *,
+    deduction_id: UUID,
+    team_id: UUID,
+    points: int,
+    reason: str,
+    effective_at: datetime | None,
 ) -> list[Event]:
     team = state.team(team_id)
-    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= 1000:
-        raise InvalidCommand("points to deduct must be an integer from 1 to 1000")
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_DEDUCTION:
+        raise InvalidCommand(f"points to deduct must be an integer from 1 to {MAX_DEDUCTION}")
+    if deduction_id in state.deductions:
+        raise InvalidState(f"deduction {deduction_id} already exists")
     return [
         ev.PointsDeducted(
             championship_id=state.championship_id,
@@ -232,6 +408,38 @@ def deduct_points(
             group=team.group,
             points=points,
             reason=_text(reason, "reason", 500),
+            deduction_id=deduction_id,
+            effective_at=effective_at,
+        )
+    ]
+
+
+MAX_DEDUCTION = 1000
+
+
+def amend_deduction(
+    state: ChampionshipState,
+    *,
+    deduction_id: UUID,
+    points: int,
+    reason: str,
+    effective_at: datetime | None,
+) -> list[Event]:
+    """A new number of points (0 withdraws the deduction), e.g. reduced on appeal."""
+    deduction = state.deduction(deduction_id)
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= MAX_DEDUCTION:
+        raise InvalidCommand(f"points must be an integer from 0 to {MAX_DEDUCTION}")
+    team = state.team(deduction.team_id)
+    return [
+        ev.DeductionAmended(
+            championship_id=state.championship_id,
+            deduction_id=deduction_id,
+            team_id=deduction.team_id,
+            group=team.group,
+            previous_points=deduction.points,
+            points=points,
+            reason=_text(reason, "reason", 500),
+            effective_at=effective_at,
         )
     ]
 
@@ -265,11 +473,7 @@ def generate_fixtures(
         )
         rounds_total = max(rounds_total, len(rounds))
         for number, pairs in enumerate(rounds, start=1):
-            kickoff = (
-                first_kickoff + timedelta(days=days_between_rounds * (number - 1))
-                if first_kickoff is not None
-                else None
-            )
+            kickoff = _round_kickoff(first_kickoff, days_between_rounds, number)
             scheduled += [
                 ev.MatchScheduled(
                     match_id=new_id(),
@@ -294,6 +498,17 @@ def generate_fixtures(
     return [summary], scheduled
 
 
+def _round_kickoff(first: datetime | None, days_between: int, number: int) -> datetime | None:
+    if first is None:
+        return None
+    try:
+        return first + timedelta(days=days_between * (number - 1))
+    except OverflowError:
+        raise InvalidCommand(
+            f"first_kickoff_at is too late: round {number} would fall after the year 9999"
+        ) from None
+
+
 def schedule_match(
     state: ChampionshipState,
     *,
@@ -302,7 +517,14 @@ def schedule_match(
     away_team_id: UUID,
     round: int | None,
     kickoff: datetime | None,
+    existing: Sequence[tuple[UUID, UUID]] = (),
+    double_round_robin: bool = False,
+    allow_duplicate: bool = False,
 ) -> ev.MatchScheduled:
+    """``existing``: (home, away) of the matches already scheduled and not cancelled.
+    Once the round robin is generated, a fixture it already has (the same pair; in a
+    double round robin the same home and away) is refused unless ``allow_duplicate`` (a
+    play-off, a replay). Before that, matches are the organiser's own schedule."""
     if home_team_id == away_team_id:
         raise InvalidCommand("a team cannot play itself")
     home, away = state.team(home_team_id), state.team(away_team_id)
@@ -313,6 +535,18 @@ def schedule_match(
         raise InvalidCommand("both teams must be in the same group")
     if round is not None and (isinstance(round, bool) or not 1 <= round <= 1000):
         raise InvalidCommand("round must be from 1 to 1000")
+    if state.fixtures_generated and not allow_duplicate:
+        wanted = (home_team_id, away_team_id)
+        same = [
+            pair
+            for pair in existing
+            if pair == wanted or (not double_round_robin and pair == wanted[::-1])
+        ]
+        if same:
+            raise InvalidState(
+                f"{home.name} v {away.name} is already scheduled in this round robin; "
+                "set allow_duplicate for a play-off or a replay"
+            )
     return ev.MatchScheduled(
         match_id=match_id,
         championship_id=state.championship_id,
@@ -361,18 +595,45 @@ def apply_championship(state: ChampionshipState | None, event: Event) -> Champio
         )
     if isinstance(event, ev.OrganiserAdded):
         return dataclasses.replace(bumped, organiser_ids=state.organiser_ids | {event.user_id})
+    if isinstance(event, ev.OrganiserRemoved):
+        return dataclasses.replace(bumped, organiser_ids=state.organiser_ids - {event.user_id})
+    if isinstance(event, ev.ChampionshipVisibilityChanged):
+        return dataclasses.replace(bumped, visibility=event.visibility)
+    if isinstance(event, ev.WithdrawalPolicyChanged):
+        return dataclasses.replace(
+            bumped,
+            withdrawal_policy=event.policy,
+            award_for=event.award_for,
+            award_against=event.award_against,
+        )
+    if isinstance(event, ev.TeamUpdated):
+        team = dataclasses.replace(state.teams[event.team_id], name=event.name, group=event.group)
+        return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
+    if isinstance(event, ev.TeamRemoved):
+        teams = {k: v for k, v in state.teams.items() if k != event.team_id}
+        return dataclasses.replace(bumped, teams=teams)
     if isinstance(event, ev.TeamRegistered):
         team = TeamState(team_id=event.team_id, name=event.name, group=event.group)
         return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
     if isinstance(event, ev.TeamWithdrawn):
         team = dataclasses.replace(state.teams[event.team_id], withdrawn=True)
         return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
-    if isinstance(event, ev.PointsDeducted):
+    if isinstance(event, ev.PointsDeducted | ev.DeductionAmended):
+        previous = event.previous_points if isinstance(event, ev.DeductionAmended) else 0
         old = state.teams[event.team_id]
-        team = dataclasses.replace(old, points_deducted=old.points_deducted + event.points)
-        return dataclasses.replace(bumped, teams={**state.teams, event.team_id: team})
+        team = dataclasses.replace(
+            old, points_deducted=old.points_deducted + event.points - previous
+        )
+        deduction = DeductionState(event.deduction_id, event.team_id, event.points)
+        return dataclasses.replace(
+            bumped,
+            teams={**state.teams, event.team_id: team},
+            deductions={**state.deductions, event.deduction_id: deduction},
+        )
     if isinstance(event, ev.FixturesGenerated):
         return dataclasses.replace(bumped, fixtures_generated=True)
+    if isinstance(event, kev.BracketDrawn | kev.LotsDrawn):
+        return bumped
     raise TypeError(f"{event.event_type} is not a championship event")
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from championships import events as ev
+from championships import knockout_events as kev
 from championships.exceptions import InvalidCommand, InvalidState
 from championships.models import MatchStatus
 from events.registry import Event
@@ -35,8 +36,8 @@ class MatchState:
     championship_id: UUID
     group: str
     round: int | None
-    home_team_id: UUID
-    away_team_id: UUID
+    home_team_id: UUID | None
+    away_team_id: UUID | None
     kickoff: datetime | None
     status: str = MatchStatus.SCHEDULED
     home_score: int = 0
@@ -45,6 +46,28 @@ class MatchState:
     goals: tuple[GoalState, ...] = ()
     awarded_to_team_id: UUID | None = None
     version: int = 0
+    stage: str = ""
+    leg: int = 0
+    extra_time: bool = False
+    penalties_home: int | None = None
+    penalties_away: int | None = None
+
+    def teams(self) -> tuple[UUID, UUID]:
+        if self.home_team_id is None or self.away_team_id is None:
+            raise InvalidState("the teams of this match are not decided yet")
+        return self.home_team_id, self.away_team_id
+
+
+@dataclass(frozen=True)
+class Decider:
+    """How a knockout match (or the second leg of a tie) must end, from the command that
+    knows the tie: ``level(home, away)`` says whether that score leaves the tie level,
+    so that penalties must decide it."""
+
+    level: Callable[[int, int], bool]
+
+
+Penalties = tuple[int, int]
 
 
 def _score(value: int, what: str) -> int:
@@ -70,6 +93,7 @@ def _status_error(state: MatchState, action: str) -> InvalidState:
 def start(state: MatchState, *, started_at: datetime) -> list[Event]:
     if state.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
         raise _status_error(state, "start")
+    state.teams()
     return [
         ev.MatchStarted(
             match_id=state.match_id, championship_id=state.championship_id, started_at=started_at
@@ -82,7 +106,7 @@ def record_goal(
 ) -> list[Event]:
     if state.status != MatchStatus.LIVE:
         raise _status_error(state, "record a goal in")
-    if team_id not in (state.home_team_id, state.away_team_id):
+    if team_id not in state.teams():
         raise InvalidCommand("the goal must count for the home or the away team")
     if own_goal and penalty:
         raise InvalidCommand("a goal cannot be both an own goal and a penalty")
@@ -113,9 +137,59 @@ def update(state: MatchState, *, minute: int) -> list[Event]:
     ]
 
 
-def complete(state: MatchState, *, home_score: int | None, away_score: int | None) -> list[Event]:
+def _decided(
+    state: MatchState,
+    home: int,
+    away: int,
+    *,
+    extra_time: bool,
+    penalties: Penalties | None,
+    decider: Decider | None,
+) -> tuple[bool, int | None, int | None]:
+    """Check extra time and penalties against the match: (extra_time, pens home, away)."""
+    if decider is None:
+        if penalties is not None:
+            raise InvalidCommand(
+                "penalties decide only a knockout match or the second leg of a tie",
+                field="penalties",
+            )
+        if extra_time and not state.stage:
+            raise InvalidCommand(
+                "extra time is played only in knockout matches", field="extra_time"
+            )
+        return extra_time, None, None
+    level = decider.level(home, away)
+    if penalties is None:
+        if level:
+            raise InvalidCommand(
+                "a knockout match cannot end level: give the penalty shoot-out's score "
+                '(penalties: {"home": ..., "away": ...})',
+                field="penalties",
+            )
+        return extra_time, None, None
+    if not level:
+        raise InvalidCommand(
+            "penalties are taken only when the tie is level (after extra time)",
+            field="penalties",
+        )
+    pens_home, pens_away = (_score(p, "penalties") for p in penalties)
+    if pens_home == pens_away:
+        raise InvalidCommand("a penalty shoot-out has a winner", field="penalties")
+    return extra_time, pens_home, pens_away
+
+
+def complete(
+    state: MatchState,
+    *,
+    home_score: int | None,
+    away_score: int | None,
+    extra_time: bool = False,
+    penalties: Penalties | None = None,
+    decider: Decider | None = None,
+) -> list[Event]:
     """From live the live score is final unless a score is given; from scheduled (or
-    postponed) both scores are required (a result entered afterwards)."""
+    postponed) both scores are required (a result entered afterwards). A knockout match
+    (``decider`` given) that ends level needs ``penalties``."""
     if state.status in RESULT_STATUSES:
         raise InvalidState("the match is already completed; correct the result instead")
     if state.status == MatchStatus.CANCELLED:
@@ -128,41 +202,113 @@ def complete(state: MatchState, *, home_score: int | None, away_score: int | Non
         home, away = state.home_score, state.away_score
     else:
         home, away = _score(home_score, "home_score"), _score(away_score, "away_score")
+    home_team, away_team = state.teams()
+    et, pens_home, pens_away = _decided(
+        state, home, away, extra_time=extra_time, penalties=penalties, decider=decider
+    )
     return [
         ev.MatchCompleted(
             match_id=state.match_id,
             championship_id=state.championship_id,
             group=state.group,
-            home_team_id=state.home_team_id,
-            away_team_id=state.away_team_id,
+            home_team_id=home_team,
+            away_team_id=away_team,
             home_score=home,
             away_score=away,
+            round=state.round,
+            kickoff=state.kickoff,
+            stage=state.stage,
+            extra_time=et,
+            penalties_home=pens_home,
+            penalties_away=pens_away,
         )
     ]
 
 
 def correct_result(
-    state: MatchState, *, home_score: int, away_score: int, reason: str
+    state: MatchState,
+    *,
+    home_score: int,
+    away_score: int,
+    reason: str,
+    extra_time: bool | None = None,
+    penalties: Penalties | None = None,
+    decider: Decider | None = None,
 ) -> list[Event]:
+    """``extra_time`` None keeps the recorded one; ``penalties`` are the corrected
+    shoot-out (required again when the corrected knockout result is level)."""
     if state.status not in RESULT_STATUSES:
         raise _status_error(state, "correct the result of")
     home, away = _score(home_score, "home_score"), _score(away_score, "away_score")
     if not reason or not reason.strip():
         raise InvalidCommand("a correction needs a reason")
-    if (home, away) == (state.home_score, state.away_score):
+    et, pens_home, pens_away = _decided(
+        state,
+        home,
+        away,
+        extra_time=state.extra_time if extra_time is None else extra_time,
+        penalties=penalties,
+        decider=decider,
+    )
+    before = (state.home_score, state.away_score, state.extra_time)
+    if (home, away, et) == before and (pens_home, pens_away) == (
+        state.penalties_home,
+        state.penalties_away,
+    ):
         raise InvalidCommand("the corrected result equals the recorded one")
+    if state.status == MatchStatus.AWARDED:
+        # The award stands (status, awarded team): only its score may be corrected, and
+        # the score must still have the awarded team winning, or the match would say
+        # one thing and its score another.
+        awarded_home = state.awarded_to_team_id == state.home_team_id
+        if (home > away) != awarded_home or home == away:
+            raise InvalidState(
+                "this match was awarded (forfeit): a corrected score must keep the awarded "
+                "team winning"
+            )
+    home_team, away_team = state.teams()
     return [
         ev.MatchResultCorrected(
             match_id=state.match_id,
             championship_id=state.championship_id,
             group=state.group,
-            home_team_id=state.home_team_id,
-            away_team_id=state.away_team_id,
+            home_team_id=home_team,
+            away_team_id=away_team,
             previous_home_score=state.home_score,
             previous_away_score=state.away_score,
             home_score=home,
             away_score=away,
             reason=reason.strip(),
+            round=state.round,
+            kickoff=state.kickoff,
+            stage=state.stage,
+            extra_time=et,
+            penalties_home=pens_home,
+            penalties_away=pens_away,
+        )
+    ]
+
+
+def advance_team(
+    state: MatchState, *, slot: str, team_id: UUID, from_match_id: UUID | None, source: str
+) -> list[Event]:
+    """Put ``team_id`` in a slot of this knockout match (the advancement subscription)."""
+    if not state.stage:
+        raise InvalidCommand("teams advance only into knockout matches")
+    current = state.home_team_id if slot == "home" else state.away_team_id
+    if current == team_id:
+        return []
+    if state.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
+        raise _status_error(state, "change the teams of")
+    return [
+        kev.TeamAdvanced(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            slot=slot,
+            team_id=team_id,
+            previous_team_id=current,
+            from_match_id=from_match_id,
+            source=source,
         )
     ]
 
@@ -179,6 +325,60 @@ def postpone(state: MatchState, *, reason: str, kickoff: datetime | None) -> lis
             kickoff=kickoff,
         )
     ]
+
+
+NOT_STARTED = (MatchStatus.SCHEDULED, MatchStatus.POSTPONED)
+
+
+def reschedule(state: MatchState, *, kickoff: datetime | None) -> list[Event]:
+    """A new kickoff (None: to be fixed) for a match that has not started."""
+    if state.status not in NOT_STARTED:
+        raise _status_error(state, "reschedule")
+    if kickoff == state.kickoff:
+        raise InvalidCommand("the match already has this kickoff")
+    return [
+        ev.MatchRescheduled(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            previous_kickoff=state.kickoff,
+            kickoff=kickoff,
+        )
+    ]
+
+
+def swap_venues(state: MatchState) -> list[Event]:
+    if state.status not in NOT_STARTED:
+        raise _status_error(state, "swap home and away in")
+    if state.stage:
+        raise InvalidCommand("a knockout match's home side is set by the bracket")
+    home_team, away_team = state.teams()
+    return [
+        ev.MatchVenuesSwapped(
+            match_id=state.match_id,
+            championship_id=state.championship_id,
+            home_team_id=away_team,
+            away_team_id=home_team,
+        )
+    ]
+
+
+def withdrawal(
+    state: MatchState, *, team_id: UUID, policy: str, award_score: tuple[int, int], reason: str
+) -> list[Event]:
+    """What a team's withdrawal does to one of its matches not yet decided: cancelled
+    (``expunge``: its results do not count anyway) or awarded to the opponent by
+    ``award_score`` (``award_remaining``). Decided matches are left as they are."""
+    if state.status not in (*NOT_STARTED, MatchStatus.LIVE):
+        return []
+    if policy == ev.AWARD_REMAINING:
+        home_team, away_team = state.teams()
+        opponent = away_team if team_id == home_team else home_team
+        winner, loser = award_score
+        home, away = (winner, loser) if opponent == home_team else (loser, winner)
+        return award(
+            state, awarded_to_team_id=opponent, home_score=home, away_score=away, reason=reason
+        )
+    return cancel(state, reason=reason)
 
 
 def cancel(state: MatchState, *, reason: str) -> list[Event]:
@@ -198,6 +398,7 @@ def award(
     if state.status in (MatchStatus.CANCELLED, MatchStatus.AWARDED):
         raise _status_error(state, "award")
     home, away = _score(home_score, "home_score"), _score(away_score, "away_score")
+    state.teams()
     if awarded_to_team_id == state.home_team_id:
         winner_ahead = home > away
     elif awarded_to_team_id == state.away_team_id:
@@ -208,17 +409,21 @@ def award(
         raise InvalidCommand("the stated score must have the awarded team winning")
     if not reason or not reason.strip():
         raise InvalidCommand("an award needs a reason")
+    home_team, away_team = state.teams()
     return [
         ev.MatchAwarded(
             match_id=state.match_id,
             championship_id=state.championship_id,
             group=state.group,
-            home_team_id=state.home_team_id,
-            away_team_id=state.away_team_id,
+            home_team_id=home_team,
+            away_team_id=away_team,
             home_score=home,
             away_score=away,
             awarded_to_team_id=awarded_to_team_id,
             reason=reason.strip(),
+            round=state.round,
+            kickoff=state.kickoff,
+            stage=state.stage,
         )
     ]
 
@@ -235,6 +440,8 @@ def apply_match(state: MatchState | None, event: Event) -> MatchState:
             away_team_id=event.away_team_id,
             kickoff=event.kickoff,
             version=1,
+            stage=event.stage,
+            leg=event.leg,
         )
     if state is None:
         raise InvalidState(f"{event.event_type} before MatchScheduled")
@@ -259,7 +466,16 @@ def apply_match(state: MatchState | None, event: Event) -> MatchState:
             status=status or MatchStatus.COMPLETED,
             home_score=event.home_score,
             away_score=event.away_score,
+            extra_time=event.extra_time,
+            penalties_home=event.penalties_home,
+            penalties_away=event.penalties_away,
         )
+    if isinstance(event, kev.TeamAdvanced):
+        if event.slot == "home":
+            return dataclasses.replace(bumped, home_team_id=event.team_id)
+        return dataclasses.replace(bumped, away_team_id=event.team_id)
+    if isinstance(event, kev.CardShown):
+        return bumped
     if isinstance(event, ev.MatchPostponed):
         return dataclasses.replace(
             bumped,
@@ -270,6 +486,12 @@ def apply_match(state: MatchState | None, event: Event) -> MatchState:
             minute=None,
             goals=(),
         )
+    if isinstance(event, ev.MatchRescheduled):
+        return dataclasses.replace(bumped, kickoff=event.kickoff)
+    if isinstance(event, ev.MatchVenuesSwapped):
+        return dataclasses.replace(
+            bumped, home_team_id=event.home_team_id, away_team_id=event.away_team_id
+        )
     if isinstance(event, ev.MatchCancelled):
         return dataclasses.replace(bumped, status=MatchStatus.CANCELLED)
     if isinstance(event, ev.MatchAwarded):
@@ -279,6 +501,9 @@ def apply_match(state: MatchState | None, event: Event) -> MatchState:
             home_score=event.home_score,
             away_score=event.away_score,
             awarded_to_team_id=event.awarded_to_team_id,
+            extra_time=False,
+            penalties_home=None,
+            penalties_away=None,
         )
     raise TypeError(f"{event.event_type} is not a match event")
 

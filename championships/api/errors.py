@@ -9,6 +9,7 @@ reached (or a pool with no free connection in time) → 503 with ``Retry-After``
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rest_framework import exceptions, status
@@ -18,6 +19,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from championships import exceptions as domain
 from easychamp.unavailable import DETAIL, RETRY_AFTER_SECONDS, is_unavailable
 from events.store import ConcurrencyError
+
+logger = logging.getLogger("championships.api")
 
 
 class BadRequest(exceptions.APIException):
@@ -47,6 +50,18 @@ _DOMAIN: list[tuple[type[domain.DomainError], type[exceptions.APIException]]] = 
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = _handle(exc, context)
+    if response is None:
+        # Not an error this API expects: logged with its traceback, answered in JSON.
+        logger.error("unhandled error in the API", exc_info=exc)
+        return Response(
+            {"detail": "internal server error"},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return response
+
+
+def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ConcurrencyError):
         return _concurrency(exc, context)
     if is_unavailable(exc):
@@ -55,6 +70,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
+    if isinstance(exc, domain.InvalidCommand) and exc.field:
+        return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
     for domain_class, api_class in _DOMAIN:
         if isinstance(exc, domain_class):
             exc = api_class(detail=str(exc))

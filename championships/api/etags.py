@@ -12,9 +12,10 @@ import re
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from championships.api.errors import BadRequest
+from championships.api.errors import BadRequest, PreconditionFailed
 
 _STRONG = re.compile(r'"(\d{1,9})"')
+_TAG = re.compile(r'(W/)?"[^"]*"')
 
 
 def etag(version: int) -> str:
@@ -27,9 +28,17 @@ def expected_version(request: Request) -> int | None:
     if header is None or header.strip() == "*":
         return None
     match = _STRONG.fullmatch(header.strip())
-    if match is None:
-        raise BadRequest(f'If-Match must be one strong ETag of this API, like "3"; got {header}')
-    return int(match.group(1))
+    if match is not None:
+        return int(match.group(1))
+    tags = [t.strip() for t in header.split(",")]
+    if all(_TAG.fullmatch(t) for t in tags):
+        # RFC 9110: If-Match compares strongly, so a weak tag never matches; a list is
+        # not one version a command can check. Either way the precondition fails.
+        raise PreconditionFailed(
+            detail='If-Match must be the one strong ETag you read, like "3" '
+            f"(weak tags never match, and a list is not one version); got {header}"
+        )
+    raise BadRequest(f'If-Match must be one strong ETag of this API, like "3"; got {header}')
 
 
 def not_modified(request: Request, version: int) -> Response | None:

@@ -18,8 +18,9 @@ MATCH_DURATION_MINUTES = 105
 
 
 def fixtures_ics(championship: Championship, matches: Iterable[Match], *, host: str) -> bytes:
-    """One VEVENT per match; DTSTART only when the kickoff is known. ``to_ical`` writes
-    CRLF line endings and folds lines longer than 75 octets."""
+    """One VEVENT per match with a kickoff: RFC 5545 requires DTSTART, so a match whose
+    kickoff is not fixed yet is left out until it is. ``to_ical`` writes CRLF line
+    endings and folds lines longer than 75 octets."""
     calendar = Calendar()
     calendar.add("prodid", ICAL_PRODID)
     calendar.add("version", "2.0")
@@ -27,10 +28,12 @@ def fixtures_ics(championship: Championship, matches: Iterable[Match], *, host: 
     calendar.add("x-wr-calname", str(championship))
     now = timezone.now()
     for match in matches:
+        if match.kickoff is None:
+            continue
         event = Event()
         event.add("uid", f"match-{match.id}@{host}")
         event.add("dtstamp", now)
-        event.add("summary", f"{match.home_team.name} vs {match.away_team.name}")
+        event.add("summary", f"{match.home_name} vs {match.away_name}")
         if match.kickoff is not None:
             event.add("dtstart", match.kickoff)
             event.add("duration", timedelta(minutes=MATCH_DURATION_MINUTES))
@@ -78,11 +81,24 @@ STANDINGS_COLUMNS = [
 ]
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): =, +, -, @, and
+# tab / carriage return, which some spreadsheets strip before looking.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Text that starts like a formula gets a leading apostrophe (shown, never run);
+    numbers (a negative goal difference) are left alone."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([neutralise(cell) for cell in row] for row in rows)
     return out.getvalue()
 
 
@@ -96,8 +112,8 @@ def fixtures_csv(matches: Iterable[Match]) -> str:
                 m.group,
                 m.round if m.round is not None else "",
                 m.kickoff.isoformat() if m.kickoff else "",
-                m.home_team.name,
-                m.away_team.name,
+                m.home_name,
+                m.away_name,
                 m.status,
                 m.home_score if m.status in played else "",
                 m.away_score if m.status in played else "",

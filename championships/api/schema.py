@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 
 from championships.api.serializers import MATCH_STATUSES
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="What went wrong, for a person.")
+
+
+class FieldErrorsSerializer(serializers.Serializer[Any]):
+    """A 400: ``{"detail": ...}`` for the request as a whole, or one list of messages per
+    invalid field (``non_field_errors`` for a combination of fields)."""
+
+    detail = serializers.CharField(required=False)
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ConflictSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    current_version = serializers.IntegerField(
+        required=False,
+        help_text="The resource's version now (also its ETag): present when a concurrent "
+        "write or a stale If-Match is the cause.",
+    )
+
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -39,14 +64,52 @@ ROUND = OpenApiParameter("round", OpenApiTypes.INT, description="Only this round
 STATUS = OpenApiParameter("status", OpenApiTypes.STR, enum=MATCH_STATUSES)
 GROUP = OpenApiParameter("group", OpenApiTypes.STR, description="Only this group.")
 
-ERROR = OpenApiResponse(description='{"detail": "..."} or per-field messages {"field": ["..."]}.')
+ERROR = OpenApiResponse(ErrorSerializer, description='{"detail": "..."}.')
+BAD_REQUEST = OpenApiResponse(
+    FieldErrorsSerializer,
+    description='Invalid input: {"detail": "..."} or per-field messages {"field": ["..."]}; '
+    "nothing is written.",
+    examples=[
+        OpenApiExample(
+            "a field out of range",
+            value={"minute": ["Ensure this value is less than or equal to 150."]},
+        ),
+        OpenApiExample("a rule", value={"detail": "a correction needs a reason"}),
+    ],
+)
 WRITE_ERRORS = {
-    400: ERROR,
-    401: OpenApiResponse(description="Not authenticated."),
-    403: OpenApiResponse(description="Not an organiser of this championship."),
+    400: BAD_REQUEST,
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
+    403: OpenApiResponse(ErrorSerializer, description="Not an organiser of this championship."),
     404: ERROR,
-    409: OpenApiResponse(description="Not allowed in the current state, or a lost race."),
-    412: OpenApiResponse(description="If-Match names an old version."),
+    409: OpenApiResponse(
+        ConflictSerializer,
+        description="Not allowed in the current state (no current_version), or a concurrent "
+        "writer kept winning after the retries (with current_version and the ETag).",
+        examples=[
+            OpenApiExample("state", value={"detail": "cannot start a match that is completed"}),
+            OpenApiExample(
+                "race",
+                value={
+                    "detail": "another change to this resource won the race: try again",
+                    "current_version": 7,
+                },
+            ),
+        ],
+    ),
+    412: OpenApiResponse(
+        ConflictSerializer,
+        description="If-Match names an old version: reload (current_version, ETag) and retry.",
+        examples=[
+            OpenApiExample(
+                "stale",
+                value={
+                    "detail": "the resource is at version 4, not 3: reload it and try again",
+                    "current_version": 4,
+                },
+            )
+        ],
+    ),
     422: OpenApiResponse(description="Idempotency-Key reused for a different request."),
     429: OpenApiResponse(description="Too many requests: retry after Retry-After seconds."),
     503: OpenApiResponse(description="Briefly unavailable: retry after Retry-After seconds."),

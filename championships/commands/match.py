@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from championships.aggregates import MatchState
 from championships.aggregates import match as agg
+from championships.commands import knockout
 from championships.commands.streams import (
     authorise,
     check_expected,
@@ -18,30 +19,67 @@ from championships.commands.streams import (
     match_state,
     save_match,
 )
-from championships.models import Match
+from championships.exceptions import InvalidState
+from championships.models import Match, MatchStatus, WithdrawalPolicy
 from events.registry import Event
+
+Check = Callable[[Match, MatchState, list[Event]], None]
 
 
 def _run(
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None,
     match_id: uuid.UUID,
     actor_id: int,
     expected_version: int | None,
-    decide: Callable[[MatchState], list[Event]],
+    decide: Callable[[MatchState], list[Event]] | None = None,
+    *,
+    decide_row: Callable[[Match, MatchState], list[Event]] | None = None,
+    check: Check | None = None,
 ) -> Match:
+    """``decide_row``: a decision that needs the row too (knockout rules); ``check``:
+    a guard given the decided events before they are saved."""
     row = get_match(championship_id, match_id)
     authorise(row.championship, actor_id)
     check_expected(str(row.id), expected_version, row.version)
     state = match_state(row)
-    save_match(row, state, decide(state))
+    _refuse_if_withdrawn(row)
+    if decide_row is not None:
+        events = decide_row(row, state)
+    else:
+        assert decide is not None
+        events = decide(state)
+    if check is not None:
+        check(row, state, events)
+    save_match(row, state, events)
     return row
+
+
+def _refuse_if_withdrawn(row: Match) -> None:
+    """A withdrawn team's matches are decided by its withdrawal (cancelled or awarded):
+    none can be started, scored, completed or re-decided. Under ``award_remaining`` a
+    result played before the withdrawal stands and can still be corrected."""
+    for team in (row.home_team, row.away_team):
+        if team is None or not team.withdrawn:  # None: a knockout slot not yet decided
+            continue
+        played = row.status == MatchStatus.COMPLETED
+        if played and row.championship.withdrawal_policy == WithdrawalPolicy.AWARD_REMAINING:
+            continue
+        raise InvalidState(f"{team.name} has withdrawn: this match can no longer change")
+
+
+# For the commands on a match stream kept in other modules (cards).
+run_on_match = _run
+
+
+def _check_start(row: Match, state: MatchState, events: list[Event]) -> None:
+    knockout.check_start(row)
 
 
 @command
 def match_start(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     expected_version: int | None = None,
 ) -> Match:
@@ -53,6 +91,7 @@ def match_start(
         actor_id,
         expected_version,
         lambda s: agg.start(s, started_at=now),
+        check=_check_start,
     )
 
 
@@ -60,7 +99,7 @@ def match_start(
 def match_record_goal(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     team_id: uuid.UUID,
     minute: int,
@@ -86,7 +125,7 @@ def match_record_goal(
 def match_update(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     minute: int,
     expected_version: int | None = None,
@@ -105,20 +144,32 @@ def match_update(
 def match_complete(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int | None = None,
     away_score: int | None = None,
+    extra_time: bool = False,
+    penalties: tuple[int, int] | None = None,
     expected_version: int | None = None,
 ) -> Match:
     """Final whistle. A live match keeps its live score unless scores are given; a
-    scheduled or postponed one needs both scores (a result entered afterwards)."""
+    scheduled or postponed one needs both scores (a result entered afterwards).
+
+    Knockout: the scores are after extra time when ``extra_time``; a match (or the
+    second leg of a tie) left level needs ``penalties`` (home, away)."""
     return _run(
         championship_id,
         match_id,
         actor_id,
         expected_version,
-        lambda s: agg.complete(s, home_score=home_score, away_score=away_score),
+        decide_row=lambda row, s: agg.complete(
+            s,
+            home_score=home_score,
+            away_score=away_score,
+            extra_time=extra_time,
+            penalties=penalties,
+            decider=knockout.decider(row),
+        ),
     )
 
 
@@ -126,22 +177,32 @@ def match_complete(
 def match_correct_result(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     home_score: int,
     away_score: int,
     reason: str,
+    extra_time: bool | None = None,
+    penalties: tuple[int, int] | None = None,
     expected_version: int | None = None,
 ) -> Match:
-    """Amend a recorded result; the standings apply the difference."""
+    """Amend a recorded result; the standings apply the difference. In a bracket the
+    winner moves with it, unless the match they went to has started (refused)."""
     return _run(
         championship_id,
         match_id,
         actor_id,
         expected_version,
-        lambda s: agg.correct_result(
-            s, home_score=home_score, away_score=away_score, reason=reason
+        decide_row=lambda row, s: agg.correct_result(
+            s,
+            home_score=home_score,
+            away_score=away_score,
+            reason=reason,
+            extra_time=extra_time,
+            penalties=penalties,
+            decider=knockout.decider(row),
         ),
+        check=knockout.check_result_change,
     )
 
 
@@ -149,7 +210,7 @@ def match_correct_result(
 def match_postpone(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     kickoff: datetime | None = None,
@@ -169,7 +230,7 @@ def match_postpone(
 def match_cancel(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     reason: str = "",
     expected_version: int | None = None,
@@ -188,7 +249,7 @@ def match_cancel(
 def match_award(
     *,
     actor_id: int,
-    championship_id: uuid.UUID,
+    championship_id: uuid.UUID | None = None,
     match_id: uuid.UUID,
     awarded_to_team_id: uuid.UUID,
     home_score: int,
@@ -209,4 +270,36 @@ def match_award(
             away_score=away_score,
             reason=reason,
         ),
+        check=knockout.check_result_change,
     )
+
+
+@command
+def match_reschedule(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID | None = None,
+    match_id: uuid.UUID,
+    kickoff: datetime | None,
+    expected_version: int | None = None,
+) -> Match:
+    """A new kickoff (None: to be fixed) for a match not yet started; its status stays."""
+    return _run(
+        championship_id,
+        match_id,
+        actor_id,
+        expected_version,
+        lambda s: agg.reschedule(s, kickoff=kickoff),
+    )
+
+
+@command
+def match_swap_venues(
+    *,
+    actor_id: int,
+    championship_id: uuid.UUID | None = None,
+    match_id: uuid.UUID,
+    expected_version: int | None = None,
+) -> Match:
+    """Exchange home and away of a match not yet started."""
+    return _run(championship_id, match_id, actor_id, expected_version, lambda s: agg.swap_venues(s))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 from uuid import UUID
 
@@ -11,10 +14,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from championships import events as ev
 from championships.aggregates import (
     ChampionshipState,
+    DeductionState,
     GoalState,
     MatchState,
     TeamState,
@@ -22,32 +27,55 @@ from championships.aggregates import (
     apply_match,
 )
 from championships.exceptions import NotFound, PermissionDenied
-from championships.models import Championship, Goal, Match, MatchStatus, Team
+from championships.models import (
+    Championship,
+    Deduction,
+    DeductionChange,
+    Goal,
+    Match,
+    MatchStatus,
+    Team,
+)
 from events import store
 from events.registry import Event
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-RETRIES = 3
+# Without an expected_version a lost race is retried with fresh state, with backoff and
+# jitter, until this many seconds have passed since the first attempt: concurrent writers
+# on one stream (8 goals at once on a live match) then all succeed in turn.
+RETRY_DEADLINE_SECONDS = 5.0
+RETRY_BASE_DELAY = 0.005
+RETRY_MAX_DELAY = 0.2
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff, drawn from the upper half (jitter) so racers spread out."""
+    ceiling = min(RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
 
 
 def command(fn: Callable[P, R]) -> Callable[P, R]:
     """Run ``fn`` in one transaction. Without an ``expected_version`` a lost race on the
-    stream is retried with fresh state; with one, the ConcurrencyError reaches the
-    caller (HTTP If-Match: the client decides)."""
+    stream is retried with fresh state (backoff and jitter, until a deadline); with one,
+    the ConcurrencyError reaches the caller at once (HTTP If-Match: the client decides)."""
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        attempts = 1 if kwargs.get("expected_version") is not None else RETRIES
-        for attempt in range(1, attempts + 1):
+        retry = kwargs.get("expected_version") is None
+        deadline = time.monotonic() + RETRY_DEADLINE_SECONDS
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 with transaction.atomic():
                     return fn(*args, **kwargs)
             except store.ConcurrencyError:
-                if attempt == attempts:
+                delay = retry_delay(attempt)
+                if not retry or time.monotonic() + delay > deadline:
                     raise
-        raise AssertionError("unreachable")
+            time.sleep(delay)
 
     return run
 
@@ -101,6 +129,14 @@ def championship_state(row: Championship) -> ChampionshipState:
             for t in Team.objects.filter(championship=row)
         },
         fixtures_generated=row.fixtures_generated,
+        visibility=row.visibility,
+        withdrawal_policy=row.withdrawal_policy,
+        award_for=row.withdrawal_award_for,
+        award_against=row.withdrawal_award_against,
+        deductions={
+            d.id: DeductionState(d.id, d.team_id, d.points)
+            for d in Deduction.objects.filter(championship=row)
+        },
         version=row.version,
     )
 
@@ -115,6 +151,10 @@ _CHAMPIONSHIP_FIELDS = [
     "head_to_head_reapply",
     "tie_break_preset",
     "fixtures_generated",
+    "visibility",
+    "withdrawal_policy",
+    "withdrawal_award_for",
+    "withdrawal_award_against",
 ]
 
 
@@ -123,21 +163,49 @@ def save_championship(
 ) -> ChampionshipState:
     """Append ``events`` at the row's version, then bring the row (and its teams) up to
     the new state. Raises ConcurrencyError (writing nothing) if the stream moved."""
-    store.append(str(row.id), events, row.version, stream_type=ev.CHAMPIONSHIP_STREAM)
+    recorded = store.append(str(row.id), events, row.version, stream_type=ev.CHAMPIONSHIP_STREAM)
+    now = recorded[0].occurred_at if recorded else timezone.now()
     for event in events:
         state = apply_championship(state, event)
         if isinstance(event, ev.TeamRegistered):
             Team.objects.create(
                 id=event.team_id, championship=row, name=event.name, group=event.group
             )
+        elif isinstance(event, ev.TeamUpdated):
+            Team.objects.filter(id=event.team_id, championship=row).update(
+                name=event.name, group=event.group
+            )
+        elif isinstance(event, ev.TeamRemoved):
+            Team.objects.filter(id=event.team_id, championship=row).delete()
         elif isinstance(event, ev.TeamWithdrawn):
             Team.objects.filter(id=event.team_id, championship=row).update(withdrawn=True)
         elif isinstance(event, ev.PointsDeducted):
             Team.objects.filter(id=event.team_id, championship=row).update(
                 points_deducted=F("points_deducted") + event.points
             )
+            deduction = Deduction.objects.create(
+                id=event.deduction_id,
+                championship=row,
+                team_id=event.team_id,
+                points=event.points,
+                reason=event.reason,
+                effective_at=event.effective_at,
+                recorded_at=now,
+            )
+            _deduction_change(deduction, event, now)
+        elif isinstance(event, ev.DeductionAmended):
+            Team.objects.filter(id=event.team_id, championship=row).update(
+                points_deducted=F("points_deducted") + event.points - event.previous_points
+            )
+            deduction = Deduction.objects.get(id=event.deduction_id, championship=row)
+            deduction.points, deduction.reason = event.points, event.reason
+            deduction.effective_at = event.effective_at
+            deduction.save(update_fields=["points", "reason", "effective_at"])
+            _deduction_change(deduction, event, now)
         elif isinstance(event, ev.OrganiserAdded):
             row.organisers.add(event.user_id)
+        elif isinstance(event, ev.OrganiserRemoved):
+            row.organisers.remove(event.user_id)
     row.name, row.season = state.name, state.season
     row.points_win, row.points_draw = state.points_win, state.points_draw
     row.points_loss = state.points_loss
@@ -145,25 +213,44 @@ def save_championship(
     row.head_to_head_reapply = state.head_to_head_reapply
     row.tie_break_preset = state.tie_break_preset
     row.fixtures_generated = state.fixtures_generated
+    row.visibility = state.visibility
+    row.withdrawal_policy = state.withdrawal_policy
+    row.withdrawal_award_for = state.award_for
+    row.withdrawal_award_against = state.award_against
     row.version = state.version
     row.save(update_fields=[*_CHAMPIONSHIP_FIELDS, "version"])
     return state
 
 
+def _deduction_change(
+    deduction: Deduction, event: ev.PointsDeducted | ev.DeductionAmended, now: datetime
+) -> None:
+    DeductionChange.objects.create(
+        deduction=deduction,
+        sequence=deduction.changes.count(),
+        points=event.points,
+        reason=event.reason,
+        effective_at=event.effective_at,
+        recorded_at=now,
+    )
+
+
 # --- match --------------------------------------------------------------------------
 
 
-def get_match(championship_id: UUID, match_id: UUID) -> Match:
+def get_match(championship_id: UUID | None, match_id: UUID) -> Match:
+    """The match row, locked by nothing (its stream's version decides races), with its
+    championship and teams (one join: the API's response is built from the row a command
+    returns). ``championship_id`` scopes the lookup when the caller has one; the API's
+    ``/matches/{id}/`` has only the match."""
+    scope = {} if championship_id is None else {"championship_id": championship_id}
     try:
-        # The teams come along (one join) for the API's response, which is built from
-        # the row a command returns rather than read again.
         return Match.objects.select_related("championship", "home_team", "away_team").get(
-            id=match_id, championship_id=championship_id
+            id=match_id, **scope
         )
     except (Match.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound(
-            f"match {match_id} does not exist in championship {championship_id}"
-        ) from None
+        where = "" if championship_id is None else f" in championship {championship_id}"
+        raise NotFound(f"match {match_id} does not exist{where}") from None
 
 
 def match_state(row: Match) -> MatchState:
@@ -189,6 +276,11 @@ def match_state(row: Match) -> MatchState:
         goals=goals,
         awarded_to_team_id=row.awarded_to_id,
         version=row.version,
+        stage=row.stage,
+        leg=row.leg,
+        extra_time=row.extra_time,
+        penalties_home=row.penalties_home,
+        penalties_away=row.penalties_away,
     )
 
 
@@ -209,6 +301,16 @@ def create_matches(
                 away_team_id=event.away_team_id,
                 kickoff=event.kickoff,
                 version=1,
+                stage=event.stage,
+                bracket_round=event.bracket_round,
+                bracket_position=event.bracket_position,
+                leg=event.leg,
+                next_match_id=event.next_match_id,
+                next_slot=event.next_slot,
+                loser_next_match_id=event.loser_next_match_id,
+                loser_next_slot=event.loser_next_slot,
+                home_source=event.home_source,
+                away_source=event.away_source,
             )
         )
     return Match.objects.bulk_create(rows)
@@ -230,13 +332,22 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
             )
         elif isinstance(event, ev.MatchPostponed):
             Goal.objects.filter(match=row).delete()
+    # The goals as written, so the response need not read them back.
+    row.written_goals = state.goals
     row.status = state.status
     row.home_score, row.away_score = state.home_score, state.away_score
     row.minute, row.kickoff = state.minute, state.kickoff
     row.awarded_to_id = state.awarded_to_team_id
+    if (row.home_team_id, row.away_team_id) != (state.home_team_id, state.away_team_id):
+        row.home_team, row.away_team = row.away_team, row.home_team
     row.version = state.version
+    row.home_team_id, row.away_team_id = state.home_team_id, state.away_team_id
+    row.extra_time = state.extra_time
+    row.penalties_home, row.penalties_away = state.penalties_home, state.penalties_away
     row.save(
         update_fields=[
+            "home_team",
+            "away_team",
             "status",
             "home_score",
             "away_score",
@@ -244,6 +355,11 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
             "kickoff",
             "awarded_to",
             "version",
+            "home_team",
+            "away_team",
+            "extra_time",
+            "penalties_home",
+            "penalties_away",
         ]
     )
     return state

@@ -11,19 +11,29 @@ Each change appends ``StandingsUpdated`` to the ``standings-<championship>`` str
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from championships import events as ev
+from championships import knockout_events as kev
 from championships.models import (
+    AppliedCard,
     AppliedDeduction,
     AppliedResult,
+    DeductionNote,
     Standing,
     StandingsHead,
 )
-from championships.tiebreakers import DEFAULT_PRESET, PRESETS, Result, TeamRecord, rank
+from championships.tiebreakers import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Result,
+    TeamRecord,
+    rank_with_ties,
+)
 from events import store
 from events.registry import Event
 
@@ -31,11 +41,18 @@ HANDLED_EVENTS: tuple[type[Event], ...] = (
     ev.ChampionshipCreated,
     ev.ChampionshipUpdated,
     ev.TeamRegistered,
+    ev.TeamUpdated,
+    ev.TeamRemoved,
     ev.TeamWithdrawn,
     ev.PointsDeducted,
+    ev.DeductionAmended,
     ev.MatchCompleted,
     ev.MatchResultCorrected,
     ev.MatchAwarded,
+    # Fair play (cards in group matches; a postponed match's are void) and lots.
+    kev.CardShown,
+    ev.MatchPostponed,
+    kev.LotsDrawn,
 )
 HANDLED_TYPES = tuple(cls.event_type for cls in HANDLED_EVENTS)
 # The subscription that keeps the tables (registered in championships.handlers).
@@ -56,6 +73,10 @@ _STAT_FIELDS = [
     "points",
     "form",
     "withdrawn",
+    "expunged",
+    "group",
+    "fair_play",
+    "tied",
 ]
 
 
@@ -129,6 +150,7 @@ class _Tables:
         self._dirty: set[UUID] = set()
         self._moved: set[UUID] = set()
         self._new: list[Standing] = []
+        self._removed: list[Standing] = []
 
     # --- rows -----------------------------------------------------------------------
 
@@ -155,7 +177,30 @@ class _Tables:
         groups = Standing.objects.filter(championship_id=self.championship_id)
         return sorted(set(groups.values_list("group", flat=True)))
 
+    def remove(self, group: str, team_id: UUID) -> bool:
+        self.group_rows(group)
+        found = self._groups[group].pop(team_id, None)
+        if found is None:
+            return False
+        self._dirty.discard(team_id)
+        if found in self._new:
+            self._new.remove(found)
+        elif found.pk is not None:
+            self._removed.append(found)
+        return True
+
+    def move(self, row: Standing, group: str) -> None:
+        """Put ``row`` in another group (a team moved before it played)."""
+        self.group_rows(row.group)
+        self._groups[row.group].pop(row.team_id, None)
+        self.group_rows(group)
+        row.group = group
+        self._groups[group][row.team_id] = row
+        self._dirty.add(row.team_id)
+
     def save(self) -> None:
+        if self._removed:
+            Standing.objects.filter(pk__in=[r.pk for r in self._removed]).delete()
         new_ids = {r.team_id for r in self._new}
         Standing.objects.bulk_create(self._new)
         rows = [r for group in self._groups.values() for r in group.values()]
@@ -182,11 +227,18 @@ class _Tables:
                 return set()
             row.team_name = event.name
             return {event.group}
+        if isinstance(event, ev.TeamUpdated):
+            return self._team_updated(event)
+        if isinstance(event, ev.TeamRemoved):
+            return {event.group} if self.remove(event.group, event.team_id) else set()
         if isinstance(event, ev.TeamWithdrawn):
             row = self.row(event.group, event.team_id)
             if row.withdrawn:
                 return set()
             row.withdrawn = True
+            if event.policy == ev.EXPUNGE:
+                row.expunged = True
+                self._expunge(row)
             return {event.group}
         if isinstance(event, ev.PointsDeducted):
             _, created = AppliedDeduction.objects.get_or_create(
@@ -199,13 +251,59 @@ class _Tables:
             )
             if not created:
                 return set()
+            DeductionNote.objects.create(**deduction_note(recorded, event))
             row = self.row(event.group, event.team_id)
             row.points_deducted += event.points
             self._score(row)
             return {event.group}
+        if isinstance(event, ev.DeductionAmended):
+            note = DeductionNote.objects.filter(deduction_id=event.deduction_id).first()
+            if note is None or note.version >= recorded.version:
+                return set()
+            amend_note(note, recorded, event)
+            note.save()
+            row = self.row(event.group, event.team_id)
+            row.points_deducted += event.points - event.previous_points
+            self._score(row)
+            return {event.group}
         if isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded):
-            return self._result(recorded, event)
+            # Knockout results decide ties, not tables.
+            return set() if event.stage else self._result(recorded, event)
+        if isinstance(event, kev.CardShown):
+            return self._card(recorded, event)
+        if isinstance(event, ev.MatchPostponed):
+            return self._void_cards(event.match_id)
+        if isinstance(event, kev.LotsDrawn):
+            self.head.lots = {**self.head.lots, event.group: [str(t) for t in event.team_ids]}
+            self.head.save(update_fields=["lots"])
+            return {event.group}
         return set()
+
+    def _card(self, recorded: store.RecordedEvent, event: kev.CardShown) -> set[str]:
+        if event.stage:
+            return set()  # fair play counts the group matches
+        points = kev.FAIR_PLAY_POINTS[event.card]
+        _, created = AppliedCard.objects.get_or_create(
+            event_id=recorded.event_id,
+            defaults={
+                "championship_id": self.championship_id,
+                "match_id": event.match_id,
+                "team_id": event.team_id,
+                "group": event.group,
+                "points": points,
+            },
+        )
+        if not created:
+            return set()
+        self.row(event.group, event.team_id).fair_play += points
+        return {event.group}
+
+    def _void_cards(self, match_id: UUID) -> set[str]:
+        cards = list(AppliedCard.objects.filter(match_id=match_id))
+        for card in cards:
+            self.row(card.group, card.team_id).fair_play -= card.points
+        AppliedCard.objects.filter(match_id=match_id).delete()
+        return {card.group for card in cards}
 
     def _rules(self, event: ev.ChampionshipCreated | ev.ChampionshipUpdated) -> set[str]:
         head = self.head
@@ -247,6 +345,36 @@ class _Tables:
                 self._score(self.row(group, row.team_id))
         return set(groups)
 
+    def _team_updated(self, event: ev.TeamUpdated) -> set[str]:
+        row = self.row(event.previous_group, event.team_id)
+        if (row.team_name, row.group) == (event.name, event.group):
+            return set()
+        row.team_name = event.name
+        if row.group != event.group:
+            self.move(row, event.group)
+            return {event.previous_group, event.group}
+        return {event.group}
+
+    def _expunge(self, row: Standing) -> None:
+        """Annul every result of ``row``'s team (``expunge``): out of both teams' rows,
+        out of head-to-head and form."""
+        results = AppliedResult.objects.filter(
+            Q(home_team_id=row.team_id) | Q(away_team_id=row.team_id),
+            championship_id=self.championship_id,
+        )
+        touched: dict[UUID, Standing] = {}
+        for applied in results:
+            home = self.row(applied.group, applied.home_team_id)
+            away = self.row(applied.group, applied.away_team_id)
+            _count(home, away, applied.home_score, applied.away_score, -1)
+            touched |= {home.team_id: home, away.team_id: away}
+        results.delete()
+        for other in touched.values():
+            other.form = _form(other.team_id)
+            self._score(other)
+        row.form = ""
+        self._score(row)
+
     def _result(
         self,
         recorded: store.RecordedEvent,
@@ -257,11 +385,16 @@ class _Tables:
             return set()
         home = self.row(event.group, event.home_team_id)
         away = self.row(event.group, event.away_team_id)
+        if home.expunged or away.expunged:
+            # A result of an expunged team, delivered after its withdrawal: annulled.
+            return set()
         if applied is not None:
             _count(home, away, applied.home_score, applied.away_score, -1)
             applied.home_score, applied.away_score = event.home_score, event.away_score
             applied.version = recorded.version
-            applied.save(update_fields=["home_score", "away_score", "version"])
+            applied.kickoff = event.kickoff or applied.kickoff
+            applied.round = event.round if event.round is not None else applied.round
+            applied.save(update_fields=["home_score", "away_score", "version", "kickoff", "round"])
         else:
             AppliedResult.objects.create(
                 match_id=event.match_id,
@@ -272,6 +405,8 @@ class _Tables:
                 home_score=event.home_score,
                 away_score=event.away_score,
                 version=recorded.version,
+                kickoff=event.kickoff,
+                round=event.round,
                 sequence=recorded.position,
             )
         _count(home, away, event.home_score, event.away_score, +1)
@@ -288,8 +423,12 @@ class _Tables:
     def rerank(self, group: str) -> None:
         rows = self.group_rows(group)
         among = _results_among(self.championship_id, group)
-        for row in reposition(rows, self.head, among):
+        tied_before = {r.team_id: r.tied for r in rows}
+        for row in reposition(rows, self.head, among, group):
             self._moved.add(row.team_id)
+        for row in rows:
+            if row.tied != tied_before[row.team_id]:
+                self._dirty.add(row.team_id)
 
 
 def score(row: Standing, head: StandingsHead) -> None:
@@ -307,21 +446,37 @@ def reposition(
     rows: list[Standing],
     head: StandingsHead,
     results_among: Callable[[frozenset[UUID]], Iterable[Result]],
+    group: str = "",
 ) -> list[Standing]:
-    """Rank one group's rows by the head's rules; the rows whose position changed."""
+    """Rank one group's rows by the head's rules (and the lots drawn in the group); the
+    rows whose position changed. Teams still level when the criteria and lots run out
+    share the best of their positions and are marked ``tied``."""
     by_team = {r.team_id: r for r in rows}
-    ranked = rank(
+    lots = [UUID(t) for t in head.lots.get(group, [])]
+    ranked, tied = rank_with_ties(
         [_record(r) for r in rows],
         criteria=head.tie_breakers,
         head_to_head_reapply=head.head_to_head_reapply,
         points_for=(head.points_win, head.points_draw, head.points_loss),
         results_among=results_among,
+        lots=lots,
     )
+    # Before a ball is kicked nobody is level on anything yet: plain order.
+    shared = {
+        team_id: block
+        for block in tied
+        if all(by_team[t].played for t in block)
+        for team_id in block
+    }
+    first_of: dict[frozenset[UUID], int] = {}
     moved = []
-    for position, record in enumerate(ranked, start=1):
+    for place, record in enumerate(ranked, start=1):
         row = by_team[record.team_id]
-        if row.position != position:
-            row.position = position
+        block = shared.get(record.team_id)
+        position = first_of.setdefault(block, place) if block is not None else place
+        is_tied = block is not None
+        if row.position != position or row.tied != is_tied:
+            row.position, row.tied = position, is_tied
             moved.append(row)
     return moved
 
@@ -332,14 +487,41 @@ def _save_positions(rows: list[Standing]) -> None:
         return
     table = connection.ops.quote_name(Standing._meta.db_table)
     cases = " ".join(["WHEN %s THEN %s"] * len(rows))
-    params: list[int] = [value for row in rows for value in (row.pk, row.position)]
+    params: list[int | bool] = [value for row in rows for value in (row.pk, row.position)]
+    params += [value for row in rows for value in (row.pk, row.tied)]
     params += [row.pk for row in rows]
     placeholders = ", ".join(["%s"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET position = CASE id {cases} END WHERE id IN ({placeholders})",
+            f"UPDATE {table} SET position = CASE id {cases} END, "
+            f"tied = CASE id {cases} END WHERE id IN ({placeholders})",
             params,
         )
+
+
+def deduction_note(recorded: store.RecordedEvent, event: ev.PointsDeducted) -> dict[str, object]:
+    """The footnote of a new deduction (fields of ``DeductionNote``)."""
+    return {
+        "deduction_id": event.deduction_id,
+        "championship_id": event.championship_id,
+        "group": event.group,
+        "team_id": event.team_id,
+        "points": event.points,
+        "original_points": event.points,
+        "reason": event.reason,
+        "effective_at": event.effective_at or recorded.occurred_at,
+        "amended": False,
+        "sequence": recorded.position,
+        "version": recorded.version,
+    }
+
+
+def amend_note(
+    note: DeductionNote, recorded: store.RecordedEvent, event: ev.DeductionAmended
+) -> None:
+    note.points, note.reason = event.points, event.reason
+    note.effective_at = event.effective_at or recorded.occurred_at
+    note.amended, note.version = True, recorded.version
 
 
 def _count(home: Standing, away: Standing, home_score: int, away_score: int, sign: int) -> None:
@@ -361,10 +543,30 @@ def _count(home: Standing, away: Standing, home_score: int, away_score: int, sig
             row.drawn += sign
 
 
+# The order matches were played, latest first: kickoff, then round, then the order the
+# results were entered (a match without a kickoff or round counts as earlier).
+LATEST_FIRST = (
+    F("kickoff").desc(nulls_last=True),
+    F("round").desc(nulls_last=True),
+    F("sequence").desc(),
+)
+
+
+def played_order(result: AppliedResult) -> tuple[bool, datetime, bool, int, int]:
+    """Sort key, oldest first, agreeing with ``LATEST_FIRST`` reversed."""
+    return (
+        result.kickoff is not None,
+        result.kickoff or datetime.min.replace(tzinfo=UTC),
+        result.round is not None,
+        result.round or 0,
+        result.sequence,
+    )
+
+
 def _form(team_id: UUID) -> str:
     results = AppliedResult.objects.filter(
         Q(home_team_id=team_id) | Q(away_team_id=team_id)
-    ).order_by("-sequence")[:FORM_LENGTH]
+    ).order_by(*LATEST_FIRST)[:FORM_LENGTH]
     return form(team_id, results)
 
 
@@ -392,6 +594,7 @@ def _record(row: Standing) -> TeamRecord:
         goals_against=row.goals_against,
         away_goals_for=row.away_goals_for,
         withdrawn=row.withdrawn,
+        fair_play=row.fair_play,
     )
 
 

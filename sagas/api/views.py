@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -83,7 +84,9 @@ class RegisterView(APIView):
         )
 
 
-def me_data(user: Any) -> dict[str, Any]:
+def me_data(request_user: Any) -> dict[str, Any]:
+    # The API's user may be a cached token's stand-in: read the user by id.
+    user = get_user_model().objects.get(pk=request_user.pk)
     profile = PlayerProfile.objects.select_related("league").filter(user=user).first()
     league = profile.league if profile is not None else None
     return {

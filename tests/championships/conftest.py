@@ -97,7 +97,7 @@ def standings_snapshot(championship_id: uuid.UUID) -> list[tuple[object, ...]]:
     fields = [f.name for f in Standing._meta.fields if f.name != "id"]
     return list(
         Standing.objects.filter(championship_id=championship_id)
-        .order_by("group", "position")
+        .order_by("group", "position", "team_name", "team_id")
         .values_list(*fields)
     )
 

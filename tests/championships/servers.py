@@ -28,11 +28,20 @@ def free_port() -> int:
 
 
 class WebServer:
-    """``daphne easychamp.asgi:application`` on ``port``; its wake-ups go to ``queue``."""
+    """A web process as deployed (``python -m easychamp.web``, one uvicorn worker) on
+    ``port``; its wake-ups go to ``queue``; ``env`` adds to its environment."""
 
-    def __init__(self, name: str, queue: str, log_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        queue: str,
+        log_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.queue = queue
+        self.extra_env = env or {}
         self.port = port or free_port()
         self.log_path = log_dir / f"web-{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -61,13 +70,15 @@ class WebServer:
             # Plain HTTP on loopback: production settings would redirect to HTTPS.
             "SECURE_SSL_REDIRECT": "0",
             "SECURE_COOKIES": "0",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": "1",
+            "LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
-                "easychamp.asgi:application",
-            ],
+            [sys.executable, "-m", "easychamp.web"],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -107,11 +118,11 @@ class WebServer:
 
 
 @pytest.fixture
-def web_servers(tmp_path: Path, celery_queue: str) -> Iterator[Callable[[str], WebServer]]:
+def web_servers(tmp_path: Path, celery_queue: str) -> Iterator[Callable[..., WebServer]]:
     started: list[WebServer] = []
 
-    def start(name: str) -> WebServer:
-        server = WebServer(name, celery_queue, tmp_path)
+    def start(name: str, env: dict[str, str] | None = None) -> WebServer:
+        server = WebServer(name, celery_queue, tmp_path, env=env)
         started.append(server)
         return server
 

@@ -81,7 +81,7 @@ def test_create_with_custom_criteria_and_points(owner):
     [
         ("name", "   ", "name"),
         ("season", "", "season"),
-        ("format", "knockout", "format"),
+        ("format", "swiss", "format"),
         ("points_win", -1, "win"),
         ("points_draw", 5, "win >= draw"),
         ("points_loss", 11, "loss"),

@@ -59,7 +59,7 @@ def test_generate_per_group(owner):
     matches = commands.fixtures_generate(actor_id=owner.id, championship_id=championship.id)
 
     assert len(matches) == 12
-    assert all(m.home_team.group == m.away_team.group == m.group for m in matches)
+    assert all(m.home.group == m.away.group == m.group for m in matches)
 
 
 def test_generate_skips_withdrawn_teams_and_spaces_kickoffs(championship):

@@ -151,6 +151,8 @@ def test_completing_a_live_match_keeps_the_live_score(match, event_bus):
         away_team_id=match.away_team_id,
         home_score=0,
         away_score=1,
+        round=match.round,
+        kickoff=match.kickoff,
     )
     assert event_bus.published_data(ev.MatchCompleted) == [completed_event]
     assert (done.status, done.home_score, done.away_score) == ("completed", 0, 1)
@@ -171,6 +173,8 @@ def test_a_scheduled_match_completes_with_a_result_entered_afterwards(match, eve
                 away_team_id=match.away_team_id,
                 home_score=3,
                 away_score=3,
+                round=match.round,
+                kickoff=match.kickoff,
             )
         ],
     )

@@ -38,6 +38,8 @@ def test_correcting_a_result_records_old_and_new_score_and_reason(match, event_b
             home_score=2,
             away_score=2,
             reason="goal line technology",
+            round=match.round,
+            kickoff=match.kickoff,
         )
     ]
     assert (corrected.home_score, corrected.away_score, corrected.status) == (2, 2, "completed")
@@ -136,6 +138,8 @@ def test_awarding_records_the_stated_score(match, event_bus):
             away_score=3,
             awarded_to_team_id=match.away_team_id,
             reason="home team did not turn up",
+            round=match.round,
+            kickoff=match.kickoff,
         )
     ]
     assert (awarded.status, awarded.awarded_to_id, awarded.away_score) == (
@@ -201,7 +205,7 @@ def test_awarding_twice_or_a_cancelled_match_is_a_state_error(match, championshi
     with pytest.raises(InvalidState):
         commands.match_award(
             **ids(other),
-            awarded_to_team_id=other.home_team_id,
+            awarded_to_team_id=other.home.id,
             home_score=3,
             away_score=0,
             reason="x",
@@ -218,3 +222,13 @@ def test_an_awarded_result_can_be_corrected_and_stays_awarded(match):
     )
 
     assert (corrected.status, corrected.home_score) == ("awarded", 5)
+
+
+@pytest.mark.parametrize(("home", "away"), [(0, 3), (1, 1)])
+def test_a_correction_cannot_contradict_an_award(match, home, away):
+    commands.match_award(
+        **ids(match), awarded_to_team_id=match.home_team_id, home_score=3, away_score=0, reason="x"
+    )
+
+    with pytest.raises(InvalidState, match="keep the awarded team winning"):
+        commands.match_correct_result(**ids(match), home_score=home, away_score=away, reason="r")

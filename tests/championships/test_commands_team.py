@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from championships import commands
@@ -96,7 +98,11 @@ def test_withdraw_records_team_withdrawn(championship, event_bus):
 
     assert event_bus.published_data(ev.TeamWithdrawn) == [
         ev.TeamWithdrawn(
-            championship_id=championship.id, team_id=team.id, group="", reason="bankrupt"
+            championship_id=championship.id,
+            team_id=team.id,
+            group="",
+            reason="bankrupt",
+            policy="expunge",
         )
     ]
     assert roundtrip(event_bus.published()) == [r.data for r in event_bus.published()]
@@ -127,12 +133,14 @@ def test_withdrawing_a_team_of_another_championship_is_not_found(championship):
 def test_deduct_points_records_points_deducted(championship, event_bus):
     team = TeamFactory.create(championship=championship)
 
-    updated = commands.team_deduct_points(
+    effective = datetime(2023, 11, 17, 12, 0, tzinfo=UTC)
+    deduction = commands.team_deduct_points(
         actor_id=championship.owner_id,
         championship_id=championship.id,
         team_id=team.id,
         points=6,
         reason="financial rules",
+        effective_at=effective,
     )
 
     assert event_bus.published_data(ev.PointsDeducted) == [
@@ -142,9 +150,13 @@ def test_deduct_points_records_points_deducted(championship, event_bus):
             group="",
             points=6,
             reason="financial rules",
+            deduction_id=deduction.id,
+            effective_at=effective,
         )
     ]
-    assert updated.points_deducted == 6
+    assert roundtrip(event_bus.published()) == [r.data for r in event_bus.published()]
+    assert deduction.points == 6
+    assert Team.objects.get(id=team.id).points_deducted == 6
 
 
 @pytest.mark.parametrize(("points", "reason"), [(0, "x"), (-3, "x"), (True, "x"), (3, " ")])

@@ -65,7 +65,7 @@ def live_match() -> Match:
 
 @database_sync_to_async
 def goal(match: Match, minute: int = 10) -> None:
-    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=minute)
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=minute)
 
 
 @database_sync_to_async
@@ -254,5 +254,22 @@ def test_a_flooding_connection_is_closed():
         outputs = [await page.receive_output(timeout=5) for _ in range(RATE_MAX_REQUESTS + 2)]
 
         assert outputs[-1] == {"type": "websocket.close", "code": 1008}
+
+    run(scenario)
+
+
+def test_a_draft_championships_live_channels_are_refused():
+    async def scenario() -> None:
+        match = await live_match()
+        championship = await database_sync_to_async(
+            lambda: commands.championship_update(
+                actor_id=match.championship.owner_id,
+                championship_id=match.championship_id,
+                visibility="draft",
+            )
+        )()
+        for path in (f"/ws/matches/{match.id}/", f"/ws/championships/{championship.id}/"):
+            socket = WebsocketCommunicator(application, path, [ORIGIN])
+            assert await socket.connect() == (False, 4404)
 
     run(scenario)

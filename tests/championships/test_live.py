@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -49,7 +50,7 @@ class Listener:
 def recorded_goal(event_bus) -> RecordedEvent:
     match = MatchFactory.create()
     start(match)
-    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=9)
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=9)
     return event_bus.published()[-1]
 
 
@@ -94,7 +95,8 @@ def test_a_delivery_pushes_the_envelope_with_its_version_after_commit(
     assert [(m["stream_id"], m["version"]) for m in messages] == [
         (goal.stream_id, v) for v in (1, 2, 3)
     ]
-    assert json.loads(messages[-1]["text"]) == goal.envelope()  # type: ignore[arg-type]
+    # Pages are public: the domain facts, not the metadata (who acted, correlation ids)
+    assert json.loads(messages[-1]["text"]) == {**goal.envelope(), "metadata": {}}  # type: ignore[arg-type]
 
 
 def test_nothing_is_pushed_when_the_delivery_rolls_back(
@@ -186,3 +188,123 @@ def test_pushes_through_the_redis_layer_arrive_in_order(settings):
         return [(await layer.receive(channel))["version"] for _ in range(count)]
 
     assert async_to_sync(page_receives)(3) == [1, 2, 3]
+
+
+# --- push on commit, and claims ------------------------------------------------------
+
+
+@pytest.fixture
+def redis_layer(settings) -> None:
+    configured: dict[str, Any] = dict(project_settings.CHANNEL_LAYERS["default"])
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **configured,
+            "CONFIG": {**configured["CONFIG"], "prefix": f"test-{uuid.uuid4().hex}"},
+        }
+    }
+
+
+@pytest.mark.redis
+def test_the_committing_process_pushes_a_live_event_and_claims_it(
+    event_bus, redis_layer, django_capture_on_commit_callbacks
+):
+    goal = recorded_goal(event_bus)
+
+    async def page_receives() -> dict[str, Any]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(live.match_group(goal.stream_id), channel)
+        await asyncio.get_running_loop().run_in_executor(None, live.push_committed, [goal])
+        return dict(await asyncio.wait_for(layer.receive(channel), 10))
+
+    pushed = async_to_sync(page_receives)()
+
+    assert (pushed["stream_id"], pushed["version"]) == (goal.stream_id, goal.version)
+    assert json.loads(pushed["text"])["event_type"] == "GoalScored"
+    assert live.claim([goal]) == []  # nobody pushes it again
+
+
+@pytest.mark.redis
+def test_the_live_pusher_skips_an_event_its_committing_process_pushed(
+    event_bus, redis_layer, django_capture_on_commit_callbacks, monkeypatch
+):
+    pushed_first = recorded_goal(event_bus)
+    match = MatchFactory.create()
+    start(match)
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=30)
+    later = event_bus.published()[-1]
+    sent: list[list[tuple[str, dict[str, Any]]]] = []
+    monkeypatch.setattr(live, "send", sent.append)
+    live.claim([pushed_first])  # as push_committed does before it sends
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        live.push_batch([pushed_first, later])
+
+    assert [[m["version"] for _, m in batch] for batch in sent] == [[later.version] * 2]
+    assert {group for batch in sent for group, _ in batch} == {
+        live.match_group(later.stream_id),
+        live.championship_group(match.championship_id),
+    }
+
+
+def test_without_redis_claims_every_event_is_pushed(event_bus, settings, monkeypatch):
+    goal = recorded_goal(event_bus)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr(live, "_claims", live._Claims())
+
+    assert live.claim([goal]) == [goal]
+
+
+def test_push_on_commit_never_raises_and_counts_the_failure(event_bus, redis_layer, monkeypatch):
+    goal = recorded_goal(event_bus)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("layer gone")
+
+    monkeypatch.setattr(live, "get_channel_layer", broken)
+    before = live.push_failures._value.get()
+
+    live.push_committed([goal])
+
+    assert live.push_failures._value.get() == before + 1
+
+
+def test_push_on_commit_leaves_unit_tests_in_memory_layer_to_the_pusher(event_bus):
+    goal = recorded_goal(event_bus)
+    page = Listener(live.match_group(goal.stream_id))
+
+    live.push_committed([goal])
+
+    assert page.received() == []
+    assert live.claim([goal]) == [goal]  # not claimed: the pusher will push it
+
+
+@pytest.mark.redis
+def test_in_a_web_process_the_push_on_commit_runs_on_its_event_loop(
+    event_bus, redis_layer, monkeypatch
+):
+    # The web process's loop (here: a thread's), where its pages' consumers are
+    goal = recorded_goal(event_bus)
+    monkeypatch.setattr(live, "_web", live._WebLoop())
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+
+        async def join() -> tuple[Any, str]:
+            live.serve_from(asyncio.get_running_loop())
+            layer = get_channel_layer()
+            channel = await layer.new_channel()
+            await layer.group_add(live.match_group(goal.stream_id), channel)
+            return layer, channel
+
+        layer, channel = asyncio.run_coroutine_threadsafe(join(), loop).result(10)
+
+        live.push_committed([goal])  # from a request thread
+
+        pushed = asyncio.run_coroutine_threadsafe(layer.receive(channel), loop).result(10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    assert (pushed["stream_id"], pushed["version"]) == (goal.stream_id, goal.version)
+    assert live.claim([goal]) == []

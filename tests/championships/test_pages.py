@@ -43,12 +43,12 @@ def test_home_shows_live_championships_first_with_their_scores(client):
     ChampionshipFactory.create(name="Aardvark Cup")
     match = MatchFactory.create(championship=ChampionshipFactory.create(name="Zebra League"))
     live(match)
-    commands.match_record_goal(**ids(match), team_id=match.away_team_id, minute=3)
+    commands.match_record_goal(**ids(match), team_id=match.away.id, minute=3)
 
     page = text(client.get("/"))
 
     assert page.index("Zebra League") < page.index("Aardvark Cup")
-    assert f"{match.home_team.name} 0\N{EN DASH}1 {match.away_team.name} Live" in page
+    assert f"{match.home.name} 0\N{EN DASH}1 {match.away.name} Live" in page
 
 
 def test_championship_page_shows_standings_and_results(client, event_bus):
@@ -93,15 +93,15 @@ def test_match_page_shows_the_score_status_and_timeline(client):
     match = MatchFactory.create()
     live(match)
     commands.match_record_goal(
-        **ids(match), team_id=match.home_team_id, minute=17, player="Ada", penalty=True
+        **ids(match), team_id=match.home.id, minute=17, player="Ada", penalty=True
     )
 
     response = client.get(f"/matches/{match.id}/")
 
     page = text(response)
     assert response.status_code == 200
-    assert f"{match.home_team.name} 1\N{EN DASH}0 {match.away_team.name}" in page
-    assert f"17\N{PRIME}Ada (pen.) \N{MIDDLE DOT} {match.home_team.name} 1\N{EN DASH}0" in page
+    assert f"{match.home.name} 1\N{EN DASH}0 {match.away.name}" in page
+    assert f"17\N{PRIME}Ada (pen.) \N{MIDDLE DOT} {match.home.name} 1\N{EN DASH}0" in page
     assert "0\N{PRIME}Kick-off" in page
     assert versions(response) == {str(match.id): 3}
     assert 'data-minute="0"' in response.content.decode()
@@ -148,3 +148,43 @@ def test_the_sse_stream_refuses_a_last_event_id_that_is_no_version(client, last_
     )
 
     assert response.status_code == 400
+
+
+def test_a_draft_championships_pages_and_sse_stream_are_404(client):
+    match = MatchFactory.create()
+    commands.championship_update(
+        actor_id=match.championship.owner_id,
+        championship_id=match.championship_id,
+        visibility="draft",
+    )
+
+    assert client.get(f"/championships/{match.championship_id}/").status_code == 404
+    assert client.get(f"/matches/{match.id}/").status_code == 404
+    assert client.get(f"/api/v1/matches/{match.id}/stream/").status_code == 404
+    assert str(match.championship_id) not in client.get("/").content.decode()
+
+
+def test_the_table_shows_a_footnote_per_deduction(client, event_bus):
+    championship = ChampionshipFactory.create()
+    everton = TeamFactory.create(championship=championship, name="Everton")
+    TeamFactory.create(championship=championship, name="Fulham")
+    deduction = commands.team_deduct_points(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        team_id=everton.id,
+        points=10,
+        reason="financial rules",
+    )
+    commands.deduction_amend(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        deduction_id=deduction.id,
+        points=6,
+        reason="reduced on appeal",
+    )
+    event_bus.deliver()
+
+    page = client.get(f"/championships/{championship.id}/").content.decode()
+
+    assert "Everton: 6 points deducted (reduced on appeal)" in page
+    assert f'href="#deduction-{deduction.id}"' in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -54,11 +55,19 @@ def test_a_completed_match_updates_both_teams_and_the_order(championship, teams,
 
     event_bus.deliver()
 
+    # Ajax and Benfica are level on every criterion: they share second place (FIFA:
+    # until lots are drawn).
     assert table(championship) == [
         (1, "Dynamo", 1, 1, 0, 0, 3, 1, 3),
         (2, "Ajax", 1, 0, 1, 0, 0, 0, 1),
-        (3, "Benfica", 1, 0, 1, 0, 0, 0, 1),
+        (2, "Benfica", 1, 0, 1, 0, 0, 0, 1),
         (4, "Celtic", 1, 0, 0, 1, 1, 3, 0),
+    ]
+    assert [r.tied for r in Standing.objects.order_by("position", "team_name")] == [
+        False,
+        True,
+        True,
+        False,
     ]
     dynamo_row = Standing.objects.get(team_id=dynamo.id)
     assert (dynamo_row.goal_difference, dynamo_row.form, dynamo_row.away_goals_for) == (2, "W", 0)
@@ -176,9 +185,16 @@ def test_a_deduction_subtracts_points(championship, teams, event_bus):
     assert (ajax_row.points, ajax_row.points_deducted, ajax_row.position) == (-1, 4, 4)
 
 
-def test_a_withdrawn_team_ranks_last_and_keeps_its_results(championship, teams, event_bus):
+def test_a_withdrawn_team_ranks_last_and_keeps_its_results_under_award_remaining(
+    championship, teams, event_bus
+):
     ajax, benfica, *_ = teams
     play(championship, ajax, benfica, "5-0")
+    commands.championship_update(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        withdrawal_policy="award_remaining",
+    )
 
     commands.team_withdraw(
         actor_id=championship.owner_id, championship_id=championship.id, team_id=ajax.id
@@ -301,7 +317,9 @@ def test_rebuild_equals_the_live_projection(championship, teams, event_bus):
     assert standings_snapshot(championship.id) == live
     # created, 4 teams, 4 results, correction, award, deduction, rules
     assert replayed == 1 + 4 + 4 + 1 + 1 + 1 + 1
-    assert store.stream_version(f"standings-{championship.id}") == standings_version
+    # The rebuilt table is published (one group): readers see a new version at once.
+    assert store.stream_version(f"standings-{championship.id}") == standings_version + 1
+    assert selectors.standings_version(championship_id=championship.id) == standings_version + 1
     play(championship, ajax, celtic, "1-0")
     assert event_bus.deliver() > 0
 
@@ -363,12 +381,44 @@ def test_selectors_find_a_championship_and_its_match_or_say_not_found(championsh
 
     found = selectors.match_get(championship_id=championship.id, match_id=match.id)
 
-    assert found.home_team.name == "Ajax"
+    assert found.home.name == "Ajax"
     assert selectors.championship_get(championship_id=championship.id) == championship
     with pytest.raises(NotFound):
-        selectors.match_get(
-            championship_id=championship.id,
-            match_id="nope",  # type: ignore[arg-type]
-        )
+        selectors.match_get(championship_id=championship.id, match_id=uuid.uuid4())
     with pytest.raises(NotFound):
         selectors.championship_get(championship_id=uuid.uuid4())
+
+
+def test_form_follows_the_order_matches_were_played_not_entered(championship, teams, event_bus):
+    ajax, benfica, celtic, _ = teams
+    early = commands.match_schedule(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        home_team_id=ajax.id,
+        away_team_id=benfica.id,
+        round=1,
+        kickoff=datetime(2025, 3, 1, 15, tzinfo=UTC),
+    )
+    late = commands.match_schedule(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        home_team_id=ajax.id,
+        away_team_id=celtic.id,
+        round=2,
+        kickoff=datetime(2025, 3, 8, 15, tzinfo=UTC),
+    )
+    # The later match's result is entered first, the earlier match's afterwards.
+    for match, score in ((late, (0, 1)), (early, (2, 0))):
+        commands.match_complete(
+            actor_id=championship.owner_id,
+            championship_id=championship.id,
+            match_id=match.id,
+            home_score=score[0],
+            away_score=score[1],
+        )
+    event_bus.deliver()
+
+    assert Standing.objects.get(team_id=ajax.id).form == "WL"  # played W, then L
+    live = standings_snapshot(championship.id)
+    projections.rebuild_standings(championship.id)
+    assert standings_snapshot(championship.id) == live

@@ -152,6 +152,7 @@ def test_head_to_head_is_only_computed_for_tied_teams():
                 "head_to_head_points",
                 "head_to_head_goal_difference",
                 "head_to_head_goals_for",
+                "fair_play",
             ),
         ),
         (

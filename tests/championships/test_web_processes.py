@@ -1,4 +1,4 @@
-"""Live updates across real processes: two daphne web processes sharing the Redis channel
+"""Live updates across real processes: web processes as deployed sharing the Redis channel
 layer, a real Celery worker running the live pusher, PostgreSQL."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import socket
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,9 +18,11 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from championships.models import Match
+from events import store
 from tests.championships.conftest import live
 from tests.championships.factories import MatchFactory
 from tests.championships.servers import WebServer
+from tests.championships.test_concurrency import together
 from tests.events.workers import Worker
 
 pytestmark = [
@@ -82,12 +85,15 @@ def live_match() -> Match:
     return Match.objects.select_related("championship__owner").get(id=match.id)
 
 
-def test_a_page_on_one_web_process_gets_a_goal_written_through_the_other(
-    web_servers: Callable[[str], WebServer], workers: Callable[..., Worker], live_match: Match
+PUSHER_ONLY = {"LIVE_PUSH_ON_COMMIT": "0"}
+
+
+def test_the_live_pusher_brings_a_goal_written_through_one_web_process_to_a_page_on_another(
+    web_servers: Callable[..., WebServer], workers: Callable[..., Worker], live_match: Match
 ):
-    # Given a worker, two web processes, and a page connected to the first
+    # Given a worker, two web processes that leave pushes to it, a page on the first
     workers("pusher", REDIS_BROKER).wait_ready()
-    first, second = web_servers("first"), web_servers("second")
+    first, second = web_servers("first", PUSHER_ONLY), web_servers("second", PUSHER_ONLY)
     with open_page(first, live_match) as page:
         # When a goal is posted to the second
         post_goal(second, live_match, minute=61)
@@ -99,8 +105,27 @@ def test_a_page_on_one_web_process_gets_a_goal_written_through_the_other(
     assert pushed["payload"]["minute"] == 61
 
 
+def test_without_a_worker_the_web_process_that_wrote_a_goal_pushes_it_to_every_page(
+    web_servers: Callable[..., WebServer], live_match: Match
+):
+    # Given two web processes, no worker at all, a page on the first
+    first, second = web_servers("first"), web_servers("second")
+    with open_page(first, live_match) as page:
+        # When a goal is posted to the second
+        post_goal(second, live_match, minute=12)
+
+        # Then the second pushed it on commit, through the shared layer, once
+        pushed = receive(page)
+        assert (pushed["stream_id"], pushed["version"]) == (
+            str(live_match.id),
+            live_match.version + 1,
+        )
+        post_goal(second, live_match, minute=13)
+        assert receive(page)["version"] == live_match.version + 2
+
+
 def test_a_connection_that_breaks_the_protocol_does_not_disturb_the_others(
-    web_servers: Callable[[str], WebServer], workers: Callable[..., Worker], live_match: Match
+    web_servers: Callable[..., WebServer], workers: Callable[..., Worker], live_match: Match
 ):
     # Given a page on a web process
     workers("pusher", REDIS_BROKER).wait_ready()
@@ -138,7 +163,7 @@ def sse_events(response: Any, count: int) -> list[tuple[int, dict[str, Any]]]:
 
 
 def test_the_sse_stream_resumes_after_last_event_id_then_sends_live_events(
-    web_servers: Callable[[str], WebServer], workers: Callable[..., Worker], live_match: Match
+    web_servers: Callable[..., WebServer], workers: Callable[..., Worker], live_match: Match
 ):
     # Given a client that has seen version 1 of a live match (scheduled, started)
     workers("pusher", REDIS_BROKER).wait_ready()
@@ -162,7 +187,7 @@ def test_the_sse_stream_resumes_after_last_event_id_then_sends_live_events(
 
 
 def test_an_idle_page_stays_connected_past_a_redis_socket_timeout(
-    web_servers: Callable[[str], WebServer], workers: Callable[..., Worker], live_match: Match
+    web_servers: Callable[..., WebServer], workers: Callable[..., Worker], live_match: Match
 ):
     # Regression: with the list-based layer, 5 s blocking pops raced redis-py's 5 s socket
     # timeout and idle consumers died under load ("Timeout reading from ...").
@@ -177,3 +202,34 @@ def test_an_idle_page_stays_connected_past_a_redis_socket_timeout(
 
         assert receive(page)["version"] == live_match.version + 1
     assert "Timeout reading" not in server.log()
+
+
+def test_eight_concurrent_goals_without_if_match_all_succeed_across_two_web_processes(
+    web_servers: Callable[[str], WebServer], live_match: Match
+) -> None:
+    """No goal conflicts with another: a command given no expected_version re-reads and
+    retries (backoff and jitter, until a deadline), so none reaches the client as a 409."""
+    first, second = web_servers("first"), web_servers("second")
+    servers = [first, second] * 4
+
+    outcomes = together(
+        *(
+            lambda s=s, minute=minute: _goal_status(s, live_match, minute)
+            for minute, s in enumerate(servers, start=1)
+        )
+    )
+
+    assert outcomes == [200] * 8
+    versions = [e.version for e in store.load(str(live_match.id))]
+    assert versions == list(range(1, versions[-1] + 1))
+    refreshed = Match.objects.get(id=live_match.id)
+    assert refreshed.home_score == 8
+    assert refreshed.version == live_match.version + 8
+
+
+def _goal_status(server: WebServer, match: Match, minute: int) -> int:
+    try:
+        post_goal(server, match, minute)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    return 200

@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.decorators import api_view, permission_classes, schema
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from championships.api.errors import BadRequest
 from championships.api.etags import etag
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+@schema(None)
+def not_found(request: Request, *args: Any, **kwargs: Any) -> Response:
+    """Any /api/v1/ URL no route matches, a malformed id included: a JSON 404."""
+    raise NotFound(f"no such resource: {request.path}")
 
 
 def actor(request: Request) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -13,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from championships import commands, selectors
+from championships.aggregates.bracket import DrawOptions
 from championships.api import schema
-from championships.api import selectors as api_selectors
 from championships.api import serializers as s
 from championships.api.etags import expected_version, not_modified
 from championships.api.idempotency import idempotent
@@ -34,7 +35,8 @@ class ChampionshipListView(generics.ListAPIView[Championship]):
 
     def get_queryset(self) -> QuerySet[Championship]:
         request = self.request
-        return api_selectors.championship_search(
+        return selectors.championship_search(
+            user=request.user,
             format=text_param(request, "format"),
             season=text_param(request, "season"),
             search=text_param(request, "search"),
@@ -77,8 +79,8 @@ class ChampionshipDetailView(generics.GenericAPIView[Championship]):
         parameters=[schema.IF_NONE_MATCH, schema.ETAG],
         responses={200: s.ChampionshipSerializer, 304: None, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         return not_modified(request, championship.version) or with_etag(
             _championship_out(championship), championship.version
         )
@@ -89,11 +91,12 @@ class ChampionshipDetailView(generics.GenericAPIView[Championship]):
         responses={200: s.ChampionshipSerializer, **schema.WRITE_ERRORS},
         parameters=[schema.IF_MATCH, schema.ETAG],
     )
-    def patch(self, request: Request, pk: str) -> Response:
-        data = parse(s.ChampionshipUpdateSerializer, request).command_kwargs()
+    def patch(self, request: Request, pk: UUID) -> Response:
+        current = selectors.championship_get(championship_id=pk)
+        data = parse(s.ChampionshipUpdateSerializer, request, championship=current).command_kwargs()
         championship = commands.championship_update(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             expected_version=expected_version(request),
             **data,
         )
@@ -111,11 +114,11 @@ class OrganiserAddView(generics.GenericAPIView[Championship]):
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(s.OrganiserAddSerializer, request).validated_data
         championship = commands.championship_add_organiser(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             user_id=data["user"],
             expected_version=expected_version(request),
         )
@@ -127,7 +130,9 @@ class TeamListView(generics.ListAPIView[Team]):
     serializer_class = s.TeamSerializer
 
     def get_queryset(self) -> QuerySet[Team]:
-        championship = selectors.championship_get(championship_id=self.kwargs["pk"])
+        championship = selectors.championship_get_visible(
+            championship_id=self.kwargs["pk"], user=self.request.user
+        )
         return selectors.teams_for_championship(championship_id=championship.id)
 
     @extend_schema(
@@ -143,16 +148,16 @@ class TeamListView(generics.ListAPIView[Team]):
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(s.TeamRegisterSerializer, request).validated_data
         team = commands.team_register(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             name=data["name"],
             group=data["group"],
             expected_version=expected_version(request),
         )
-        version = api_selectors.championship_version(championship_id=pk)
+        version = selectors.championship_version(championship_id=pk)
         return with_etag(s.TeamSerializer(team).data, version, 201)
 
 
@@ -161,24 +166,33 @@ class FixturesGenerateView(generics.GenericAPIView[Match]):
     serializer_class = s.FixturesGenerateSerializer
 
     @extend_schema(
-        summary="Generate the round robin (per group for the groups format)",
+        summary="Generate the round robin (per group), or draw the bracket (knockout formats)",
         request=s.FixturesGenerateSerializer,
         responses={201: s.FixturesGeneratedSerializer, **schema.WRITE_ERRORS},
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(s.FixturesGenerateSerializer, request).validated_data
         matches = commands.fixtures_generate(
             actor_id=actor(request),
-            championship_id=pk,  # type: ignore[arg-type]
+            championship_id=pk,
             double_round_robin=data["double_round_robin"],
             first_kickoff=data["first_kickoff_at"],
             days_between_rounds=data["days_between_rounds"],
+            draw=DrawOptions(
+                seeding=data["seeding"],
+                third_place_match=data["third_place_match"],
+                legs=data.get("legs", 1),
+                away_goals=data["away_goals"],
+                qualifiers_per_group=data["qualifiers_per_group"],
+                knockout_slots=data["knockout_slots"],
+                seeds=data["seeds"],
+            ),
             expected_version=expected_version(request),
         )
         listed = selectors.matches_for_championship(championship_id=matches[0].championship_id)
-        version = api_selectors.championship_version(championship_id=pk)
+        version = selectors.championship_version(championship_id=pk)
         return with_etag({"matches": s.MatchSerializer(listed, many=True).data}, version, 201)
 
 
@@ -187,8 +201,10 @@ class MatchListView(generics.ListAPIView[Match]):
     serializer_class = s.MatchSerializer
 
     def get_queryset(self) -> QuerySet[Match]:
-        championship = selectors.championship_get(championship_id=self.kwargs["pk"])
-        return api_selectors.matches_filtered(
+        championship = selectors.championship_get_visible(
+            championship_id=self.kwargs["pk"], user=self.request.user
+        )
+        return selectors.matches_filtered(
             championship_id=championship.id,
             round=int_param(self.request, "round", minimum=1, maximum=MAX_ROUND),
             status=text_param(self.request, "status"),
@@ -210,8 +226,8 @@ class MatchListView(generics.ListAPIView[Match]):
         parameters=[schema.IF_MATCH, schema.IDEMPOTENCY_KEY, schema.ETAG],
     )
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def post(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get(championship_id=pk)
         data = parse(
             s.MatchScheduleSerializer, request, championship_id=championship.id
         ).validated_data
@@ -222,8 +238,9 @@ class MatchListView(generics.ListAPIView[Match]):
             away_team_id=data["away_team"].id,
             round=data.get("round"),
             kickoff=data.get("kickoff_at"),
+            allow_duplicate=data["allow_duplicate"],
             expected_version=expected_version(request),
         )
         location = reverse("api:match-detail", args=[match.id])
-        body = s.MatchDetailSerializer(api_selectors.match_with_teams(match_id=match.id)).data
+        body = s.MatchDetailSerializer(selectors.match_with_teams(match_id=match.id)).data
         return with_etag(body, match.version, 201, Location=location)

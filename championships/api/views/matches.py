@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar
+from uuid import UUID
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from championships import commands
+from championships import commands, selectors
 from championships.api import schema
-from championships.api import selectors as api_selectors
 from championships.api import serializers as s
 from championships.api.caching import cache_get, cache_set, match_key
 from championships.api.etags import expected_version, not_modified
@@ -22,24 +22,21 @@ from championships.models import Match
 
 
 def written_match_body(match: Match) -> dict[str, Any]:
-    """The body of a match a command just wrote: the row it returns (teams included) is
-    all of one version, so it is serialised as it is (its goals are one query) and
-    cached for the readers of that version."""
-    body = s.match_detail_json(match)
-    cache_set(match_key(match.id, match.version), body)
-    return body
+    """The body of a match a command just wrote: the row it returns (teams and goals
+    included) is all of one version, so it is serialised as it is, with no query."""
+    return s.match_detail_json(match)
 
 
-def match_body(match_id: object, version: int) -> tuple[dict[str, Any], int]:
+def match_body(match_id: UUID, version: int) -> tuple[dict[str, Any], int]:
     """The match as JSON and its version (``version`` or newer); from the cache when
     there."""
     key = match_key(match_id, version)
     body = cache_get(key)
     if body is None:
-        match = api_selectors.match_with_teams(match_id=match_id)  # type: ignore[arg-type]
+        match = selectors.match_with_teams(match_id=match_id)
         body = s.match_detail_json(match)
         # Cache only a body that is all of one version (no goal committed meanwhile).
-        if match.version == version == api_selectors.match_version(match_id=match_id):  # type: ignore[arg-type]
+        if match.version == version == selectors.match_version(match_id=match_id):
             cache_set(key, body)
         version = match.version
     return body, version
@@ -54,8 +51,8 @@ class MatchDetailView(generics.GenericAPIView[Match]):
         parameters=[schema.IF_NONE_MATCH, schema.ETAG],
         responses={200: s.MatchDetailSerializer, 304: None, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        version = api_selectors.match_version(match_id=pk)
+    def get(self, request: Request, pk: UUID) -> Response:
+        version = selectors.match_version_visible(match_id=pk, user=request.user)
         unchanged = not_modified(request, version)
         if unchanged is not None:
             return unchanged
@@ -76,12 +73,10 @@ class MatchActionView(generics.GenericAPIView[Match]):
         return data
 
     @idempotent
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: UUID) -> Response:
         data = parse(self.serializer_class, request).validated_data
-        championship_id = api_selectors.match_championship_id(match_id=pk)
         match = type(self).command(
             actor_id=actor(request),
-            championship_id=championship_id,
             match_id=pk,
             expected_version=expected_version(request),
             **self.arguments(dict(data)),
@@ -125,16 +120,28 @@ class MatchClockView(MatchActionView):
     serializer_class = s.MatchUpdateSerializer
 
 
+def _penalties(data: dict[str, Any]) -> dict[str, Any]:
+    pens = data.pop("penalties", None)
+    data["penalties"] = None if pens is None else (pens["home"], pens["away"])
+    return data
+
+
 @_action("Final whistle; a scheduled or postponed match needs both scores", s.CompleteSerializer)
 class MatchCompleteView(MatchActionView):
     command = commands.match_complete
     serializer_class = s.CompleteSerializer
+
+    def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        return _penalties(data)
 
 
 @_action("Correct a recorded result", s.CorrectSerializer)
 class MatchCorrectView(MatchActionView):
     command = commands.match_correct_result
     serializer_class = s.CorrectSerializer
+
+    def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        return _penalties(data)
 
 
 @_action("Postpone (or abandon a live match)", s.PostponeSerializer)
@@ -161,3 +168,18 @@ class MatchAwardView(MatchActionView):
     def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
         data["awarded_to_team_id"] = data.pop("awarded_to")
         return data
+
+
+@_action("Change the kickoff of a match not yet started", s.RescheduleSerializer)
+class MatchRescheduleView(MatchActionView):
+    command = commands.match_reschedule
+    serializer_class = s.RescheduleSerializer
+
+    def arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"kickoff": data["kickoff_at"]}
+
+
+@_action("Swap home and away of a match not yet started", None)
+class MatchSwapView(MatchActionView):
+    command = commands.match_swap_venues
+    serializer_class = _Empty

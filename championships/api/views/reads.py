@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,6 @@ from rest_framework.response import Response
 
 from championships import selectors
 from championships.api import exports, schema
-from championships.api import selectors as api_selectors
 from championships.api import serializers as s
 from championships.api.caching import cache_get, cache_set, standings_key
 from championships.api.etags import not_modified
@@ -27,43 +27,29 @@ FEED_MAX_LIMIT = 1000
 MAX_POSITION = 2**63 - 1
 
 
-def _standing(row: Standing) -> dict[str, Any]:
-    return {
-        "position": row.position,
-        "group": row.group,
-        "team": {"id": str(row.team_id), "name": row.team_name},
-        "played": row.played,
-        "won": row.won,
-        "drawn": row.drawn,
-        "lost": row.lost,
-        "goals_for": row.goals_for,
-        "goals_against": row.goals_against,
-        "goal_difference": row.goal_difference,
-        "points_deducted": row.points_deducted,
-        "points": row.points,
-        "form": row.form,
-        "withdrawn": row.withdrawn,
-    }
-
-
 def standings_body(championship_id: UUID, version: int) -> dict[str, Any]:
-    """The tables at ``version`` (the standings stream's) as JSON; from the cache when
-    there."""
+    """The tables at ``version`` (the standings stream's) as JSON, built by
+    ``StandingsSerializer``; from the cache when there."""
     key = standings_key(championship_id, version)
     body = cache_get(key)
     if body is None:
-        rows = [
-            _standing(r)
-            for r in selectors.standings_for_championship(championship_id=championship_id)
-        ]
-        body = {
-            "championship": str(championship_id),
-            "version": version,
-            "groups": list(dict.fromkeys(r["group"] for r in rows)),
-            "rows": rows,
-        }
+        rows = list(selectors.standings_for_championship(championship_id=championship_id))
+        notes = selectors.deduction_notes_for_championship(championship_id=championship_id)
+        body = json.loads(
+            json.dumps(
+                s.StandingsSerializer(
+                    {
+                        "championship": championship_id,
+                        "version": version,
+                        "groups": list(dict.fromkeys(r.group for r in rows)),
+                        "rows": rows,
+                        "deductions": notes,
+                    }
+                ).data
+            )
+        )
         # Cache only tables read wholly at this version (no delivery committed meanwhile).
-        if api_selectors.standings_version(championship_id=championship_id) == version:
+        if selectors.standings_version(championship_id=championship_id) == version:
             cache_set(key, body)
     return body
 
@@ -77,8 +63,10 @@ class StandingsView(generics.GenericAPIView[Standing]):
         parameters=[schema.IF_NONE_MATCH, schema.ETAG],
         responses={200: s.StandingsSerializer, 304: None, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship_id, version = api_selectors.championship_standings_version(championship_id=pk)
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship_id, version = selectors.championship_standings_version(
+            championship_id=pk, user=request.user
+        )
         unchanged = not_modified(request, version)
         if unchanged is not None:
             return unchanged
@@ -91,6 +79,8 @@ class EventFeedView(generics.GenericAPIView[Standing]):
 
     @extend_schema(
         summary="The championship's events (its own, its matches', its standings') in order",
+        description="Each event's metadata (which organiser acted, correlation ids) is "
+        "shown only to the championship's organisers; others get metadata {}.",
         parameters=[
             OpenApiParameter(
                 "after",
@@ -105,16 +95,21 @@ class EventFeedView(generics.GenericAPIView[Standing]):
         ],
         responses={200: s.EventFeedSerializer, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         after = int_param(request, "after", maximum=MAX_POSITION) or 0
         limit = int_param(request, "limit", minimum=1, maximum=FEED_MAX_LIMIT) or FEED_LIMIT
-        recorded = api_selectors.championship_events(
+        recorded = selectors.championship_events(
             championship_id=championship.id, after=after, limit=limit
         )
         return Response(
             {
-                "events": api_selectors.envelopes(recorded),
+                "events": selectors.envelopes(
+                    recorded,
+                    with_metadata=selectors.championship_organised_by(
+                        championship=championship, user=request.user
+                    ),
+                ),
                 "next_after": recorded[-1].feed_position if recorded else after,
                 "has_more": len(recorded) == limit,
             }
@@ -143,8 +138,8 @@ class FixturesICalendarView(_ExportView):
         summary="Fixtures as an iCalendar feed (RFC 5545)",
         responses={(200, "text/calendar"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         matches = selectors.matches_for_championship(championship_id=championship.id)
         body = exports.fixtures_ics(championship, matches, host=request.get_host().split(":")[0])
         return Response(body, content_type="text/calendar; charset=utf-8")
@@ -158,8 +153,8 @@ class FixturesCSVView(_ExportView):
         summary="Fixtures as CSV",
         responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         matches = selectors.matches_for_championship(championship_id=championship.id)
         return _attachment(exports.fixtures_csv(matches), "fixtures.csv")
 
@@ -172,9 +167,9 @@ class StandingsCSVView(_ExportView):
         summary="Standings as CSV",
         responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
-        version = api_selectors.standings_version(championship_id=championship.id)
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
+        version = selectors.standings_version(championship_id=championship.id)
         body = standings_body(championship.id, version)
         return _attachment(exports.standings_csv(body["rows"]), "standings.csv")
 

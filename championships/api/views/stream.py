@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 
 from championships import live
 from championships.consumers import MAX_VERSION
-from championships.models import Match
+from championships.models import Match, Visibility
 from events import store
 
 POLL_SECONDS = 5.0
@@ -44,12 +44,11 @@ def _frame(recorded: store.RecordedEvent) -> str:
 
 
 @require_GET
-async def match_stream(request: HttpRequest, pk: str) -> HttpResponseBase:
-    try:
-        match_id = UUID(pk)
-    except ValueError:
-        match_id = None
-    if match_id is None or not await Match.objects.filter(id=match_id).aexists():
+async def match_stream(request: HttpRequest, pk: UUID) -> HttpResponseBase:
+    match_id = pk  # parsed by the URL's converter (a malformed id matches no route)
+    # A public channel: a draft championship's matches are not streamed.
+    published = Match.objects.filter(id=match_id, championship__visibility=Visibility.PUBLISHED)
+    if not await published.aexists():
         return JsonResponse({"detail": f"match {pk} does not exist"}, status=404)
     after = _after(request)
     if after is None:

@@ -96,7 +96,7 @@ class Command(BaseCommand):
             actor_id=owner_id,
             championship_id=championship.id,
             match_id=live.id,
-            team_id=live.home_team_id,
+            team_id=live.home.id,
             minute=17,
             player="A. Demo",
         )

@@ -35,7 +35,7 @@ class Command(BaseCommand):
             "match_id": match.id,
         }
         base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/matches/{match.id}/"
-        self.stdout.write(f"{match.home_team.name} v {match.away_team.name}: watch at {base}")
+        self.stdout.write(f"{match.home.name} v {match.away.name}: watch at {base}")
         if match.status != MatchStatus.LIVE:
             commands.match_start(**ids)
             self.stdout.write("Kick-off")
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             if minute % 15 == 0:
                 commands.match_update(**ids, minute=minute)
             for _ in range(goal_minutes.count(minute)):
-                team = rng.choice([match.home_team, match.away_team])
+                team = rng.choice([match.home, match.away])
                 scored = commands.match_record_goal(
                     **ids, team_id=team.id, minute=minute, player=f"Player {rng.randint(2, 11)}"
                 )

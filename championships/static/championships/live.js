@@ -221,6 +221,16 @@
     return reason ? text + ": " + reason : text;
   }
 
+  var CARDS = { yellow: "Yellow card", second_yellow: "Second yellow card", red: "Red card" };
+
+  function resultExtra(p) {
+    var text = p.extra_time ? " a.e.t." : "";
+    if (p.penalties_home !== null && p.penalties_home !== undefined) {
+      text += " (" + score(p.penalties_home, p.penalties_away) + " pens)";
+    }
+    return text;
+  }
+
   function timelineEntry(envelope, homeTeamId) {
     var p = envelope.payload;
     switch (envelope.event_type) {
@@ -234,10 +244,17 @@
             score(p.home_score, p.away_score)
         };
       }
+      case "CardShown":
+        return {
+          minute: p.minute, kind: "card-" + p.card, side: p.team_id === homeTeamId ? "home" : "away",
+          text: (CARDS[p.card] || p.card) + ": " + (p.player || "unnamed") + " \u00b7 " + teamName(p.team_id)
+        };
+      case "TeamAdvanced":
+        return { minute: null, kind: "note", side: "", text: (teamName(p.team_id) || "A team") + " goes through" };
       case "MatchCompleted":
-        return { minute: null, kind: "end", side: "", text: "Full time " + score(p.home_score, p.away_score) };
+        return { minute: null, kind: "end", side: "", text: "Full time " + score(p.home_score, p.away_score) + resultExtra(p) };
       case "MatchResultCorrected":
-        return { minute: null, kind: "note", side: "", text: withReason("Result corrected to " + score(p.home_score, p.away_score), p.reason) };
+        return { minute: null, kind: "note", side: "", text: withReason("Result corrected to " + score(p.home_score, p.away_score) + resultExtra(p), p.reason) };
       case "MatchAwarded":
         return { minute: null, kind: "note", side: "", text: withReason("Awarded " + score(p.home_score, p.away_score), p.reason) };
       case "MatchPostponed":
@@ -311,6 +328,40 @@
     }, attempt ? 1000 * attempt : 150);
   }
 
+  var bracketRequest = 0;
+  var bracketTimer = null;
+
+  // The bracket (knockout formats) is swapped in whole after a result or an advancement.
+  function refreshBracket(attempt) {
+    if (!document.querySelector("[data-bracket]")) {
+      return;
+    }
+    clearTimeout(bracketTimer);
+    bracketTimer = setTimeout(function () {
+      var request = ++bracketRequest;
+      each("[data-bracket]", function (section) {
+        fetch(section.getAttribute("data-bracket-url"), { headers: { Accept: "text/html" } })
+          .then(function (response) {
+            if (!response.ok) {
+              throw new Error("HTTP " + response.status);
+            }
+            return response.text();
+          })
+          .then(function (html) {
+            if (request === bracketRequest) {
+              section.innerHTML = html;
+              section.setAttribute("data-bracket-refreshed", String(request));
+            }
+          })
+          .catch(function () {
+            if ((attempt || 0) < 5) {
+              refreshBracket((attempt || 0) + 1);
+            }
+          });
+      });
+    }, attempt ? 1000 * attempt : 150);
+  }
+
   function positions(section) {
     var found = {};
     Array.prototype.forEach.call(section.querySelectorAll("tr[data-team]"), function (row, i) {
@@ -360,6 +411,10 @@
       case "StandingsUpdated":
         refreshStandings(0);
         break;
+    }
+    if (/^(MatchStarted|GoalScored|MatchCompleted|MatchResultCorrected|MatchAwarded|TeamAdvanced)$/
+        .test(envelope.event_type)) {
+      refreshBracket(0);
     }
     if (envelope.stream_type === "match") {
       addToTimeline(envelope);

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
@@ -156,7 +157,10 @@ def redis_cache() -> Iterator[None]:
 
 @pytest.mark.redis
 def test_throttles_count_in_redis(redis_cache, anonymous, user):
-    with _rates(login="2/min"):
+    # Three attempts in one window (each hashes a password: on a busy machine they
+    # could otherwise straddle the start of a minute, and count in two windows).
+    start_of_window = datetime.now(UTC).replace(second=1, microsecond=0)
+    with _rates(login="2/min"), time_machine.travel(start_of_window, tick=True):
         statuses = [_login(anonymous, user, "wrong").status_code for _ in range(3)]
 
     assert statuses == [400, 400, 429]
@@ -173,3 +177,90 @@ def test_requests_pass_when_the_throttles_cache_is_unreachable(anonymous, user):
         statuses = [_login(anonymous, user, "wrong").status_code for _ in range(3)]
 
     assert statuses == [400, 400, 400]
+
+
+# --- the token cache ---------------------------------------------------------------
+
+
+def _token_queries(queries: Any) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "authtoken_token" in q["sql"]]
+
+
+def test_a_checked_token_authenticates_from_the_cache_without_a_query(user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    key = Token.objects.create(user=user).key
+    client = _with_token(key)
+    client.get(url("championships/"))  # checked in the database, then cached
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url("championships/"), {"name": "Cached"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["owner"] == user.id
+    assert _token_queries(queries) == []
+
+
+def test_revoking_a_cached_token_signs_it_out_at_once(user):
+    key = Token.objects.create(user=user).key
+    client = _with_token(key)
+    assert client.get(url("championships/")).status_code == 200  # cached now
+
+    assert client.post(url("auth/token/revoke/")).status_code == 204
+
+    assert client.post(url("championships/"), {"name": "Nope"}, format="json").status_code == 401
+
+
+def test_deactivating_the_user_of_a_cached_token_signs_it_out_at_once(user):
+    key = Token.objects.create(user=user).key
+    client = _with_token(key)
+    assert client.get(url("championships/")).status_code == 200
+
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    assert client.post(url("championships/"), {"name": "Nope"}, format="json").status_code == 401
+
+
+def test_a_token_read_before_its_deletion_is_not_cached_again_after_it(user):
+    from championships.api.authentication import cached_token, remember_token
+
+    token = Token.objects.create(user=user)
+    stale = Token.objects.get(pk=token.pk)  # a request read it from the database...
+    token.delete()  # ...the token is revoked...
+    remember_token(stale)  # ...and that request tries to cache what it read
+
+    assert cached_token(stale.key) is None
+    assert _with_token(stale.key).post(url("auth/token/revoke/")).status_code == 401
+
+
+def test_a_cached_token_still_expires(user):
+    token = Token.objects.create(user=user)
+    client = _with_token(token.key)
+    assert client.get(url("championships/")).status_code == 200  # cached with its issue time
+    later = timezone.now() + timedelta(hours=settings.TOKEN_TTL_HOURS, minutes=1)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: later)
+        refused = client.post(url("auth/token/revoke/"))
+
+    assert refused.status_code == 401
+    assert "expired" in refused.json()["detail"]
+
+
+def test_without_the_cache_tokens_are_checked_in_the_database(user, settings):
+    from django.core.cache import caches
+
+    key = Token.objects.create(user=user).key
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    caches["default"].close()
+    try:
+        response = _with_token(key).post(url("championships/"), {"name": "No cache"}, format="json")
+    finally:
+        caches["default"].close()
+
+    assert response.status_code == 201

@@ -71,7 +71,7 @@ def test_create_anonymously_is_401_and_writes_nothing(anonymous):
     ("body", "field"),
     [
         ({}, "name"),
-        ({"name": "Cup", "format": "knockout"}, "format"),
+        ({"name": "Cup", "format": "swiss"}, "format"),
         ({"name": "Cup", "tiebreak_preset": "coin_toss"}, "tiebreak_preset"),
         ({"name": "Cup", "tiebreakers": ["alphabet"]}, "tiebreakers"),
         ({"name": "Cup", "points_for_win": "three"}, "points_for_win"),
@@ -110,7 +110,7 @@ def test_domain_rule_violation_is_400_with_detail(api):
     )
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "points must satisfy win >= draw >= loss"}
+    assert response.json() == {"points_for_draw": ["points must satisfy win >= draw >= loss"]}
     assert event_count() == before
 
 
@@ -174,12 +174,31 @@ def test_detail_with_current_if_none_match_is_304(anonymous, championship):
     assert response["ETag"] == f'"{championship.version}"'
 
 
-@pytest.mark.parametrize("pk", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
-def test_unknown_or_malformed_id_is_404_with_detail(anonymous, pk):
+def test_unknown_id_is_404_with_detail(anonymous):
+    pk = "00000000-0000-0000-0000-000000000000"
     response = anonymous.get(url(f"championships/{pk}/"))
 
     assert response.status_code == 404
     assert response.json() == {"detail": f"championship {pk} does not exist"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "championships/not-a-uuid/",
+        "championships/not-a-uuid/standings/",
+        "championships/12/teams/x/",
+        "matches/nope/",
+        "deductions/nope/amend/",
+        "no-such-endpoint/",
+    ],
+)
+def test_malformed_ids_and_unknown_urls_are_a_json_404(anonymous, path):
+    response = anonymous.get(url(path))
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": f"no such resource: /api/v1/{path}"}
 
 
 def test_patch_by_owner_changes_rules_and_bumps_etag(api, championship, event_bus):

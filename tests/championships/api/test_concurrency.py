@@ -84,3 +84,28 @@ def test_concurrent_completions_one_wins_the_rest_get_409(owner, match):
     assert sorted(r.status_code for r in responses) == [200, 409, 409, 409]
     completed = StoredEvent.objects.filter(stream_id=str(match.id), event_type="MatchCompleted")
     assert completed.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("header", ['W/"2"', '"1", "2"', '"2", W/"3"'])
+def test_a_weak_or_list_valued_if_match_is_412(api, match, header):
+    before = event_count()
+
+    response = api.post(url(f"matches/{match.id}/start/"), format="json", HTTP_IF_MATCH=header)
+
+    assert response.status_code == 412
+    assert "If-Match" in response.json()["detail"]
+    assert event_count() == before
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_in_the_api_is_a_json_500(api, match, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(match_views.MatchStartView, "command", broken)
+
+    response = api.post(url(f"matches/{match.id}/start/"), format="json")
+
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}

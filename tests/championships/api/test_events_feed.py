@@ -114,3 +114,18 @@ def test_an_undecodable_stored_event_is_marked_and_the_feed_goes_on(anonymous, c
     assert "payload is invalid" in broken[0]["error"]
     assert body["events"][-1]["event_type"] == "TeamRegistered"
     assert "undecoded" not in body["events"][-1]
+
+
+def test_metadata_is_for_organisers_only(anonymous, stranger, api, owner, championship, match):
+    api.post(url(f"matches/{match.id}/start/"), format="json", HTTP_X_CORRELATION_ID="corr-1")
+
+    public = _feed(anonymous, championship).json()["events"]
+    other = _feed(stranger, championship).json()["events"]
+    organiser = _feed(api, championship).json()["events"]
+
+    assert {str(e["metadata"]) for e in public} == {"{}"}
+    assert {str(e["metadata"]) for e in other} == {"{}"}
+    assert [e["payload"] for e in public] == [e["payload"] for e in organiser]
+    started = next(e for e in organiser if e["event_type"] == "MatchStarted")
+    assert started["metadata"]["user_id"] == str(owner.id)
+    assert started["metadata"]["correlation_id"] == "corr-1"

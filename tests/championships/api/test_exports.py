@@ -39,18 +39,25 @@ def test_fixtures_ics_is_a_valid_calendar(anonymous, championship, home, away):
     assert calendar["VERSION"] == "2.0"
     assert calendar["PRODID"]
     events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
-    assert set(events) == {f"match-{dated.id}@testserver", f"match-{undated.id}@testserver"}
+    # RFC 5545 requires DTSTART: a match without a kickoff is left out until it has one.
+    assert set(events) == {f"match-{dated.id}@testserver"}
+    assert f"match-{undated.id}@testserver" not in events
+    assert all("DTSTART" in e for e in calendar.walk("VEVENT"))
     first = events[f"match-{dated.id}@testserver"]
     assert str(first["SUMMARY"]) == "Home FC vs Away FC"
     assert first.decoded("DTSTART") == kickoff
     assert first.decoded("DTSTAMP")
-    assert "DTSTART" not in events[f"match-{undated.id}@testserver"]
 
 
 def test_fixtures_ics_folds_long_lines(anonymous, championship):
     home = TeamFactory.create(championship=championship, name=LONG_NAME)
     away = TeamFactory.create(championship=championship, name=LONG_NAME + " B")
-    MatchFactory.create(championship=championship, home_team=home, away_team=away)
+    MatchFactory.create(
+        championship=championship,
+        home_team=home,
+        away_team=away,
+        kickoff=datetime(2025, 4, 5, 15, 0, tzinfo=UTC),
+    )
 
     raw = anonymous.get(url(f"championships/{championship.id}/fixtures.ics")).content
 
@@ -98,7 +105,7 @@ def test_standings_csv(anonymous, championship, match, event_bus):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [(r["position"], r["team"], r["drawn"], r["points"], r["form"]) for r in rows] == [
         ("1", "Away FC", "1", "1", "D"),
-        ("2", "Home FC", "1", "1", "D"),
+        ("1", "Home FC", "1", "1", "D"),  # level on everything: they share first place
     ]
 
 
@@ -107,4 +114,33 @@ def test_export_of_an_unknown_championship_is_404(anonymous):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "championship nope does not exist"}
+    assert response.json() == {
+        "detail": "no such resource: /api/v1/championships/nope/fixtures.ics"
+    }
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)"])
+def test_csv_cells_that_look_like_formulas_are_neutralised(
+    anonymous, championship, away, event_bus, name
+):
+    team = TeamFactory.create(championship=championship, name=name)
+    match = MatchFactory.create(championship=championship, home_team=team, away_team=away)
+    commands.match_complete(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        match_id=match.id,
+        home_score=0,
+        away_score=3,
+    )
+    event_bus.deliver()
+
+    standings = anonymous.get(url(f"championships/{championship.id}/standings.csv"))
+    fixtures = anonymous.get(url(f"championships/{championship.id}/fixtures.csv"))
+
+    rows = list(csv.DictReader(io.StringIO(standings.content.decode())))
+    cleaned = " ".join(name.split())
+    row = next(r for r in rows if r["team"].endswith(cleaned))
+    assert row["team"] == "'" + cleaned
+    assert row["goal_difference"] == "-3"  # a number stays a number
+    fixture = next(csv.DictReader(io.StringIO(fixtures.content.decode())))
+    assert fixture["home_team"] == "'" + cleaned

@@ -70,3 +70,59 @@ def test_an_idempotency_key_with_control_characters_is_400(api, championship):
     )
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("patch", "championships/{c}/teams/{h}/", {"name": None}),
+        ("patch", "championships/{c}/teams/{h}/", {"name": "a\x00b"}),
+        ("patch", "championships/{c}/teams/{h}/", {"group": ["A"]}),
+        ("patch", "championships/{c}/teams/{h}/", ["name"]),
+        ("patch", "championships/{c}/", {"withdrawal_award_score": "3-0"}),
+        ("patch", "championships/{c}/", {"withdrawal_award_score": [3, 0, 1]}),
+        ("patch", "championships/{c}/", {"withdrawal_award_score": [int(HUGE), 0]}),
+        ("patch", "championships/{c}/", {"visibility": "secret"}),
+        ("post", "championships/{c}/teams/{h}/withdraw/", {"reason": "x" * 501}),
+        ("post", "championships/{c}/teams/{h}/withdraw/", {"reason": "r\x00"}),
+        (
+            "post",
+            "championships/{c}/deductions/",
+            {"team": "{h}", "points": int(HUGE), "reason": "r"},
+        ),
+        ("post", "championships/{c}/deductions/", {"team": "{h}", "points": "ten", "reason": "r"}),
+        ("post", "championships/{c}/deductions/", {"team": "{h}", "points": 1, "reason": "r\x00"}),
+        (
+            "post",
+            "championships/{c}/deductions/",
+            {"team": "{h}", "points": 1, "reason": "r", "effective_at": "99999-01-01T00:00:00Z"},
+        ),
+        ("post", "championships/{c}/deductions/", {"team": ["{h}"], "points": 1, "reason": "r"}),
+        ("post", "matches/{m}/reschedule/", {"kickoff_at": "9999-12-31T23:59:59-14:00"}),
+        ("post", "matches/{m}/reschedule/", {}),
+        (
+            "post",
+            "championships/{c}/matches/",
+            {"home_team": "{h}", "away_team": "{a}", "allow_duplicate": "maybe"},
+        ),
+    ],
+)
+def test_hostile_input_to_the_season_endpoints_is_a_client_error(
+    api, championship, match, home, away, method, path, body
+):
+    ids = {"c": championship.id, "m": match.id, "h": home.id, "a": away.id}
+
+    def fill(value: object) -> object:
+        if isinstance(value, str) and "{" in value:
+            return value.format(**ids)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    filled = {k: fill(v) for k, v in body.items()} if isinstance(body, dict) else body
+
+    response = getattr(api, method)(url(path.format(**ids)), filled, format="json")
+
+    assert response.status_code in (400, 404, 409)
+    assert response["Content-Type"] == "application/json"
+    assert response.json()

@@ -7,15 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from championships import commands
-from championships.api import selectors as api_selectors
+from championships import commands, selectors
 from championships.api.serializers import MatchDetailSerializer, match_detail_json
 
 pytestmark = pytest.mark.django_db
 
 
 def _both(match_id):
-    match = api_selectors.match_with_teams(match_id=match_id)
+    match = selectors.match_with_teams(match_id=match_id)
     return match_detail_json(match), dict(MatchDetailSerializer(match).data)
 
 

@@ -49,3 +49,89 @@ def test_docs_page_serves_swagger_ui_from_the_sidecar(anonymous):
     assert response.status_code == 200
     assert b"swagger-ui" in response.content
     assert b"/static/drf_spectacular_sidecar/" in response.content
+
+
+def _schema(client):
+    return client.get(url("schema/"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+def _request_schema(schema, path, method="post"):
+    body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return schema["components"]["schemas"][body["$ref"].split("/")[-1]]
+
+
+def test_schema_shows_the_limits_the_commands_enforce(anonymous):
+    schema = _schema(anonymous)
+
+    goal = _request_schema(schema, "/api/v1/matches/{id}/goals/")["properties"]
+    correct = _request_schema(schema, "/api/v1/matches/{id}/correct/")["properties"]
+    fixtures = _request_schema(schema, "/api/v1/championships/{id}/fixtures/")["properties"]
+    created = _request_schema(schema, "/api/v1/championships/")["properties"]
+    deduction = _request_schema(schema, "/api/v1/championships/{id}/deductions/")["properties"]
+
+    assert (goal["minute"]["minimum"], goal["minute"]["maximum"]) == (0, 150)
+    assert (correct["home_score"]["minimum"], correct["home_score"]["maximum"]) == (0, 999)
+    days = fixtures["days_between_rounds"]
+    assert (days["minimum"], days["maximum"]) == (0, 365)
+    win = created["points_for_win"]
+    assert (win["minimum"], win["maximum"]) == (0, 10)
+    assert created["tiebreakers"]["minItems"] == 1
+    assert (deduction["points"]["minimum"], deduction["points"]["maximum"]) == (1, 1000)
+
+
+def test_schema_documents_the_error_bodies(anonymous):
+    schema = _schema(anonymous)
+    responses = schema["paths"]["/api/v1/matches/{id}/goals/"]["post"]["responses"]
+
+    def ref(status):
+        content = responses[status]["content"]["application/json"]["schema"]
+        return schema["components"]["schemas"][content["$ref"].split("/")[-1]]
+
+    assert "current_version" in ref("409")["properties"]
+    assert "current_version" in ref("412")["properties"]
+    assert "non_field_errors" in ref("400")["properties"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("matches/{match}/goals/", {"team": "{home}", "minute": 151}, "minute"),
+        ("matches/{match}/complete/", {"home_score": 1000, "away_score": 0}, "home_score"),
+        (
+            "championships/{championship}/fixtures/",
+            {"days_between_rounds": 366},
+            "days_between_rounds",
+        ),
+        (
+            "championships/{championship}/fixtures/",
+            {"days_between_rounds": -1},
+            "days_between_rounds",
+        ),
+    ],
+)
+def test_out_of_range_input_is_a_400_on_its_field(
+    api, championship, match, home, path, body, field
+):
+    names = {"match": match.id, "home": home.id, "championship": championship.id}
+    body = {k: v.format(**names) if isinstance(v, str) else v for k, v in body.items()}
+
+    response = api.post(url(path.format(**names)), body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"points_for_win": 11},
+        {"points_for_loss": -1},
+        {"points_for_win": 1, "points_for_draw": 2},
+        {"tiebreakers": []},
+    ],
+)
+def test_bad_rules_are_a_400_per_field(api, championship, body):
+    response = api.patch(url(f"championships/{championship.id}/"), body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) <= {*body, "points_for_draw"}

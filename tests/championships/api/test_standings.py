@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from championships import projections
 from championships.api.caching import match_key, standings_key
 from tests.championships.api.conftest import url
 
@@ -178,3 +179,53 @@ def test_grouped_standings_carry_the_group_on_every_row(api, anonymous, owner, e
         ("B", 1),
         ("B", 2),
     ]
+
+
+def test_a_rebuild_is_visible_to_readers_at_once(anonymous, api, championship, match, event_bus):
+    _complete(api, match, 2, 1)
+    event_bus.deliver()
+    first = anonymous.get(url(f"championships/{championship.id}/standings/"))
+    etag = first["ETag"]
+
+    projections.rebuild_standings(championship.id)
+    again = anonymous.get(
+        url(f"championships/{championship.id}/standings/"), HTTP_IF_NONE_MATCH=etag
+    )
+
+    assert again.status_code == 200
+    assert again["ETag"] != etag
+    assert again.json()["rows"] == first.json()["rows"]
+    assert again.json()["version"] > first.json()["version"]
+
+
+def test_the_form_column_follows_kickoffs_not_entry_order(
+    anonymous, api, championship, home, away, event_bus
+):
+    first = api.post(
+        url(f"championships/{championship.id}/matches/"),
+        {
+            "home_team": str(home.id),
+            "away_team": str(away.id),
+            "round": 1,
+            "kickoff_at": "2025-03-01T15:00:00Z",
+        },
+        format="json",
+    ).json()["id"]
+    second = api.post(
+        url(f"championships/{championship.id}/matches/"),
+        {
+            "home_team": str(away.id),
+            "away_team": str(home.id),
+            "round": 2,
+            "kickoff_at": "2025-03-08T15:00:00Z",
+        },
+        format="json",
+    ).json()["id"]
+    # Round 2 entered first (a home loss), round 1 afterwards (a home win)
+    api.post(url(f"matches/{second}/complete/"), {"home_score": 2, "away_score": 0}, format="json")
+    api.post(url(f"matches/{first}/complete/"), {"home_score": 1, "away_score": 0}, format="json")
+    event_bus.deliver()
+
+    rows = anonymous.get(url(f"championships/{championship.id}/standings/")).json()["rows"]
+
+    assert {r["team"]["name"]: r["form"] for r in rows} == {"Home FC": "WL", "Away FC": "LW"}

@@ -37,7 +37,7 @@ def test_teams_of_an_unknown_championship_is_404(anonymous):
     response = anonymous.get(url("championships/nope/teams/"))
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "championship nope does not exist"}
+    assert response.json() == {"detail": "no such resource: /api/v1/championships/nope/teams/"}
 
 
 def test_register_a_duplicate_name_is_409(api, home, championship):
@@ -247,3 +247,16 @@ def test_matches_list_with_a_bad_round_is_400(anonymous, championship):
 
     assert response.status_code == 400
     assert response.json() == {"detail": "round must be an integer"}
+
+
+def test_fixtures_whose_rounds_would_pass_the_year_9999_are_a_400(api, championship, home, away):
+    TeamFactory.create(championship=championship, name="Third")
+
+    response = api.post(
+        url(f"championships/{championship.id}/fixtures/"),
+        {"first_kickoff_at": "9999-12-30T15:00:00Z", "days_between_rounds": 7},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "9999" in response.json()["detail"]

@@ -1,0 +1,135 @@
+"""The organisers' admin for the new formats: drawing a bracket with its options,
+knockout results with penalties, cards; player statistics read-only."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from championships import events as ev
+from championships.knockout_events import BracketDrawn, CardShown, LotsDrawn
+from championships.models import Match
+from tests.championships.api.test_admin import _action, browser, messages_of, organiser
+from tests.championships.factories import ChampionshipFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cup():
+    user = organiser()
+    championship = ChampionshipFactory.create(actor_id=user.id, name="My Cup", format="knockout")
+    for name in ("Lions", "Tigers", "Bears", "Wolves"):
+        TeamFactory.create(championship=championship, name=name)
+    return user, championship
+
+
+def test_the_draw_action_asks_for_the_options_then_draws_the_bracket(cup, event_bus):
+    me, championship = cup
+
+    asked = _action(browser(me), "championship", "draw_bracket", [championship.id])
+    drawn = _action(
+        browser(me),
+        "championship",
+        "draw_bracket",
+        [championship.id],
+        apply="yes",
+        seeding="standard",
+        third_place_match="on",
+        legs="1",
+        qualifiers_per_group="2",
+    )
+
+    assert b"My Cup 2024: draw the bracket" in asked.content
+    assert drawn.status_code == 302
+    assert any("4 matches scheduled" in m for m in messages_of(drawn))
+    rules = event_bus.published_data(BracketDrawn)[0]
+    assert (rules.seeding, rules.third_place_match) == ("standard", True)
+    page = browser(me).get(
+        reverse("admin:championships_championship_change", args=[championship.id])
+    )
+    assert b'id="knockout_rules-heading"' in page.content
+
+
+def test_a_knockout_result_with_penalties_and_a_card_through_the_admin(cup, event_bus):
+    me, championship = cup
+    _action(
+        browser(me),
+        "championship",
+        "draw_bracket",
+        [championship.id],
+        apply="yes",
+        seeding="bracket",
+        legs="1",
+        qualifiers_per_group="2",
+    )
+    semi = Match.objects.filter(championship=championship, bracket_round=1).first()
+    assert semi is not None
+
+    level = _action(
+        browser(me),
+        "match",
+        "complete_with_score",
+        [semi.id],
+        apply="yes",
+        home_score=1,
+        away_score=1,
+        extra_time="on",
+    )
+    _action(
+        browser(me),
+        "match",
+        "complete_with_score",
+        [semi.id],
+        apply="yes",
+        home_score=1,
+        away_score=1,
+        extra_time="on",
+        penalties_home=4,
+        penalties_away=2,
+    )
+    _action(
+        browser(me),
+        "match",
+        "show_card",
+        [semi.id],
+        apply="yes",
+        team_id=str(semi.home_team_id),
+        player="Davids",
+        minute=93,
+        card="yellow",
+    )
+
+    assert any("cannot end level" in m for m in messages_of(level))
+    completed = event_bus.assert_published(ev.MatchCompleted, match_id=semi.id).data
+    assert (completed.extra_time, completed.penalties_home, completed.penalties_away) == (
+        True,
+        4,
+        2,
+    )
+    assert event_bus.assert_published(CardShown, player="Davids", minute=93)
+    event_bus.deliver()
+    stats = browser(me).get(reverse("admin:championships_playermatchstat_changelist"))
+    assert b"Davids" in stats.content
+
+
+def test_lots_through_the_admin(event_bus):
+    me = organiser()
+    championship = ChampionshipFactory.create(actor_id=me.id, name="My League")
+    for name in ("Lions", "Tigers"):
+        TeamFactory.create(championship=championship, name=name)
+
+    response = _action(
+        browser(me),
+        "championship",
+        "draw_lots",
+        [championship.id],
+        apply="yes",
+        group="",
+        teams="tigers, Lions",
+    )
+
+    assert any("lots recorded" in m for m in messages_of(response))
+    drawn = event_bus.published_data(LotsDrawn)[0]
+    assert [t.name for t in championship.teams.filter(id__in=drawn.team_ids)] == ["Lions", "Tigers"]
+    assert drawn.team_ids[0] == championship.teams.get(name="Tigers").id
