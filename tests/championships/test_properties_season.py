@@ -197,8 +197,15 @@ def test_any_sequence_of_organiser_commands_leaves_standings_equal_to_a_recomput
     event_bus.deliver()
 
     assert projected(championship) == recomputed(championship)
-    positions = sorted(r.position for r in Standing.objects.filter(championship_id=championship.id))
-    assert positions == [1, 2, 3, 4]
+    rows = sorted(
+        Standing.objects.filter(championship_id=championship.id), key=lambda r: r.position
+    )
+    # Competition ranking ("1, 1, 3, 4"): a row shares the place above it (teams level on
+    # every criterion, marked tied) or has its own.
+    for place, row in enumerate(rows, start=1):
+        above = rows[place - 2].position if place > 1 else 1
+        assert row.position in (place, above)
+        assert row.tied == any(other.position == row.position for other in rows if other != row)
     live = standings_snapshot(championship.id)
     projections.rebuild_standings(championship.id)
     assert standings_snapshot(championship.id) == live

@@ -1,5 +1,5 @@
 """Standings rows say when teams are still level after every tie-break criterion
-(issue #9): the order among them is by name only until lots are drawn."""
+(issues #9, #10): they share a position until lots are drawn."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def test_teams_level_on_every_criterion_are_tied(anonymous, api, championship, e
     assert _rows(anonymous, championship) == [("C", False), ("B", False), ("A", False)]
 
 
-def test_a_goalless_table_is_all_tied_and_a_result_separates_it(anonymous, championship, event_bus):
+def test_a_table_before_any_result_is_not_tied_and_a_result_orders_it(
+    anonymous, championship, event_bus
+):
     a, b = (TeamFactory.create(championship=championship, name=n) for n in ("A", "B"))
     event_bus.deliver()
     before = _rows(anonymous, championship)
@@ -60,7 +62,8 @@ def test_a_goalless_table_is_all_tied_and_a_result_separates_it(anonymous, champ
     )
     event_bus.deliver()
 
-    assert before == [("A", True), ("B", True)]
+    # Before a ball is kicked nobody is level on anything yet: plain order, not tied.
+    assert before == [("A", False), ("B", False)]
     assert _rows(anonymous, championship) == [("B", False), ("A", False)]
     live = standings_snapshot(championship.id)
     projections.rebuild_standings(championship.id)
