@@ -18,14 +18,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from championships.models import Championship, Team
 from events.models import Checkpoint, EventStream, StoredEvent
 from sagas import entries, registration
 from sagas.events import SagaCompensationDone
-from sagas.models import CommandRecord, EntryWindow, Payment, SagaInstance, SagaStep, TeamEntry
+from sagas.models import (
+    CommandRecord,
+    EntryWindow,
+    Payment,
+    PlayerProfile,
+    SagaInstance,
+    SagaStep,
+    TeamEntry,
+)
 from sagas.payments import breaker, fake, signing
 from tests.championships.factories import ChampionshipFactory, UserFactory
 from tests.championships.servers import WebServer
@@ -157,7 +164,7 @@ def test_registration_happy_path_end_to_end(stack: Stack) -> None:
 
     stack.wait(completed(user_id), "alice's registration to complete")
 
-    profile = User.objects.get(id=user_id).player_profile
+    profile = PlayerProfile.objects.get(user_id=user_id)
     assert profile.league_id == league.id
     assert stack.emails() == [("alice@example.com", "Welcome to Players")]
     saga = SagaInstance.objects.get(correlation_key=str(user_id))
