@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -33,7 +34,16 @@ class Stop(Exception):
     """A stop signal arrived."""
 
 
+_stopping = threading.Event()
+
+
 def _raise_stop(signum: int, frame: object) -> None:
+    # Only the first stop signal interrupts: a second one (make passes its SIGTERM on, a
+    # signal to the whole group reaches both) must not cut the stop itself short and
+    # leave honcho and its processes running.
+    if _stopping.is_set():
+        return
+    _stopping.set()
     raise Stop(signal.Signals(signum).name)
 
 
@@ -174,9 +184,7 @@ def main() -> None:
     except (Stop, KeyboardInterrupt) as stop:
         print(f"Stopping ({stop or 'SIGINT'})", file=sys.stderr)
     finally:
-        # A second signal must not cut the stop short and leave processes behind.
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, signal.SIG_IGN)
+        _stopping.set()  # from here on, stop signals are ignored (see _raise_stop)
         if honcho is not None:
             _stop_honcho(honcho)
         if redis_proc is not None:

@@ -56,6 +56,8 @@ def _answers(port: int) -> bool:
         # A terminal's Ctrl-C and hang-up reach the whole foreground process group.
         pytest.param(LAUNCHER, signal.SIGINT, True, id="launcher-Ctrl-C"),
         pytest.param(MAKE_RUN, signal.SIGTERM, False, id="make-run-SIGTERM"),
+        # systemd and `kill -TERM -<pgid>` reach make and the launcher: two SIGTERMs.
+        pytest.param(MAKE_RUN, signal.SIGTERM, True, id="make-run-SIGTERM-to-group"),
         pytest.param(MAKE_RUN, signal.SIGHUP, True, id="make-run-hang-up"),
         pytest.param(MAKE_RUN, signal.SIGINT, True, id="make-run-Ctrl-C"),
     ],
