@@ -7,7 +7,7 @@ class SagasConfig(AppConfig):
 
     def ready(self) -> None:
         from events.registry import registry
-        from sagas import engine, entries, registration
+        from sagas import checks, engine, entries, registration  # noqa: F401 (checks)
         from sagas.events import ALL_EVENTS
 
         for event_class in ALL_EVENTS:

@@ -15,6 +15,7 @@ PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": secrets.token_urlsafe(60),
     "ALLOWED_HOSTS": "example.com",
+    "PAYMENTS_WEBHOOK_SECRET": secrets.token_urlsafe(40),
 }
 SHOWN = (
     "SECURE_SSL_REDIRECT",
@@ -26,7 +27,11 @@ SHOWN = (
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECURE_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEBUG", "SECURE_", "PAYMENTS_WEBHOOK_SECRET"))
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -52,6 +57,15 @@ def test_check_deploy_reports_no_issue_with_production_variables():
 
     assert done.returncode == 0, done.stderr
     assert "no issues" in done.stdout
+
+
+def test_check_deploy_warns_of_the_development_payment_webhook_secret():
+    without_secret = {k: v for k, v in PRODUCTION.items() if k != "PAYMENTS_WEBHOOK_SECRET"}
+
+    done = _manage("check", "--deploy", "--fail-level", "WARNING", **without_secret)
+
+    assert done.returncode != 0
+    assert "sagas.W001" in done.stderr + done.stdout
 
 
 def test_behind_a_tls_proxy_that_redirects_itself_check_deploy_is_still_clean():
