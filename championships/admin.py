@@ -441,12 +441,14 @@ class ChampionshipAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"{championship}: draw the bracket",
-            "championship": championship,
+            "description": f"{championship} ({championship.get_format_display()}): every "
+            "match of the bracket is scheduled now, later teams to be decided by the results.",
+            "object_pk": championship.pk,
             "form": form,
             "action": "draw_bracket",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/championships/championship/draw_form.html", context)
+        return TemplateResponse(request, "admin/championships/action_form.html", context)
 
     @admin.action(description="Record a drawing of lots…", permissions=["change"])
     def draw_lots(
@@ -480,12 +482,14 @@ class ChampionshipAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"{championship}: record a drawing of lots",
-            "championship": championship,
+            "description": f"{championship}: the order lots gave among teams level on every "
+            "tie-break criterion (they share a place in the table until then).",
+            "object_pk": championship.pk,
             "form": form,
             "action": "draw_lots",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/championships/championship/draw_form.html", context)
+        return TemplateResponse(request, "admin/championships/action_form.html", context)
 
     # The event history page.
 
