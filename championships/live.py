@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Coroutine
 from datetime import timedelta
 from functools import partial
@@ -131,8 +132,7 @@ def push_committed(recorded: list[RecordedEvent]) -> None:
             return  # unit tests: the subscription pushes, on the consumers' loop
         web_loop = _web.loop
         if web_loop is not None and not web_loop.is_closed():
-            future = asyncio.run_coroutine_threadsafe(_web.claim_and_send(layer, fresh), web_loop)
-            future.add_done_callback(_count_failure)
+            submit(_web.claim_and_send(layer, fresh), web_loop)
             return
         sends = _sends(claim(fresh))
         if sends:
@@ -146,41 +146,51 @@ def serve_from(loop: asyncio.AbstractEventLoop) -> None:
     """Called by the web process's ASGI application on its event loop: pushes on commit
     run there."""
     if _web.loop is not loop:
-        _web.loop, _web.turn, _web.redis = loop, asyncio.Lock(), None
+        _web.loop, _web.redis = loop, None
 
 
 class _WebLoop:
-    """The web process's event loop, with its own claims client and a lock that keeps
-    pushes in commit order."""
+    """The web process's event loop, with a claims client of its own."""
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.turn: asyncio.Lock | None = None
         self.redis: aioredis.Redis | None = None
 
     async def claim_and_send(self, layer: BaseChannelLayer, batch: list[RecordedEvent]) -> None:
-        assert self.turn is not None
-        async with self.turn:
-            won = await asyncio.wait_for(self._claim(batch), _LoopThread.TIMEOUT_SECONDS)
-            await asyncio.wait_for(_send_all(layer, _sends(won)), _LoopThread.TIMEOUT_SECONDS)
+        await _send_all(layer, _sends(await self._claim(batch)))
 
     async def _claim(self, batch: list[RecordedEvent]) -> list[RecordedEvent]:
         try:
             if self.redis is None:
                 self.redis = aioredis.Redis.from_url(
-                    settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
+                    settings.REDIS_URL,
+                    socket_timeout=CLAIMS_TIMEOUT_SECONDS,
+                    socket_connect_timeout=CLAIMS_TIMEOUT_SECONDS,
                 )
-            pipe = self.redis.pipeline(transaction=False)
-            for recorded in batch:
-                pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
-            won = await pipe.execute()
+            won = await _claims_pipeline(self.redis.pipeline(transaction=False), batch).execute()
         except (RedisError, OSError):
-            logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))
-            return batch
-        return [recorded for recorded, first in zip(batch, won, strict=True) if first]
+            return _unclaimable(batch)
+        return _won(batch, won)
 
 
 _web = _WebLoop()
+# Claims must not hold a push up for long: without Redis, everything is pushed.
+CLAIMS_TIMEOUT_SECONDS = 1.0
+
+
+def _claims_pipeline(pipe: Any, batch: list[RecordedEvent]) -> Any:
+    for recorded in batch:
+        pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
+    return pipe
+
+
+def _won(batch: list[RecordedEvent], won: list[Any]) -> list[RecordedEvent]:
+    return [recorded for recorded, first in zip(batch, won, strict=True) if first]
+
+
+def _unclaimable(batch: list[RecordedEvent]) -> list[RecordedEvent]:
+    logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))
+    return batch
 
 
 def _claim_key(recorded: RecordedEvent) -> str:
@@ -201,14 +211,10 @@ def claim(batch: list[RecordedEvent]) -> list[RecordedEvent]:
     ``SET NX EX`` each, pipelined; a claim outlives the age at which events are no
     longer pushed). Without Redis: all of them (a duplicate push is harmless)."""
     try:
-        pipe = _claims.client().pipeline(transaction=False)
-        for recorded in batch:
-            pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
-        won = pipe.execute()
+        won = _claims_pipeline(_claims.client().pipeline(transaction=False), batch).execute()
     except (RedisError, OSError):
-        logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))
-        return batch
-    return [recorded for recorded, first in zip(batch, won, strict=True) if first]
+        return _unclaimable(batch)
+    return _won(batch, won)
 
 
 def _send_unclaimed(batch: list[RecordedEvent]) -> None:
@@ -246,7 +252,9 @@ class _Claims:
     def client(self) -> redis.Redis:
         if self._client is None or self._pid != os.getpid():
             self._client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
+                settings.REDIS_URL,
+                socket_timeout=CLAIMS_TIMEOUT_SECONDS,
+                socket_connect_timeout=CLAIMS_TIMEOUT_SECONDS,
             )
             self._pid = os.getpid()
         return self._client
@@ -260,35 +268,23 @@ class _LoopThread:
     start a loop per call, and channels-redis a new connection with it (about 5 ms a
     push, measured); this loop keeps its connection."""
 
-    TIMEOUT_SECONDS = 5.0
-
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
-        self._turn: asyncio.Lock | None = None
-        self._turn_loop: asyncio.AbstractEventLoop | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run ``coroutine`` on the loop and wait for it (at most TIMEOUT_SECONDS)."""
-        future = asyncio.run_coroutine_threadsafe(self._in_turn(coroutine), self._running_loop())
+        future = asyncio.run_coroutine_threadsafe(in_turn(coroutine), self._running_loop())
         try:
-            future.result(self.TIMEOUT_SECONDS)
+            future.result(TIMEOUT_SECONDS)
         except TimeoutError:
             future.cancel()
             raise
 
     def submit(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run ``coroutine`` on the loop without waiting; a failure is counted and logged.
-        Coroutines run one at a time, in the order they were given."""
-        future = asyncio.run_coroutine_threadsafe(self._in_turn(coroutine), self._running_loop())
-        future.add_done_callback(_count_failure)
-
-    async def _in_turn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        if self._turn is None or self._turn_loop is not asyncio.get_running_loop():
-            self._turn, self._turn_loop = asyncio.Lock(), asyncio.get_running_loop()
-        async with self._turn:
-            await asyncio.wait_for(coroutine, self.TIMEOUT_SECONDS)
+        """Run ``coroutine`` on the loop without waiting (see ``submit``)."""
+        submit(coroutine, self._running_loop())
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -298,6 +294,28 @@ class _LoopThread:
                 threading.Thread(target=loop.run_forever, name="live-push", daemon=True).start()
                 self._loop, self._pid = loop, os.getpid()
             return self._loop
+
+
+TIMEOUT_SECONDS = 5.0
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def in_turn(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` after those handed to this event loop before it (pushes keep
+    commit order), for at most TIMEOUT_SECONDS."""
+    loop = asyncio.get_running_loop()
+    turn = _turns.setdefault(loop, asyncio.Lock())
+    async with turn:
+        await asyncio.wait_for(coroutine, TIMEOUT_SECONDS)
+
+
+def submit(coroutine: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``coroutine`` on ``loop``, in turn, without waiting; a failure is counted and
+    logged."""
+    future = asyncio.run_coroutine_threadsafe(in_turn(coroutine), loop)
+    future.add_done_callback(_count_failure)
 
 
 def _count_failure(future: Any) -> None:

@@ -207,23 +207,22 @@ def append(
             metadata_json,
             occurred_at,
         )
-        recorded = [
-            RecordedEvent(
-                event_id=event_ids[i],
-                stream_id=stream_id,
-                stream_type=stream_type,
-                version=expected_version + 1 + i,
-                position=positions[i],
-                event_type=event.event_type,
-                schema_version=event.schema_version,
-                occurred_at=occurred_at,
-                data=event,
-                metadata=meta,
-            )
-            for i, event in enumerate(events)
-            if positions
-        ]
-        if recorded:
+        if positions:
+            recorded = [
+                RecordedEvent(
+                    event_id=event_ids[i],
+                    stream_id=stream_id,
+                    stream_type=stream_type,
+                    version=expected_version + 1 + i,
+                    position=positions[i],
+                    event_type=event.event_type,
+                    schema_version=event.schema_version,
+                    occurred_at=occurred_at,
+                    data=event,
+                    metadata=meta,
+                )
+                for i, event in enumerate(events)
+            ]
             transaction.on_commit(lambda: _committed(stream_id, stream_type, recorded))
     if not positions:
         # Raised outside the atomic block: nothing was written, so the caller's
