@@ -11,10 +11,11 @@ delivery has handled (``events.replay``), with the same ``_apply``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import UUIDField
 
 from championships import events as ev
 from championships import knockout_events as kev
@@ -27,27 +28,63 @@ SUBSCRIPTION = "championships.player_stats"
 HANDLED_EVENTS: tuple[type[Event], ...] = (ev.GoalScored, kev.CardShown, ev.MatchPostponed)
 HANDLED_TYPES = tuple(cls.event_type for cls in HANDLED_EVENTS)
 _CARD_FIELDS = {"yellow": "yellow", "second_yellow": "second_yellow", "red": "red"}
+_UUID_FIELD = UUIDField()
+_COUNTERS = ("goals", "penalty_goals", "own_goals", "yellow", "second_yellow", "red")
 
 
 def _lock(championship_id: UUID) -> None:
-    PlayerStatsHead.objects.select_for_update().get_or_create(championship_id=championship_id)
+    """Take the championship's turn (its head row, created on first use)."""
+    head = PlayerStatsHead._meta.db_table
+    key = _db(championship_id)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {head} WHERE championship_id = %s{lock}", [key])
+        if cursor.fetchone() is not None:
+            return
+        cursor.execute(
+            f"INSERT INTO {head} (championship_id) VALUES (%s) "
+            "ON CONFLICT (championship_id) DO UPDATE "
+            "SET championship_id = excluded.championship_id",
+            [key],
+        )
+
+
+def _db(value: UUID) -> Any:
+    """A UUID as the database stores it (text on SQLite)."""
+    return _UUID_FIELD.get_db_prep_value(value, connection, prepared=False)
 
 
 def apply_player_stats(recorded: store.RecordedEvent) -> None:
-    """Count one goal or card, or void a postponed match's (idempotent)."""
+    """Count one goal or card, or void a postponed match's (idempotent).
+
+    The hot path of every goal: a few plain statements (turn, applied version, upsert of
+    the player's row) rather than ORM reads and get_or_create."""
     event = recorded.data
     championship_id: UUID = getattr(event, "championship_id")  # noqa: B009
     match_id: UUID = getattr(event, "match_id")  # noqa: B009
     with transaction.atomic(savepoint=False):
         _lock(championship_id)
-        applied = PlayerStatsApplied.objects.filter(match_id=match_id).first()
-        if applied is not None and applied.version >= recorded.version:
+        if not _mark_applied(championship_id, match_id, recorded.version):
             return
         _apply(event)
-        PlayerStatsApplied.objects.update_or_create(
-            match_id=match_id,
-            defaults={"championship_id": championship_id, "version": recorded.version},
+
+
+def _mark_applied(championship_id: UUID, match_id: UUID, version: int) -> bool:
+    """Record ``version`` as the match's last applied one; False if it already was (a
+    redelivery: nothing to do)."""
+    applied = PlayerStatsApplied._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {applied} (match_id, championship_id, version) VALUES (%s, %s, %s) "
+            f"ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
+            f"WHERE {applied}.version < excluded.version RETURNING 1",
+            [
+                _db(match_id),
+                _db(championship_id),
+                version,
+            ],
         )
+        return cursor.fetchone() is not None
 
 
 def _apply(event: Event) -> None:
@@ -59,13 +96,13 @@ def _apply(event: Event) -> None:
         if event.own_goal:
             # The scorer plays for the other team; the goal counts for this one.
             team_id = _other_team(event.match_id, event.team_id)
-        field = "own_goals" if event.own_goal else "goals"
-        _add(event.championship_id, event.match_id, team_id, event.player, field)
+        fields = ["own_goals" if event.own_goal else "goals"]
         if event.penalty:
-            _add(event.championship_id, event.match_id, team_id, event.player, "penalty_goals")
+            fields.append("penalty_goals")
+        _add(event.championship_id, event.match_id, team_id, event.player, fields)
     elif isinstance(event, kev.CardShown):
-        field = _CARD_FIELDS[event.card]
-        _add(event.championship_id, event.match_id, event.team_id, event.player, field)
+        fields = [_CARD_FIELDS[event.card]]
+        _add(event.championship_id, event.match_id, event.team_id, event.player, fields)
 
 
 def _other_team(match_id: UUID, team_id: UUID) -> UUID:
@@ -75,14 +112,28 @@ def _other_team(match_id: UUID, team_id: UUID) -> UUID:
     return other
 
 
-def _add(championship_id: UUID, match_id: UUID, team_id: UUID, player: str, field: str) -> None:
-    row, _ = PlayerMatchStat.objects.get_or_create(
-        match_id=match_id,
-        team_id=team_id,
-        player=player,
-        defaults={"championship_id": championship_id},
-    )
-    PlayerMatchStat.objects.filter(pk=row.pk).update(**{field: F(field) + 1})
+def _add(
+    championship_id: UUID, match_id: UUID, team_id: UUID, player: str, fields: list[str]
+) -> None:
+    """Add one to each of ``fields`` of the player's row for the match (created at 0)."""
+    table = PlayerMatchStat._meta.db_table
+    counters = ", ".join(fields)
+    ones = ", ".join("1" for _ in fields)
+    increments = ", ".join(f"{f} = {table}.{f} + 1" for f in fields)
+    zeros = [f for f in _COUNTERS if f not in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (championship_id, match_id, team_id, player, version, "
+            f"{counters}, {', '.join(zeros)}) "
+            f"VALUES (%s, %s, %s, %s, 0, {ones}, {', '.join('0' for _ in zeros)}) "
+            f"ON CONFLICT (match_id, team_id, player) DO UPDATE SET {increments}",
+            [
+                _db(championship_id),
+                _db(match_id),
+                _db(team_id),
+                player,
+            ],
+        )
 
 
 def rebuild_player_stats(
