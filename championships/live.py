@@ -4,7 +4,8 @@ the pages that show it, with its stream and version.
 Two paths, one push per event: the process that commits an event pushes it at once
 (``push_committed``, an append listener), and the live pusher subscription, delivered by
 a worker, pushes whatever was not pushed (a process that died between its commit and
-its push, a failed send). Each claims the event first in Redis, so pages get it once.
+its push, a failed send). Each claims the event in Redis in the same round trip as its
+push (``Publisher``), so pages get it once.
 
 Channels delivers group messages at most once (a full channel drops them silently), so a
 push is only the fast path: pages keep the last version they applied per stream and catch
@@ -27,14 +28,13 @@ from uuid import UUID
 
 import orjson
 import redis
-import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
-from redis.exceptions import RedisError
 
 from championships.events import CHAMPIONSHIP_STREAM, MATCH_STREAM, STANDINGS_STREAM
 from events.store import RecordedEvent
@@ -109,88 +109,128 @@ def push_on_event(recorded: RecordedEvent) -> None:
 def push_batch(batch: list[RecordedEvent]) -> None:
     fresh = _fresh(batch)
     if fresh:
-        transaction.on_commit(partial(_send_unclaimed, fresh))
+        transaction.on_commit(partial(_push_unclaimed, fresh))
 
 
 def push_committed(recorded: list[RecordedEvent]) -> None:
     """The fast path (an append listener in every process, ``LIVE_PUSH_ON_COMMIT``): the
     process that committed the events pushes them at once, without waiting for a worker
-    to deliver them. It claims each event first, so the live pusher skips it; a claimed
-    push that is lost is caught up by the pages as any lost push. Never raises (it runs
-    after the commit, in the committing request or task), never waits for Redis.
+    to deliver them, claiming each so that the live pusher skips it; a claimed push that
+    is lost is caught up by the pages as any lost push. One Redis round trip from the
+    committing thread (``Publisher``). Never raises: it runs after the commit.
 
-    In a web process the claim and the sends run on its event loop (``serve_from``),
-    where its pages' consumers are: the request thread only hands them over. Elsewhere
-    (a worker, a command) the claim is made here and the sends go to this process's
-    loop thread."""
+    Only with the Redis pub/sub layer; with any other (the unit tests' in-memory one)
+    the live pusher pushes everything."""
     fresh = _fresh([r for r in recorded if r.stream_type in STREAM_TYPES])
     if not fresh:
         return
     try:
-        layer = get_channel_layer()
-        if layer is None or isinstance(layer, InMemoryChannelLayer):
-            return  # unit tests: the subscription pushes, on the consumers' loop
-        web_loop = _web.loop
-        if web_loop is not None and not web_loop.is_closed():
-            submit(_web.claim_and_send(layer, fresh), web_loop)
-            return
-        sends = _sends(claim(fresh))
-        if sends:
-            _sender.submit(_send_all(layer, sends))
+        publisher = _publisher()
+        if publisher is not None:
+            publisher.claim_and_publish(fresh)
     except Exception:  # after the commit: counted, logged, the pusher or pages catch up
         push_failures.inc()
         logger.exception("live push on commit failed")
 
 
-def serve_from(loop: asyncio.AbstractEventLoop) -> None:
-    """Called by the web process's ASGI application on its event loop: pushes on commit
-    run there."""
-    if _web.loop is not loop:
-        _web.loop, _web.redis = loop, None
+def _push_unclaimed(batch: list[RecordedEvent]) -> None:
+    publisher = _publisher()
+    if publisher is None:
+        # Another layer: nobody pushes on commit, so there is nothing to skip.
+        send(_sends(batch))
+        return
+    try:
+        publisher.claim_and_publish(batch)
+    except Exception:  # the boundary after delivery: counted, logged, caught up later
+        push_failures.inc()
+        logger.exception("live push of %d event(s) failed", len(batch))
 
 
-class _WebLoop:
-    """The web process's event loop, with a claims client of its own."""
+# KEYS: one claim per event. ARGV[1]: the claims' lifetime; then, per event, how many
+# messages it has and as many (channel, message) pairs. An event whose claim is taken
+# already is skipped. Returns 1 or 0 per event: pushed or not.
+_CLAIM_AND_PUBLISH = """
+local i = 2
+local pushed = {}
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  if redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[1]) then
+    for j = 1, n do
+      redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+      i = i + 2
+    end
+    pushed[k] = 1
+  else
+    i = i + 2 * n
+    pushed[k] = 0
+  end
+end
+return pushed
+"""
 
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.redis: aioredis.Redis | None = None
 
-    async def claim_and_send(self, layer: BaseChannelLayer, batch: list[RecordedEvent]) -> None:
-        await _send_all(layer, _sends(await self._claim(batch)))
+class Publisher:
+    """Claims and publishes live events on the Redis pub/sub channel layer in one round
+    trip (a Lua script): a claim, then the event's group messages, as channels-redis's
+    ``RedisPubSubChannelLayer.group_send`` publishes them (the layer's own serializer;
+    its group channel name, ``<prefix>__group__<group>``). Synchronous, from any thread:
+    the committing request or the worker's delivery needs no event loop for it.
 
-    async def _claim(self, batch: list[RecordedEvent]) -> list[RecordedEvent]:
-        try:
-            if self.redis is None:
-                self.redis = aioredis.Redis.from_url(
-                    settings.REDIS_URL,
-                    socket_timeout=CLAIMS_TIMEOUT_SECONDS,
-                    socket_connect_timeout=CLAIMS_TIMEOUT_SECONDS,
-                )
-            won = await _claims_pipeline(self.redis.pipeline(transaction=False), batch).execute()
-        except (RedisError, OSError):
-            return _unclaimable(batch)
-        return _won(batch, won)
+    The group sends through the layer cost a loop hop and three asynchronous round
+    trips per event (a claim, two PUBLISHes); in a web process under load that was a
+    fifth of its CPU. Made for one Redis host (the layer shards groups across several).
+    """
+
+    def __init__(self, layer: Any, url: str, prefix: str) -> None:
+        self.layer = layer
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=CLAIMS_TIMEOUT_SECONDS,
+            socket_connect_timeout=CLAIMS_TIMEOUT_SECONDS,
+        )
+        self.script = self.client.register_script(_CLAIM_AND_PUBLISH)
+        self.pid = os.getpid()
+
+    def claim_and_publish(self, batch: list[RecordedEvent]) -> list[RecordedEvent]:
+        """Push the events of ``batch`` nobody pushed yet; returns those pushed."""
+        args: list[Any] = [CLAIM_SECONDS]
+        for recorded in batch:
+            groups = groups_for(recorded)
+            payload = self.layer.serialize(message(recorded))
+            args.append(len(groups))
+            for group in groups:
+                args += [f"{self.prefix}__group__{group}", payload]
+        pushed = self.script(keys=[_claim_key(r) for r in batch], args=args)
+        return [recorded for recorded, done in zip(batch, pushed, strict=True) if done]
 
 
-_web = _WebLoop()
-# Claims must not hold a push up for long: without Redis, everything is pushed.
+_publishers: dict[int, Publisher] = {}
+_publishers_lock = threading.Lock()
+# Claims and pushes must not hold a request or a delivery up for long.
 CLAIMS_TIMEOUT_SECONDS = 1.0
 
 
-def _claims_pipeline(pipe: Any, batch: list[RecordedEvent]) -> Any:
-    for recorded in batch:
-        pipe.set(_claim_key(recorded), 1, nx=True, ex=CLAIM_SECONDS)
-    return pipe
-
-
-def _won(batch: list[RecordedEvent], won: list[Any]) -> list[RecordedEvent]:
-    return [recorded for recorded, first in zip(batch, won, strict=True) if first]
-
-
-def _unclaimable(batch: list[RecordedEvent]) -> list[RecordedEvent]:
-    logger.warning("live push claims unavailable; pushing %d event(s)", len(batch))
-    return batch
+def _publisher() -> Publisher | None:
+    """This process's publisher for the configured layer: None unless it is the Redis
+    pub/sub layer on one host (made again for a new layer, or after a fork)."""
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    publisher = _publishers.get(id(layer))
+    if publisher is not None and publisher.layer is layer and publisher.pid == os.getpid():
+        return publisher
+    layers: dict[str, dict[str, Any]] = settings.CHANNEL_LAYERS
+    config = layers["default"].get("CONFIG", {})
+    hosts = config.get("hosts") or ["redis://localhost:6379"]
+    if len(hosts) != 1 or not isinstance(hosts[0], str):
+        return None
+    with _publishers_lock:
+        _publishers.clear()
+        publisher = Publisher(layer, hosts[0], config.get("prefix", "asgi"))
+        _publishers[id(layer)] = publisher
+    return publisher
 
 
 def _claim_key(recorded: RecordedEvent) -> str:
@@ -204,25 +244,6 @@ def _fresh(batch: list[RecordedEvent]) -> list[RecordedEvent]:
 
 def _sends(batch: list[RecordedEvent]) -> list[tuple[str, dict[str, Any]]]:
     return [(group, message(recorded)) for recorded in batch for group in groups_for(recorded)]
-
-
-def claim(batch: list[RecordedEvent]) -> list[RecordedEvent]:
-    """The events of ``batch`` no process has pushed, now claimed by this one (one
-    ``SET NX EX`` each, pipelined; a claim outlives the age at which events are no
-    longer pushed). Without Redis: all of them (a duplicate push is harmless)."""
-    try:
-        won = _claims_pipeline(_claims.client().pipeline(transaction=False), batch).execute()
-    except (RedisError, OSError):
-        return _unclaimable(batch)
-    return _won(batch, won)
-
-
-def _send_unclaimed(batch: list[RecordedEvent]) -> None:
-    # Unit tests' in-memory layer: no process pushes on commit, so nothing to skip.
-    unit_tests = isinstance(get_channel_layer(), InMemoryChannelLayer)
-    sends = _sends(batch if unit_tests else claim(batch))
-    if sends:
-        send(sends)
 
 
 def send(sends: list[tuple[str, dict[str, Any]]]) -> None:
@@ -239,28 +260,6 @@ def send(sends: list[tuple[str, dict[str, Any]]]) -> None:
     except Exception:  # the boundary after delivery: counted, logged, caught up later
         push_failures.inc()
         logger.exception("live push of %d message(s) failed", len(sends))
-
-
-class _Claims:
-    """This process's Redis client for push claims (thread-safe; made again after a
-    fork)."""
-
-    def __init__(self) -> None:
-        self._client: redis.Redis | None = None
-        self._pid = 0
-
-    def client(self) -> redis.Redis:
-        if self._client is None or self._pid != os.getpid():
-            self._client = redis.Redis.from_url(
-                settings.REDIS_URL,
-                socket_timeout=CLAIMS_TIMEOUT_SECONDS,
-                socket_connect_timeout=CLAIMS_TIMEOUT_SECONDS,
-            )
-            self._pid = os.getpid()
-        return self._client
-
-
-_claims = _Claims()
 
 
 class _LoopThread:
@@ -282,10 +281,6 @@ class _LoopThread:
             future.cancel()
             raise
 
-    def submit(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run ``coroutine`` on the loop without waiting (see ``submit``)."""
-        submit(coroutine, self._running_loop())
-
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             # A forked worker process starts its own (the parent's thread is not there).
@@ -304,24 +299,11 @@ _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
 
 async def in_turn(coroutine: Coroutine[Any, Any, None]) -> None:
     """Run ``coroutine`` after those handed to this event loop before it (pushes keep
-    commit order), for at most TIMEOUT_SECONDS."""
+    their order), for at most TIMEOUT_SECONDS."""
     loop = asyncio.get_running_loop()
     turn = _turns.setdefault(loop, asyncio.Lock())
     async with turn:
         await asyncio.wait_for(coroutine, TIMEOUT_SECONDS)
-
-
-def submit(coroutine: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop) -> None:
-    """Run ``coroutine`` on ``loop``, in turn, without waiting; a failure is counted and
-    logged."""
-    future = asyncio.run_coroutine_threadsafe(in_turn(coroutine), loop)
-    future.add_done_callback(_count_failure)
-
-
-def _count_failure(future: Any) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        push_failures.inc()
-        logger.error("live push failed", exc_info=future.exception())
 
 
 _sender = _LoopThread()

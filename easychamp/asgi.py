@@ -1,6 +1,5 @@
 """The ASGI application: HTTP through Django, websockets through Channels."""
 
-import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -38,15 +37,8 @@ class OneHopASGIHandler(ASGIHandler):
         from django.conf import settings
 
         self.executor = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="request")
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self.loop is None:
-            # Live pushes on commit run on this loop, beside the pages' consumers.
-            from championships import live
-
-            self.loop = asyncio.get_running_loop()
-            live.serve_from(self.loop)
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
