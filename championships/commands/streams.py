@@ -26,6 +26,7 @@ from championships.aggregates import (
     apply_championship,
     apply_match,
 )
+from championships.commands import rows
 from championships.exceptions import NotFound, PermissionDenied
 from championships.models import (
     Championship,
@@ -242,25 +243,32 @@ def get_match(championship_id: UUID | None, match_id: UUID) -> Match:
     """The match row, locked by nothing (its stream's version decides races), with its
     championship and teams (one join: the API's response is built from the row a command
     returns). ``championship_id`` scopes the lookup when the caller has one; the API's
-    ``/matches/{id}/`` has only the match."""
-    scope = {} if championship_id is None else {"championship_id": championship_id}
+    ``/matches/{id}/`` has only the match. Read with SQL built once (``rows``): a live
+    match takes a command per goal."""
+    where = "" if championship_id is None else f" in championship {championship_id}"
     try:
-        return Match.objects.select_related("championship", "home_team", "away_team").get(
-            id=match_id, **scope
-        )
-    except (Match.DoesNotExist, ValidationError, ValueError, TypeError):
-        where = "" if championship_id is None else f" in championship {championship_id}"
+        match_uuid = _uuid(match_id)
+        scope = None if championship_id is None else _uuid(championship_id)
+    except ValidationError:
         raise NotFound(f"match {match_id} does not exist{where}") from None
+    row = rows.match_with_teams(match_uuid, scope)
+    if row is None:
+        raise NotFound(f"match {match_id} does not exist{where}")
+    return row
+
+
+def _uuid(value: object) -> UUID:
+    parsed = Match._meta.pk.to_python(value)
+    if not isinstance(parsed, UUID):
+        raise ValidationError("not a UUID")
+    return parsed
 
 
 def match_state(row: Match) -> MatchState:
     goals: tuple[GoalState, ...] = ()
     # Goals exist only once a match has gone live (postponing voids them).
     if row.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
-        goals = tuple(
-            GoalState(g.team_id, g.minute, g.player, g.own_goal, g.penalty)
-            for g in Goal.objects.filter(match=row).order_by("sequence")
-        )
+        goals = tuple(GoalState(*goal) for goal in rows.match_goals(row.id))
     return MatchState(
         match_id=row.id,
         championship_id=row.championship_id,

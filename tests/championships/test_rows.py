@@ -1,0 +1,64 @@
+"""The match rows a command loads with SQL built once (``commands.rows``) are the rows the
+ORM builds, on PostgreSQL and SQLite alike."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from championships import commands
+from championships.commands import rows, streams
+from championships.exceptions import NotFound
+from championships.models import Match
+from tests.championships.conftest import ids, live
+from tests.championships.factories import MatchFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fields(instance: object) -> dict[str, object]:
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_the_match_its_championship_and_teams_are_what_the_orm_reads():
+    match = MatchFactory.create(kickoff=datetime(2024, 5, 1, 18, 30, tzinfo=UTC))
+    live(match)
+
+    loaded = rows.match_with_teams(match.id, match.championship_id)
+    orm = Match.objects.select_related("championship", "home_team", "away_team").get(id=match.id)
+
+    assert loaded is not None
+    assert fields(loaded) == fields(orm)
+    assert fields(loaded.championship) == fields(orm.championship)
+    assert fields(loaded.home_team) == fields(orm.home_team)
+    assert fields(loaded.away_team) == fields(orm.away_team)
+    assert loaded.championship.tie_breakers == orm.championship.tie_breakers  # JSON
+    assert loaded.kickoff == datetime(2024, 5, 1, 18, 30, tzinfo=UTC)
+
+
+def test_a_match_is_found_only_in_its_own_championship():
+    match = MatchFactory.create()
+    other = MatchFactory.create()
+
+    assert rows.match_with_teams(match.id, other.championship_id) is None
+    assert rows.match_with_teams(uuid.uuid4(), None) is None
+    with pytest.raises(NotFound):
+        streams.get_match(other.championship_id, match.id)
+    with pytest.raises(NotFound):
+        streams.get_match(None, "not-a-uuid")  # type: ignore[arg-type]
+
+
+def test_goals_come_back_in_order_with_their_flags():
+    match = live(MatchFactory.create())
+    home, away = match.home_team_id, match.away_team_id
+    commands.match_record_goal(**ids(match), team_id=home, minute=3, player="A")
+    commands.match_record_goal(**ids(match), team_id=away, minute=7, own_goal=True)
+    commands.match_record_goal(**ids(match), team_id=home, minute=9, penalty=True)
+
+    assert rows.match_goals(match.id) == [
+        (home, 3, "A", False, False),
+        (away, 7, "", True, False),
+        (home, 9, "", False, True),
+    ]
