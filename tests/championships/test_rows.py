@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.db.models import Model
 
 from championships import commands
 from championships.commands import rows, streams
@@ -18,7 +19,7 @@ from tests.championships.factories import MatchFactory
 pytestmark = pytest.mark.django_db
 
 
-def fields(instance: object) -> dict[str, object]:
+def fields(instance: Model) -> dict[str, object]:
     return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
 
 
@@ -52,7 +53,7 @@ def test_a_match_is_found_only_in_its_own_championship():
 
 def test_goals_come_back_in_order_with_their_flags():
     match = live(MatchFactory.create())
-    home, away = match.home_team_id, match.away_team_id
+    home, away = match.home.id, match.away.id
     commands.match_record_goal(**ids(match), team_id=home, minute=3, player="A")
     commands.match_record_goal(**ids(match), team_id=away, minute=7, own_goal=True)
     commands.match_record_goal(**ids(match), team_id=home, minute=9, penalty=True)
