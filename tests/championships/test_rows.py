@@ -19,7 +19,8 @@ from tests.championships.factories import MatchFactory
 pytestmark = pytest.mark.django_db
 
 
-def fields(instance: Model) -> dict[str, object]:
+def fields(instance: Model | None) -> dict[str, object]:
+    assert instance is not None
     return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
 
 
