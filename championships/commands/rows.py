@@ -1,12 +1,13 @@
-"""The rows a match command loads, read with plain SQL built once from the models.
+"""The rows a match command reads and writes, with plain SQL built once from the models.
 
-A live match takes a command per goal, and the ORM compiled the same two queries (the
-match with its championship and teams, then its goals) on every one: about 1 ms of a
-goal's CPU, three times what running them costs. The SQL here is built once per
-process from the models' metadata, and the values go through the ORM's own converters
-(``connection.ops.get_db_converters`` and the fields'), so the instances are those the
-ORM would have built: ``Model.from_db``, with the related rows in the field caches that
-``select_related`` would have filled.
+A live match takes a command per goal, and the ORM compiled the same four statements
+(the match with its championship and teams, its goals, the new goal, the match's
+update) on every one: over 1 ms of a goal's CPU, more than running them costs. The SQL
+here is built once per process from the models' metadata, and values go through the
+ORM's own conversions both ways (``get_db_prep_save`` in; ``connection.ops`` and the
+fields' converters out), so the instances are those the ORM would have built
+(``Model.from_db``, the related rows in the field caches ``select_related`` fills) and
+the rows those it would have written. No model here has save() logic or signals.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ Converter = Callable[[Any, Any, Any], Any]
 _UUID_FIELD = UUIDField()
 
 
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
+def _column(field: Field[Any, Any]) -> str:
+    assert field.column is not None
+    return field.column
+
+
 class _Columns:
     """A model's concrete fields as selected from one table alias, with their converters."""
 
@@ -37,7 +49,7 @@ class _Columns:
         self.fields: list[Field[Any, Any]] = chosen
         self.attnames = [f.attname for f in chosen]
         quote = connection.ops.quote_name
-        self.sql = [f"{alias}.{quote(f.column or f.attname)}" for f in chosen]
+        self.sql = [f"{alias}.{quote(_column(f))}" for f in chosen]
         self.converters: list[tuple[Any, list[Converter]]] = []
         for f in chosen:
             col = f.get_col(alias)
@@ -86,6 +98,33 @@ class _MatchQueries:
         )
         widths = [len(c.fields) for c in (self.match, self.championship, self.home)]
         self.bounds = [0, widths[0], widths[0] + widths[1], sum(widths), len(columns)]
+        self.saved = [_field(Match, name) for name in MATCH_SAVED_FIELDS]
+        assignments = ", ".join(f"{quote(_column(f))} = %s" for f in self.saved)
+        self.update_sql = f"UPDATE {table[Match]} SET {assignments} WHERE id = %s"
+        self.goal_fields = [_field(Goal, name) for name in _GOAL_WRITTEN]
+        self.insert_goal_sql = (
+            f"INSERT INTO {table[Goal]} "
+            f"({', '.join(quote(_column(f)) for f in self.goal_fields)}) "
+            f"VALUES ({', '.join('%s' for _ in self.goal_fields)})"
+        )
+
+
+# What a match command may change on its row (``save_match``).
+MATCH_SAVED_FIELDS = (
+    "home_team",
+    "away_team",
+    "status",
+    "home_score",
+    "away_score",
+    "minute",
+    "kickoff",
+    "awarded_to",
+    "version",
+    "extra_time",
+    "penalties_home",
+    "penalties_away",
+)
+_GOAL_WRITTEN = ("match", "sequence", "team", "minute", "player", "own_goal", "penalty")
 
 
 _queries: dict[str, _MatchQueries] = {}
@@ -133,3 +172,27 @@ def match_goals(match_id: uuid.UUID) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(q.goals_sql, [_uuid_param(match_id)])
         return [tuple(q.goal.values(row)) for row in cursor.fetchall()]
+
+
+def update_match(match: Match) -> None:
+    """Write ``MATCH_SAVED_FIELDS`` of ``match`` (``save(update_fields=...)``'s UPDATE)."""
+    q = _for_connection()
+    params = [f.get_db_prep_save(f.pre_save(match, False), connection) for f in q.saved]
+    with connection.cursor() as cursor:
+        cursor.execute(q.update_sql, [*params, _uuid_param(match.id)])
+
+
+def insert_goal(
+    match_id: uuid.UUID,
+    sequence: int,
+    team_id: uuid.UUID,
+    minute: int,
+    player: str,
+    own_goal: bool,
+    penalty: bool,
+) -> None:
+    q = _for_connection()
+    values = (match_id, sequence, team_id, minute, player, own_goal, penalty)
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(q.goal_fields, values, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(q.insert_goal_sql, params)

@@ -329,14 +329,14 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
     for event in events:
         state = apply_match(state, event)
         if isinstance(event, ev.GoalScored):
-            Goal.objects.create(
-                match=row,
-                sequence=len(state.goals),
-                team_id=event.team_id,
-                minute=event.minute,
-                player=event.player,
-                own_goal=event.own_goal,
-                penalty=event.penalty,
+            rows.insert_goal(
+                row.id,
+                len(state.goals),
+                event.team_id,
+                event.minute,
+                event.player,
+                event.own_goal,
+                event.penalty,
             )
         elif isinstance(event, ev.MatchPostponed):
             Goal.objects.filter(match=row).delete()
@@ -352,22 +352,5 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
     row.home_team_id, row.away_team_id = state.home_team_id, state.away_team_id
     row.extra_time = state.extra_time
     row.penalties_home, row.penalties_away = state.penalties_home, state.penalties_away
-    row.save(
-        update_fields=[
-            "home_team",
-            "away_team",
-            "status",
-            "home_score",
-            "away_score",
-            "minute",
-            "kickoff",
-            "awarded_to",
-            "version",
-            "home_team",
-            "away_team",
-            "extra_time",
-            "penalties_home",
-            "penalties_away",
-        ]
-    )
+    rows.update_match(row)
     return state

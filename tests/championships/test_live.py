@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -248,25 +249,38 @@ def test_the_live_pusher_skips_an_event_its_committing_process_pushed(
     commands.match_record_goal(**ids(match), team_id=match.home.id, minute=30)
     later = event_bus.published()[-1]
 
-    async def page_receives() -> list[tuple[str, int]]:
+    # The page on an event loop of its own; the pushes from this thread, which has the
+    # database connection.
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def join() -> tuple[Any, str]:
         layer, channel = await page(live.match_group(pushed_first.stream_id))
         await layer.group_add(live.match_group(later.stream_id), channel)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, live.push_committed, [pushed_first])
+        return layer, channel
 
-        def deliver() -> None:
-            with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-                live.push_batch([pushed_first, later])
-
-        await loop.run_in_executor(None, deliver)
+    async def receive_until_later(layer: Any, channel: str) -> list[tuple[str, int]]:
         received: list[tuple[str, int]] = []
         while not received or received[-1] != (later.stream_id, later.version):
             message = await asyncio.wait_for(layer.receive(channel), 10)
             received.append((message["stream_id"], message["version"]))
         return received
 
+    try:
+        layer, channel = asyncio.run_coroutine_threadsafe(join(), loop).result(10)
+        live.push_committed([pushed_first])
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            live.push_batch([pushed_first, later])
+        received = asyncio.run_coroutine_threadsafe(
+            receive_until_later(layer, channel), loop
+        ).result(30)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
     # A second push of the first event would come before the later one's.
-    assert async_to_sync(page_receives)() == [
+    assert received == [
         (pushed_first.stream_id, pushed_first.version),
         (later.stream_id, later.version),
     ]
