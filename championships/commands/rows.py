@@ -3,7 +3,8 @@
 A live match takes a command per goal, and the ORM compiled the same four statements
 (the match with its championship and teams, its goals, the new goal, the match's
 update) on every one: over 1 ms of a goal's CPU, more than running them costs. The SQL
-here is built once per process from the models' metadata, and values go through the
+here is built once per process from the models' metadata (and prepared, on PostgreSQL:
+``easychamp.prepared``), and values go through the
 ORM's own conversions both ways (``get_db_prep_save`` in; ``connection.ops`` and the
 fields' converters out), so the instances are those the ORM would have built
 (``Model.from_db``, the related rows in the field caches ``select_related`` fills) and
@@ -21,6 +22,7 @@ from django.db.models import Model, UUIDField
 from django.db.models.fields import Field
 
 from championships.models import Championship, Goal, Match, Team
+from easychamp import prepared
 
 Converter = Callable[[Any, Any, Any], Any]
 _UUID_FIELD = UUIDField()
@@ -150,11 +152,10 @@ def match_with_teams(match_id: uuid.UUID, championship_id: uuid.UUID | None) -> 
     if championship_id is not None:
         sql += " AND m.championship_id = %s"
         params.append(_uuid_param(championship_id))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
+    found = prepared.execute(sql, params)
+    if not found:
         return None
+    row = found[0]
     b = q.bounds
     match = cast(Match, q.match.build(row[b[0] : b[1]]))
     Match.championship.field.set_cached_value(match, q.championship.build(row[b[1] : b[2]]))
@@ -169,17 +170,15 @@ def match_with_teams(match_id: uuid.UUID, championship_id: uuid.UUID | None) -> 
 def match_goals(match_id: uuid.UUID) -> list[tuple[Any, ...]]:
     """The match's goals in order: (team_id, minute, player, own_goal, penalty)."""
     q = _for_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(q.goals_sql, [_uuid_param(match_id)])
-        return [tuple(q.goal.values(row)) for row in cursor.fetchall()]
+    found = prepared.execute(q.goals_sql, [_uuid_param(match_id)])
+    return [tuple(q.goal.values(row)) for row in found]
 
 
 def update_match(match: Match) -> None:
     """Write ``MATCH_SAVED_FIELDS`` of ``match`` (``save(update_fields=...)``'s UPDATE)."""
     q = _for_connection()
     params = [f.get_db_prep_save(f.pre_save(match, False), connection) for f in q.saved]
-    with connection.cursor() as cursor:
-        cursor.execute(q.update_sql, [*params, _uuid_param(match.id)])
+    prepared.execute(q.update_sql, [*params, _uuid_param(match.id)])
 
 
 def insert_goal(
@@ -194,5 +193,4 @@ def insert_goal(
     q = _for_connection()
     values = (match_id, sequence, team_id, minute, player, own_goal, penalty)
     params = [f.get_db_prep_save(v, connection) for f, v in zip(q.goal_fields, values, strict=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(q.insert_goal_sql, params)
+    prepared.execute(q.insert_goal_sql, params)

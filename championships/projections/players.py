@@ -20,6 +20,7 @@ from django.db.models import UUIDField
 from championships import events as ev
 from championships import knockout_events as kev
 from championships.models import Match, PlayerMatchStat, PlayerStatsApplied, PlayerStatsHead
+from easychamp import prepared
 from events import store
 from events.registry import Event
 from events.replay import Delivered
@@ -37,16 +38,14 @@ def _lock(championship_id: UUID) -> None:
     head = PlayerStatsHead._meta.db_table
     key = _db(championship_id)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {head} WHERE championship_id = %s{lock}", [key])
-        if cursor.fetchone() is not None:
-            return
-        cursor.execute(
-            f"INSERT INTO {head} (championship_id) VALUES (%s) "
-            "ON CONFLICT (championship_id) DO UPDATE "
-            "SET championship_id = excluded.championship_id",
-            [key],
-        )
+    if prepared.execute(f"SELECT 1 FROM {head} WHERE championship_id = %s{lock}", [key]):
+        return
+    prepared.execute(
+        f"INSERT INTO {head} (championship_id) VALUES (%s) "
+        "ON CONFLICT (championship_id) DO UPDATE "
+        "SET championship_id = excluded.championship_id",
+        [key],
+    )
 
 
 def _db(value: UUID) -> Any:
@@ -57,8 +56,8 @@ def _db(value: UUID) -> Any:
 def apply_player_stats(recorded: store.RecordedEvent) -> None:
     """Count one goal or card, or void a postponed match's (idempotent).
 
-    The hot path of every goal: a few plain statements (turn, applied version, upsert of
-    the player's row) rather than ORM reads and get_or_create."""
+    The hot path of every goal: three plain statements, prepared (turn, applied version,
+    upsert of the player's row), rather than ORM reads and get_or_create."""
     event = recorded.data
     championship_id: UUID = getattr(event, "championship_id")  # noqa: B009
     match_id: UUID = getattr(event, "match_id")  # noqa: B009
@@ -73,18 +72,13 @@ def _mark_applied(championship_id: UUID, match_id: UUID, version: int) -> bool:
     """Record ``version`` as the match's last applied one; False if it already was (a
     redelivery: nothing to do)."""
     applied = PlayerStatsApplied._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {applied} (match_id, championship_id, version) VALUES (%s, %s, %s) "
-            f"ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
-            f"WHERE {applied}.version < excluded.version RETURNING 1",
-            [
-                _db(match_id),
-                _db(championship_id),
-                version,
-            ],
-        )
-        return cursor.fetchone() is not None
+    marked = prepared.execute(
+        f"INSERT INTO {applied} (match_id, championship_id, version) VALUES (%s, %s, %s) "
+        f"ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
+        f"WHERE {applied}.version < excluded.version RETURNING 1",
+        [_db(match_id), _db(championship_id), version],
+    )
+    return bool(marked)
 
 
 def _apply(event: Event) -> None:
@@ -121,19 +115,18 @@ def _add(
     ones = ", ".join("1" for _ in fields)
     increments = ", ".join(f"{f} = {table}.{f} + 1" for f in fields)
     zeros = [f for f in _COUNTERS if f not in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (championship_id, match_id, team_id, player, version, "
-            f"{counters}, {', '.join(zeros)}) "
-            f"VALUES (%s, %s, %s, %s, 0, {ones}, {', '.join('0' for _ in zeros)}) "
-            f"ON CONFLICT (match_id, team_id, player) DO UPDATE SET {increments}",
-            [
-                _db(championship_id),
-                _db(match_id),
-                _db(team_id),
-                player,
-            ],
-        )
+    prepared.execute(
+        f"INSERT INTO {table} (championship_id, match_id, team_id, player, version, "
+        f"{counters}, {', '.join(zeros)}) "
+        f"VALUES (%s, %s, %s, %s, 0, {ones}, {', '.join('0' for _ in zeros)}) "
+        f"ON CONFLICT (match_id, team_id, player) DO UPDATE SET {increments}",
+        [
+            _db(championship_id),
+            _db(match_id),
+            _db(team_id),
+            player,
+        ],
+    )
 
 
 def rebuild_player_stats(
