@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import SyncToAsync, async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
-from easychamp.asgi import application
+from easychamp.asgi import application, django_asgi_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,14 +36,22 @@ async def _get(path: str) -> list[dict[str, Any]]:
 
 
 def test_a_request_crosses_to_a_thread_once_not_once_per_middleware(monkeypatch):
-    hops: list[Any] = []
-    original = SyncToAsync.__call__
+    submitted: list[Any] = []
+    asgiref_hops: list[Any] = []
+    executor = django_asgi_app.executor
+    original_submit = executor.submit
+    original_call = SyncToAsync.__call__
 
-    def counted(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        hops.append(self.func)
-        return original(self, *args, **kwargs)
+    def counted_submit(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        submitted.append(args[0] if args else fn)
+        return original_submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    def counted_call(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        asgiref_hops.append(self.func)
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "submit", counted_submit)
+    monkeypatch.setattr(SyncToAsync, "__call__", counted_call)
 
     start, body = async_to_sync(_get)("/healthz")
 
@@ -51,4 +59,5 @@ def test_a_request_crosses_to_a_thread_once_not_once_per_middleware(monkeypatch)
     assert (b"X-Correlation-ID", b"one-hop") in start["headers"]
     assert body["body"] == b'{"status": "ok"}'
     # request_started, the middleware chain with the view and the response's close
-    assert len(hops) == 1
+    assert submitted == [django_asgi_app.respond]
+    assert asgiref_hops == []
