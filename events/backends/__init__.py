@@ -91,6 +91,17 @@ class Recorder(Protocol):
         it, in one round trip; None sends delivery down its general path."""
         ...
 
+    def skip_unwanted(
+        self, stream_id: str, wanted: dict[str, frozenset[str]], limit: int
+    ) -> dict[str, int]:
+        """For each subscription of ``wanted`` (name → the event types it handles) whose
+        checkpoint on the stream is free and healthy (no failure, retry or block) and
+        whose next ``limit`` pending events are none of its types: advance it past them,
+        in one statement of its own. Returns the events skipped per subscription
+        advanced; {} where the database has no such statement (delivery's general path
+        advances them as it always does)."""
+        ...
+
     def create_checkpoint(
         self, subscription: str, stream_id: str, stream_type: str, wait_ms: int
     ) -> CheckpointRow | None:

@@ -116,6 +116,11 @@ class SqliteRecorder:
     ) -> tuple[CheckpointRow, list[EventRow]] | None:
         return None
 
+    def skip_unwanted(
+        self, stream_id: str, wanted: dict[str, frozenset[str]], limit: int
+    ) -> dict[str, int]:
+        return {}
+
     def create_checkpoint(
         self, subscription: str, stream_id: str, stream_type: str, wait_ms: int
     ) -> CheckpointRow | None:

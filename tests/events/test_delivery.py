@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -671,3 +672,142 @@ def test_every_checkpoint_write_stamps_it_with_the_database_clock(skew, write):
         write()
 
     assert checkpoint_stamp_offset("w") < 30
+
+
+# --- subscriptions with nothing to handle: advanced in one statement ----------------
+
+
+@pytest.fixture
+def only_things() -> Iterator[list[int]]:
+    """A subscription to ThingHappened on "thing" streams; the versions it handled."""
+    seen: list[int] = []
+    subscribe("test.only_things", lambda e: seen.append(e.version), event_types=[ThingHappened])
+    yield seen
+    subscriptions.unregister("test.only_things")
+
+
+@pytest.fixture
+def general_path(monkeypatch) -> list[str]:
+    """The subscriptions that went down delivery's general path (a transaction each)."""
+    taken: list[str] = []
+    original = delivery._deliver_subscription
+
+    def recorded(sub: Any, *args: Any) -> None:
+        taken.append(sub.name)
+        original(sub, *args)
+
+    monkeypatch.setattr(delivery, "_deliver_subscription", recorded)
+    return taken
+
+
+def thing_checkpoint(stream: str) -> int:
+    return Checkpoint.objects.get(subscription="test.only_things", stream_id=stream).version
+
+
+def ticks_on_a_thing_stream(stream: str, count: int, start: int = 0) -> None:
+    store.append(stream, [ProbeTicked(n=i) for i in range(count)], start, stream_type="thing")
+
+
+@pytest.mark.postgres
+def test_a_subscription_with_nothing_to_handle_is_advanced_without_a_delivery(
+    only_things, general_path
+):
+    thing = ThingHappened(thing_id=uuid.uuid4(), count=1)
+    store.append("mixed", [thing], 0, stream_type="thing")
+    delivery.deliver_stream("mixed", "thing", only="test.only_things")  # its checkpoint
+    ticks_on_a_thing_stream("mixed", 3, start=1)
+    general_path.clear()
+
+    result = delivery.deliver_stream("mixed", "thing", only="test.only_things")
+
+    assert result.delivered == 3
+    assert thing_checkpoint("mixed") == 4
+    assert general_path == []
+    assert only_things == [1]
+
+
+@pytest.mark.postgres
+def test_a_subscription_with_a_wanted_event_pending_takes_the_general_path(
+    only_things, general_path
+):
+    thing = ThingHappened(thing_id=uuid.uuid4(), count=1)
+    store.append("mixed", [thing], 0, stream_type="thing")
+    delivery.deliver_stream("mixed", "thing", only="test.only_things")
+    ticks_on_a_thing_stream("mixed", 2, start=1)
+    store.append("mixed", [thing], 3, stream_type="thing")
+    general_path.clear()
+
+    delivery.deliver_stream("mixed", "thing", only="test.only_things")
+
+    assert general_path == ["test.only_things"]
+    assert only_things == [1, 4]
+    assert thing_checkpoint("mixed") == 4
+
+
+@pytest.mark.postgres
+def test_a_failing_pair_is_not_skipped_past(only_things, general_path):
+    thing = ThingHappened(thing_id=uuid.uuid4(), count=1)
+    store.append("mixed", [thing], 0, stream_type="thing")
+    delivery.deliver_stream("mixed", "thing", only="test.only_things")
+    ticks_on_a_thing_stream("mixed", 2, start=1)
+    Checkpoint.objects.filter(subscription="test.only_things").update(
+        attempts=1, next_attempt_at=DatabaseNow(60), failing_since=DatabaseNow()
+    )
+    general_path.clear()
+
+    result = delivery.deliver_stream("mixed", "thing", only="test.only_things")
+
+    assert general_path == ["test.only_things"]
+    assert "test.only_things" in result.retry_in
+    assert thing_checkpoint("mixed") == 1
+
+
+@pytest.mark.postgres
+def test_past_the_skip_limit_the_rest_goes_down_the_general_path(
+    only_things, general_path, monkeypatch
+):
+    monkeypatch.setattr(delivery, "SKIP_LIMIT", 2)
+    thing = ThingHappened(thing_id=uuid.uuid4(), count=1)
+    store.append("mixed", [thing], 0, stream_type="thing")
+    delivery.deliver_stream("mixed", "thing", only="test.only_things")
+    ticks_on_a_thing_stream("mixed", 5, start=1)
+    general_path.clear()
+
+    result = delivery.deliver_stream("mixed", "thing", only="test.only_things")
+
+    assert general_path == ["test.only_things"]
+    assert result.delivered == 5
+    assert thing_checkpoint("mixed") == 6
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_pair_another_delivery_holds_is_not_skipped(only_things):
+    import threading
+
+    thing = ThingHappened(thing_id=uuid.uuid4(), count=1)
+    store.append("held", [thing], 0, stream_type="thing")
+    delivery.deliver_stream("held", "thing", only="test.only_things")
+    ticks_on_a_thing_stream("held", 2, start=1)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_delivery() -> None:
+        from django.db import connections
+
+        with transaction.atomic():
+            delivery._lock("test.only_things", "held", "thing")
+            locked.set()
+            release.wait(timeout=30)
+        connections.close_all()
+
+    t = threading.Thread(target=other_delivery)
+    t.start()
+    assert locked.wait(timeout=30)
+    try:
+        skipped = delivery._skip_unwanted("held", [subscriptions.get("test.only_things")])
+    finally:
+        release.set()
+        t.join(timeout=30)
+
+    assert skipped == {}
+    assert thing_checkpoint("held") == 1
