@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from championships import events as ev
+from championships import rows
 from championships.exceptions import NotFound
 from championships.models import (
     Championship,
@@ -203,15 +204,6 @@ def championship_version(*, championship_id: UUID) -> int:
     return championship_get(championship_id=championship_id).version
 
 
-def match_championship_id(*, match_id: UUID) -> UUID:
-    """The championship of a match (the commands are scoped by it)."""
-    found = Match.objects.filter(id=match_id).values_list("championship_id", flat=True)
-    championship_id = found.first()
-    if championship_id is None:
-        raise NotFound(f"match {match_id} does not exist")
-    return championship_id
-
-
 def match_version_visible(*, match_id: UUID, user: Any) -> int:
     """The match's version, in one query; NotFound for a match of a draft championship
     that ``user`` does not organise."""
@@ -239,8 +231,11 @@ def match_version(*, match_id: UUID) -> int:
 
 
 def match_with_teams(*, match_id: UUID) -> Match:
-    championship_id = match_championship_id(match_id=match_id)
-    return match_get(championship_id=championship_id, match_id=match_id)
+    """The match with its championship and teams, in one query built once (``rows``)."""
+    match = rows.match_with_teams(match_id, None)
+    if match is None:
+        raise NotFound(f"match {match_id} does not exist")
+    return match
 
 
 def matches_filtered(

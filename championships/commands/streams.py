@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from championships import events as ev
+from championships import rows
 from championships.aggregates import (
     ChampionshipState,
     DeductionState,
@@ -26,7 +27,6 @@ from championships.aggregates import (
     apply_championship,
     apply_match,
 )
-from championships.commands import rows
 from championships.exceptions import NotFound, PermissionDenied
 from championships.models import (
     Championship,

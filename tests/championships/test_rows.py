@@ -1,4 +1,4 @@
-"""The match rows a command loads with SQL built once (``commands.rows``) are the rows the
+"""The match rows a command loads with SQL built once (``championships.rows``) are the rows the
 ORM builds, on PostgreSQL and SQLite alike."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db.models import Model
 
-from championships import commands
-from championships.commands import rows, streams
+from championships import commands, rows
+from championships.commands import streams
 from championships.exceptions import NotFound
 from championships.models import Match
 from tests.championships.conftest import ids, live

@@ -242,5 +242,6 @@ class MatchListView(generics.ListAPIView[Match]):
             expected_version=expected_version(request),
         )
         location = reverse("api:match-detail", args=[match.id])
-        body = s.MatchDetailSerializer(selectors.match_with_teams(match_id=match.id)).data
-        return with_etag(body, match.version, 201, Location=location)
+        scheduled = selectors.match_with_teams(match_id=match.id)
+        scheduled.written_goals = ()  # a match just scheduled has none
+        return with_etag(s.match_detail_json(scheduled), match.version, 201, Location=location)

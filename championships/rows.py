@@ -1,4 +1,5 @@
-"""The rows a match command reads and writes, with plain SQL built once from the models.
+"""The match rows a command reads and writes (and a match's response reads), with plain
+SQL built once from the models.
 
 A live match takes a command per goal, and the ORM compiled the same four statements
 (the match with its championship and teams, its goals, the new goal, the match's
