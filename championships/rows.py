@@ -153,7 +153,7 @@ def match_with_teams(match_id: uuid.UUID, championship_id: uuid.UUID | None) -> 
     if championship_id is not None:
         sql += " AND m.championship_id = %s"
         params.append(_uuid_param(championship_id))
-    found = prepared.execute(sql, params)
+    found = prepared.fetch(sql, params)
     if not found:
         return None
     row = found[0]
@@ -171,7 +171,7 @@ def match_with_teams(match_id: uuid.UUID, championship_id: uuid.UUID | None) -> 
 def match_goals(match_id: uuid.UUID) -> list[tuple[Any, ...]]:
     """The match's goals in order: (team_id, minute, player, own_goal, penalty)."""
     q = _for_connection()
-    found = prepared.execute(q.goals_sql, [_uuid_param(match_id)])
+    found = prepared.fetch(q.goals_sql, [_uuid_param(match_id)])
     return [tuple(q.goal.values(row)) for row in found]
 
 

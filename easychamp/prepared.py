@@ -21,14 +21,24 @@ import psycopg
 from django.db import connection
 
 
-def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run ``sql`` in the current transaction; the rows it returns (none for a write
-    without RETURNING)."""
+def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` in the current transaction and return its rows."""
     if connection.vendor == "postgresql":
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=True)
-            return cursor.fetchall() if cursor.description is not None else []
+            return cursor.fetchall()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: Sequence[Any]) -> None:
+    """Run ``sql`` (a write that returns no rows) in the current transaction."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -38,7 +38,7 @@ def _lock(championship_id: UUID) -> None:
     head = PlayerStatsHead._meta.db_table
     key = _db(championship_id)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    if prepared.execute(f"SELECT 1 FROM {head} WHERE championship_id = %s{lock}", [key]):
+    if prepared.fetch(f"SELECT 1 FROM {head} WHERE championship_id = %s{lock}", [key]):
         return
     prepared.execute(
         f"INSERT INTO {head} (championship_id) VALUES (%s) "
@@ -72,7 +72,7 @@ def _mark_applied(championship_id: UUID, match_id: UUID, version: int) -> bool:
     """Record ``version`` as the match's last applied one; False if it already was (a
     redelivery: nothing to do)."""
     applied = PlayerStatsApplied._meta.db_table
-    marked = prepared.execute(
+    marked = prepared.fetch(
         f"INSERT INTO {applied} (match_id, championship_id, version) VALUES (%s, %s, %s) "
         f"ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
         f"WHERE {applied}.version < excluded.version RETURNING 1",
