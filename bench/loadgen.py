@@ -5,7 +5,8 @@ from ``start_at`` for ``seconds``, and prints what it saw (JSON) on stdout.
 No Django here: the process only speaks HTTP, like a mobile app or an organiser's
 laptop. Phases: ``goals`` (each client posts goals across its live matches; a match
 that reached its number of goals is completed and a new one scheduled and started in
-its place), ``standings`` (anonymous reads of each client's standings), ``healthz``.
+its place), ``warmup`` (the same, on a live match kept for it), ``standings``
+(anonymous reads of each client's standings), ``healthz``.
 """
 
 from __future__ import annotations
@@ -65,12 +66,12 @@ class Client:
                         self.tally.errors.append(f"{method} {path}: {exc!r}")
         return 0, b""
 
-    def run_goals(self, deadline: float) -> None:
+    def run_goals(self, deadline: float, matches: str = "matches") -> None:
         championship = self.spec["championship"]
         teams = self.spec["teams"]
         live = [
             dict(m, goals=0, cap=GOAL_CAPS[i % len(GOAL_CAPS)])
-            for i, m in enumerate(self.spec["matches"])
+            for i, m in enumerate(self.spec[matches])
         ]
         pairs = 0
         i = 0
@@ -132,6 +133,8 @@ def main() -> None:
     def target(client: Client) -> None:
         if phase == "goals":
             client.run_goals(deadline)
+        elif phase == "warmup":
+            client.run_goals(deadline, matches="warmup")
         elif phase == "standings":
             client.run_reads(
                 f"/api/v1/championships/{client.spec['championship']}/standings/", deadline

@@ -3,7 +3,9 @@
 Starts the web processes (``python -m easychamp.web``, WEB_CONCURRENCY of them on one
 port), one Celery worker, on DATABASE_URL and REDIS_URL, then drives them over loopback
 from separate load-generator processes (``bench.loadgen``: one thread and one keep-alive
-connection per client). Phases, ``--seconds`` each:
+connection per client). After 2 s of unmeasured goals (each client on a live match
+kept for it: the web processes open their pooled connections and prepare their
+statements), phases, ``--seconds`` each:
 
 - ``goals``: each client, an organiser with a championship of its own, posts goals
   across 8 live matches; a match that reached its number of goals (5 to 15) is
@@ -41,7 +43,11 @@ from bench.workers import ROOT
 from championships import commands
 
 LIVE_MATCHES = 8
-TEAMS = 16
+TEAMS = 18
+# Unmeasured goals first, on a match of each client's own: the web processes open their
+# pooled connections and prepare their statements, as a server does long before a
+# match day's peak.
+WARMUP_SECONDS = 2.0
 PHASES = ("goals", "healthz", "standings")
 UNREACHED_RATE = "100000000/min"
 
@@ -70,7 +76,7 @@ class _Organisers:
                 for t in range(TEAMS)
             ]
             matches = []
-            for m in range(LIVE_MATCHES):
+            for m in range(LIVE_MATCHES + 1):
                 home, away = teams[2 * m], teams[2 * m + 1]
                 match = commands.match_schedule(
                     actor_id=user.id,
@@ -87,7 +93,8 @@ class _Organisers:
                     "token": token.key,
                     "championship": str(championship.id),
                     "teams": [str(t) for t in teams],
-                    "matches": matches,
+                    "matches": matches[:LIVE_MATCHES],
+                    "warmup": matches[LIVE_MATCHES:],
                 }
             )
             if (n + 1) % 16 == 0:
@@ -178,7 +185,9 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         connection.close()
         raw_rate = _raw_single_commits_per_s(min(seconds, 5.0))
         log(f"raw single commits: {raw_rate}/s")
-        errors_5xx = 0
+        warmup = _drive(stack.port, "warmup", organisers.specs, WARMUP_SECONDS)
+        log(f"warm-up: {warmup['goals']} goals, statuses {warmup['statuses']}")
+        errors_5xx = sum(n for s, n in warmup["statuses"].items() if s.startswith("5"))
         rss: dict[str, float] = {}
         largest = 0.0
         for phase in PHASES:
