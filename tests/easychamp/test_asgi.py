@@ -61,3 +61,11 @@ def test_a_request_crosses_to_a_thread_once_not_once_per_middleware(monkeypatch)
     # request_started, the middleware chain with the view and the response's close
     assert submitted == [django_asgi_app.respond]
     assert asgiref_hops == []
+
+
+def test_start_up_objects_are_kept_out_of_the_collectors_way():
+    import gc
+
+    import easychamp.asgi  # noqa: F401 - imported by the web processes
+
+    assert gc.get_freeze_count() > 50_000
