@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -309,37 +310,43 @@ def test_backoff_grows_is_jittered_and_capped(attempt, rand):
     assert ceiling / 2 <= delay <= ceiling
 
 
+@contextlib.contextmanager
+def held_by_another_delivery(subscription: str, stream: str, stream_type: str) -> Iterator[None]:
+    """The pair's checkpoint locked by a delivery in another thread (its own connection)
+    for as long as the block runs."""
+    locked, release = threading.Event(), threading.Event()
+
+    def other_delivery() -> None:
+        from django.db import connections
+
+        with transaction.atomic():
+            delivery._lock(subscription, stream, stream_type)
+            locked.set()
+            release.wait(timeout=30)
+        connections.close_all()
+
+    thread = threading.Thread(target=other_delivery)
+    thread.start()
+    assert locked.wait(timeout=30)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("checkpoint_exists", [True, False])
 def test_a_pair_locked_by_another_worker_for_long_is_reported_busy_after_a_short_wait(
     checkpoint_exists,
 ):
-    import threading
-
     tick("p1", 2)
     if checkpoint_exists:
         Checkpoint.objects.create(subscription=SUBSCRIPTION, stream_id="p1", stream_type="probe")
-    locked = threading.Event()
-    release = threading.Event()
 
-    def other_worker() -> None:
-        from django.db import connections
-
-        with transaction.atomic():
-            delivery._lock(SUBSCRIPTION, "p1", "probe")
-            locked.set()
-            release.wait(timeout=30)
-        connections.close_all()
-
-    t = threading.Thread(target=other_worker)
-    t.start()
-    assert locked.wait(timeout=30)
-    try:
+    with held_by_another_delivery(SUBSCRIPTION, "p1", "probe"):
         result = deliver("p1")
-    finally:
-        release.set()
-        t.join(timeout=30)
 
     assert result.busy == [SUBSCRIPTION]
     assert not ProbeCounter.objects.filter(stream_id="p1").exists()
@@ -348,8 +355,6 @@ def test_a_pair_locked_by_another_worker_for_long_is_reported_busy_after_a_short
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_pair_locked_briefly_by_another_worker_is_delivered_once_it_is_free():
-    import threading
-
     tick("p1", 2)
     locked = threading.Event()
 
@@ -783,31 +788,13 @@ def test_past_the_skip_limit_the_rest_goes_down_the_general_path(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_pair_another_delivery_holds_is_not_skipped(only_things):
-    import threading
-
     thing = ThingHappened(thing_id=uuid.uuid4(), count=1)
     store.append("held", [thing], 0, stream_type="thing")
     delivery.deliver_stream("held", "thing", only="test.only_things")
     ticks_on_a_thing_stream("held", 2, start=1)
-    locked, release = threading.Event(), threading.Event()
 
-    def other_delivery() -> None:
-        from django.db import connections
-
-        with transaction.atomic():
-            delivery._lock("test.only_things", "held", "thing")
-            locked.set()
-            release.wait(timeout=30)
-        connections.close_all()
-
-    t = threading.Thread(target=other_delivery)
-    t.start()
-    assert locked.wait(timeout=30)
-    try:
+    with held_by_another_delivery("test.only_things", "held", "thing"):
         skipped = delivery._skip_unwanted("held", [subscriptions.get("test.only_things")])
-    finally:
-        release.set()
-        t.join(timeout=30)
 
     assert skipped == {}
     assert thing_checkpoint("held") == 1
