@@ -1,7 +1,5 @@
 """The ASGI application: HTTP through Django, websockets through Channels."""
 
-import asyncio
-import contextvars
 import gc
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +31,11 @@ class OneHopASGIHandler(ASGIHandler):
     pool before the bytes go out). Each thread holds at most one database connection,
     so WEB_THREADS defaults to the pool's size.
 
-    The hop is the event loop's own ``run_in_executor``, in a copy of the request's
-    context (as asgiref's ``sync_to_async`` runs it), without asgiref's per-call
-    machinery or the ThreadSensitiveContext stock Django enters for every request: under
-    load those were a tenth of a web process's CPU, for nothing a request here needs
-    (no hop is thread-sensitive: each goes to this pool).
+    The hop is asgiref's ``sync_to_async``, inside the ThreadSensitiveContext stock
+    Django enters for each request, not a bare ``run_in_executor``: it carries the
+    request's Locals (the script prefix) over to the thread and tells the thread the
+    server's loop, and the context gives a streaming response's thread-sensitive calls
+    (the SSE stream's reads) a thread of the request's own, not one for the process.
     """
 
     def __init__(self) -> None:
@@ -47,11 +45,6 @@ class OneHopASGIHandler(ASGIHandler):
 
         self.executor = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="request")
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        await self.handle(scope, receive, send)
-
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
             body_file = await self.read_body(receive)
@@ -59,10 +52,9 @@ class OneHopASGIHandler(ASGIHandler):
             return
         set_script_prefix(get_script_prefix(scope))
         try:
-            context = contextvars.copy_context()
-            response = await asyncio.get_running_loop().run_in_executor(
-                self.executor, context.run, self.respond, scope, body_file
-            )
+            response = await sync_to_async(
+                self.respond, thread_sensitive=False, executor=self.executor
+            )(scope, body_file)
             await self.send_response(response, send)
             if response.streaming:
                 await sync_to_async(response.close)()

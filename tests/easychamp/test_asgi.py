@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.urls import get_script_prefix
 
 from easychamp.asgi import application, django_asgi_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def _get(path: str) -> list[dict[str, Any]]:
+async def _get(path: str, root_path: str = "") -> list[dict[str, Any]]:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -23,7 +25,7 @@ async def _get(path: str) -> list[dict[str, Any]]:
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
-        "root_path": "",
+        "root_path": root_path,
         "headers": [(b"host", b"localhost"), (b"x-correlation-id", b"one-hop")],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
@@ -36,22 +38,14 @@ async def _get(path: str) -> list[dict[str, Any]]:
 
 
 def test_a_request_crosses_to_a_thread_once_not_once_per_middleware(monkeypatch):
-    submitted: list[Any] = []
-    asgiref_hops: list[Any] = []
-    executor = django_asgi_app.executor
-    original_submit = executor.submit
-    original_call = SyncToAsync.__call__
+    hops: list[Any] = []
+    original = SyncToAsync.__call__
 
-    def counted_submit(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        submitted.append(args[0] if args else fn)
-        return original_submit(fn, *args, **kwargs)
+    def counted(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        hops.append(self.func)
+        return original(self, *args, **kwargs)
 
-    def counted_call(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        asgiref_hops.append(self.func)
-        return original_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(executor, "submit", counted_submit)
-    monkeypatch.setattr(SyncToAsync, "__call__", counted_call)
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
 
     start, body = async_to_sync(_get)("/healthz")
 
@@ -59,8 +53,44 @@ def test_a_request_crosses_to_a_thread_once_not_once_per_middleware(monkeypatch)
     assert (b"X-Correlation-ID", b"one-hop") in start["headers"]
     assert body["body"] == b'{"status": "ok"}'
     # request_started, the middleware chain with the view and the response's close
-    assert submitted == [django_asgi_app.respond]
-    assert asgiref_hops == []
+    assert hops == [django_asgi_app.respond]
+
+
+def test_the_script_prefix_reaches_the_request_thread(monkeypatch):
+    # Served under a sub-path (a proxy's root_path): reverse(), Location headers and
+    # redirects in the request's thread must carry it.
+    prefixes: list[str] = []
+    original = django_asgi_app.get_response
+
+    def get_response(request: Any) -> Any:
+        prefixes.append(get_script_prefix())
+        return original(request)
+
+    monkeypatch.setattr(django_asgi_app, "get_response", get_response)
+
+    start, _ = async_to_sync(_get)("/sub/healthz", root_path="/sub")
+
+    assert start["status"] == 200
+    assert prefixes == ["/sub/"]
+
+
+def test_a_requests_thread_sensitive_calls_get_a_thread_of_its_own(monkeypatch):
+    # A streaming response (the SSE stream) reads the store with thread-sensitive calls
+    # while it is sent: one request's must not queue behind every other's.
+    threads: list[int] = []
+    original = django_asgi_app.send_response
+
+    async def send_response(response: Any, send: Any) -> None:
+        threads.append(await sync_to_async(threading.get_ident)())
+        await original(response, send)
+
+    monkeypatch.setattr(django_asgi_app, "send_response", send_response)
+    shared = SyncToAsync.single_thread_executor.submit(threading.get_ident).result()
+
+    async_to_sync(_get)("/healthz")
+
+    assert len(threads) == 1
+    assert threads[0] not in {shared, threading.get_ident()}
 
 
 def test_start_up_objects_are_kept_out_of_the_collectors_way():
