@@ -160,7 +160,20 @@ def _skip_unwanted(stream_id: str, targets: list[Subscription]) -> dict[str, int
     wanted = {sub.name: sub.event_types for sub in targets if sub.event_types}
     if not wanted:
         return {}
-    return recorder().skip_unwanted(stream_id, wanted, SKIP_LIMIT)
+    if connection.in_atomic_block:
+        # A failure would leave the caller's transaction aborted: let it see it.
+        return recorder().skip_unwanted(stream_id, wanted, SKIP_LIMIT)
+    try:
+        return recorder().skip_unwanted(stream_id, wanted, SKIP_LIMIT)
+    except Exception as exc:  # noqa: BLE001 - only a shortcut: the general path follows
+        logger.warning(
+            "skipping unwanted events of %s failed (%s: %s); delivering them one "
+            "subscription at a time",
+            stream_id,
+            _error_name(exc),
+            exc,
+        )
+        return {}
 
 
 def _deliver_subscription(

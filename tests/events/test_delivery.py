@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
@@ -20,6 +21,7 @@ from prometheus_client import REGISTRY
 from bench.models import ProbeCounter, ProbeFault
 from bench.probe import SUBSCRIPTION, ProbeTicked
 from events import delivery, store
+from events.backends import recorder
 from events.clock import DatabaseNow, database_now
 from events.deadletters import DeadLetterError, dead_letter_retry, dead_letter_skip
 from events.models import Checkpoint, DeadLetter, StoredEvent
@@ -798,3 +800,24 @@ def test_a_pair_another_delivery_holds_is_not_skipped(only_things):
 
     assert skipped == {}
     assert thing_checkpoint("held") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_when_the_skip_fails_the_general_path_delivers(only_things, general_path, monkeypatch):
+    thing = ThingHappened(thing_id=uuid.uuid4(), count=1)
+    store.append("mixed", [thing], 0, stream_type="thing")
+    delivery.deliver_stream("mixed", "thing", only="test.only_things")
+    ticks_on_a_thing_stream("mixed", 2, start=1)
+    general_path.clear()
+
+    def cancelled(*args: object) -> dict[str, int]:
+        raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(type(recorder()), "skip_unwanted", cancelled)
+
+    result = delivery.deliver_stream("mixed", "thing", only="test.only_things")
+
+    assert general_path == ["test.only_things"]
+    assert result.delivered == 2
+    assert thing_checkpoint("mixed") == 3
