@@ -206,8 +206,9 @@ class Publisher:
         return [recorded for recorded, done in zip(batch, pushed, strict=True) if done]
 
 
-_publishers: dict[int, Publisher] = {}
-_publishers_lock = threading.Lock()
+# This process's publisher, for the layer it was made for.
+_current: Publisher | None = None
+_publisher_lock = threading.Lock()
 # Claims and pushes must not hold a request or a delivery up for long.
 CLAIMS_TIMEOUT_SECONDS = 1.0
 
@@ -215,22 +216,21 @@ CLAIMS_TIMEOUT_SECONDS = 1.0
 def _publisher() -> Publisher | None:
     """This process's publisher for the configured layer: None unless it is the Redis
     pub/sub layer on one host (made again for a new layer, or after a fork)."""
+    global _current
     layer = get_channel_layer()
     if not isinstance(layer, RedisPubSubChannelLayer):
         return None
-    publisher = _publishers.get(id(layer))
-    if publisher is not None and publisher.layer is layer and publisher.pid == os.getpid():
-        return publisher
+    current = _current
+    if current is not None and current.layer is layer and current.pid == os.getpid():
+        return current
     layers: dict[str, dict[str, Any]] = settings.CHANNEL_LAYERS
     config = layers["default"].get("CONFIG", {})
     hosts = config.get("hosts") or ["redis://localhost:6379"]
     if len(hosts) != 1 or not isinstance(hosts[0], str):
         return None
-    with _publishers_lock:
-        _publishers.clear()
-        publisher = Publisher(layer, hosts[0], config.get("prefix", "asgi"))
-        _publishers[id(layer)] = publisher
-    return publisher
+    with _publisher_lock:
+        _current = Publisher(layer, hosts[0], config.get("prefix", "asgi"))
+        return _current
 
 
 def _claim_key(recorded: RecordedEvent) -> str:

@@ -19,14 +19,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Model, UUIDField
+from django.db.models import Model
 from django.db.models.fields import Field
 
 from championships.models import Championship, Goal, Match, Team
 from easychamp import prepared
 
 Converter = Callable[[Any, Any, Any], Any]
-_UUID_FIELD = UUIDField()
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
@@ -141,18 +140,14 @@ def _for_connection() -> _MatchQueries:
     return queries
 
 
-def _uuid_param(value: uuid.UUID) -> Any:
-    return _UUID_FIELD.get_db_prep_value(value, connection, prepared=False)
-
-
 def match_with_teams(match_id: uuid.UUID, championship_id: uuid.UUID | None) -> Match | None:
     """The match with its championship and teams (None for a team slot still empty), or
     None if there is no such match (in that championship, when one is given)."""
     q = _for_connection()
-    sql, params = q.match_sql, [_uuid_param(match_id)]
+    sql, params = q.match_sql, [prepared.uuid_param(match_id)]
     if championship_id is not None:
         sql += " AND m.championship_id = %s"
-        params.append(_uuid_param(championship_id))
+        params.append(prepared.uuid_param(championship_id))
     found = prepared.fetch(sql, params)
     if not found:
         return None
@@ -171,7 +166,7 @@ def match_with_teams(match_id: uuid.UUID, championship_id: uuid.UUID | None) -> 
 def match_goals(match_id: uuid.UUID) -> list[tuple[Any, ...]]:
     """The match's goals in order: (team_id, minute, player, own_goal, penalty)."""
     q = _for_connection()
-    found = prepared.fetch(q.goals_sql, [_uuid_param(match_id)])
+    found = prepared.fetch(q.goals_sql, [prepared.uuid_param(match_id)])
     return [tuple(q.goal.values(row)) for row in found]
 
 
@@ -179,7 +174,7 @@ def update_match(match: Match) -> None:
     """Write ``MATCH_SAVED_FIELDS`` of ``match`` (``save(update_fields=...)``'s UPDATE)."""
     q = _for_connection()
     params = [f.get_db_prep_save(f.pre_save(match, False), connection) for f in q.saved]
-    prepared.execute(q.update_sql, [*params, _uuid_param(match.id)])
+    prepared.execute(q.update_sql, [*params, prepared.uuid_param(match.id)])
 
 
 def insert_goal(

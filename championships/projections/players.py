@@ -11,11 +11,9 @@ delivery has handled (``events.replay``), with the same ``_apply``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import UUIDField
 
 from championships import events as ev
 from championships import knockout_events as kev
@@ -29,14 +27,13 @@ SUBSCRIPTION = "championships.player_stats"
 HANDLED_EVENTS: tuple[type[Event], ...] = (ev.GoalScored, kev.CardShown, ev.MatchPostponed)
 HANDLED_TYPES = tuple(cls.event_type for cls in HANDLED_EVENTS)
 _CARD_FIELDS = {"yellow": "yellow", "second_yellow": "second_yellow", "red": "red"}
-_UUID_FIELD = UUIDField()
 _COUNTERS = ("goals", "penalty_goals", "own_goals", "yellow", "second_yellow", "red")
 
 
 def _lock(championship_id: UUID) -> None:
     """Take the championship's turn (its head row, created on first use)."""
     head = PlayerStatsHead._meta.db_table
-    key = _db(championship_id)
+    key = prepared.uuid_param(championship_id)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     if prepared.fetch(f"SELECT 1 FROM {head} WHERE championship_id = %s{lock}", [key]):
         return
@@ -46,11 +43,6 @@ def _lock(championship_id: UUID) -> None:
         "SET championship_id = excluded.championship_id",
         [key],
     )
-
-
-def _db(value: UUID) -> Any:
-    """A UUID as the database stores it (text on SQLite)."""
-    return _UUID_FIELD.get_db_prep_value(value, connection, prepared=False)
 
 
 def apply_player_stats(recorded: store.RecordedEvent) -> None:
@@ -76,7 +68,7 @@ def _mark_applied(championship_id: UUID, match_id: UUID, version: int) -> bool:
         f"INSERT INTO {applied} (match_id, championship_id, version) VALUES (%s, %s, %s) "
         f"ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
         f"WHERE {applied}.version < excluded.version RETURNING 1",
-        [_db(match_id), _db(championship_id), version],
+        [prepared.uuid_param(match_id), prepared.uuid_param(championship_id), version],
     )
     return bool(marked)
 
@@ -121,9 +113,9 @@ def _add(
         f"VALUES (%s, %s, %s, %s, 0, {ones}, {', '.join('0' for _ in zeros)}) "
         f"ON CONFLICT (match_id, team_id, player) DO UPDATE SET {increments}",
         [
-            _db(championship_id),
-            _db(match_id),
-            _db(team_id),
+            prepared.uuid_param(championship_id),
+            prepared.uuid_param(match_id),
+            prepared.uuid_param(team_id),
             player,
         ],
     )

@@ -182,6 +182,16 @@ _WATCH = """
 """
 
 
+def run_prepared(sql: str, params: Any = None, *, rows: bool = True) -> list[Any]:
+    """Run ``sql`` in the current transaction with server-side binding, prepared once per
+    physical connection (unless ``prepare_threshold`` is off: ``DATABASE_PREPARED=0``);
+    its rows, or [] for a statement run for its effect (``rows=False``)."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall() if rows else []
+
+
 class PostgresRecorder:
     vendor = "postgresql"
 
@@ -234,10 +244,7 @@ class PostgresRecorder:
             ]
         sql = _INSERT_SQL[single, moving]
         # Planning the CTE on every append costs more than executing it: prepared.
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            rows = cursor.fetchall()
+        rows = run_prepared(sql, params)
         if not rows:
             return []
         by_version = {version: position for position, version in rows}
@@ -250,11 +257,8 @@ class PostgresRecorder:
         # each one counts; a new match's first goal must be as quick as its second. No
         # row back means the stream has no events, or another delivery holds or is
         # creating the checkpoint: the general path tells which, and waits briefly.
-        connection.ensure_connection()
         params = {"sub": subscription, "stream": stream_id, "type": stream_type, "limit": limit}
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_LOCK_AND_FETCH, params, prepare=True)
-            found = cursor.fetchall()
+        found = run_prepared(_LOCK_AND_FETCH, params)
         if not found:
             return None
         return found[0][:6], [row[6:] for row in found if row[6] is not None]
@@ -270,10 +274,7 @@ class PostgresRecorder:
             "pair_types": [t for _, t in pairs],
             "limit": limit,
         }
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_SKIP_UNWANTED, params, prepare=True)
-            return {sub: int(n) for sub, n in cursor.fetchall()}
+        return {sub: int(n) for sub, n in run_prepared(_SKIP_UNWANTED, params)}
 
     def create_checkpoint(
         self, subscription: str, stream_id: str, stream_type: str, wait_ms: int
@@ -312,8 +313,7 @@ class PostgresRecorder:
         return row
 
     def advance(self, checkpoint_id: int, version: int, recovered: bool) -> None:
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_ADVANCE[recovered], [version, checkpoint_id], prepare=True)
+        run_prepared(_ADVANCE[recovered], [version, checkpoint_id], rows=False)
 
     def watch(self, subscription: str, streams: Sequence[tuple[str, str]]) -> None:
         ids, types = zip(*streams, strict=True)
