@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 from uuid import UUID
 
 from championships import events as ev
@@ -28,6 +29,19 @@ class GoalState:
     player: str
     own_goal: bool
     penalty: bool
+
+
+class ResultFields(TypedDict):
+    """What every result event (completed, corrected, awarded) says of its match."""
+
+    match_id: UUID
+    championship_id: UUID
+    group: str
+    home_team_id: UUID
+    away_team_id: UUID
+    round: int | None
+    kickoff: datetime | None
+    stage: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,20 @@ class MatchState:
         if self.home_team_id is None or self.away_team_id is None:
             raise InvalidState("the teams of this match are not decided yet")
         return self.home_team_id, self.away_team_id
+
+    def result_fields(self) -> ResultFields:
+        """This match's part of a result event (its teams must be decided)."""
+        home_team, away_team = self.teams()
+        return ResultFields(
+            match_id=self.match_id,
+            championship_id=self.championship_id,
+            group=self.group,
+            home_team_id=home_team,
+            away_team_id=away_team,
+            round=self.round,
+            kickoff=self.kickoff,
+            stage=self.stage,
+        )
 
 
 @dataclass(frozen=True)
@@ -202,22 +230,15 @@ def complete(
         home, away = state.home_score, state.away_score
     else:
         home, away = _score(home_score, "home_score"), _score(away_score, "away_score")
-    home_team, away_team = state.teams()
+    result = state.result_fields()
     et, pens_home, pens_away = _decided(
         state, home, away, extra_time=extra_time, penalties=penalties, decider=decider
     )
     return [
         ev.MatchCompleted(
-            match_id=state.match_id,
-            championship_id=state.championship_id,
-            group=state.group,
-            home_team_id=home_team,
-            away_team_id=away_team,
+            **result,
             home_score=home,
             away_score=away,
-            round=state.round,
-            kickoff=state.kickoff,
-            stage=state.stage,
             extra_time=et,
             penalties_home=pens_home,
             penalties_away=pens_away,
@@ -266,22 +287,15 @@ def correct_result(
                 "this match was awarded (forfeit): a corrected score must keep the awarded "
                 "team winning"
             )
-    home_team, away_team = state.teams()
+    result = state.result_fields()
     return [
         ev.MatchResultCorrected(
-            match_id=state.match_id,
-            championship_id=state.championship_id,
-            group=state.group,
-            home_team_id=home_team,
-            away_team_id=away_team,
+            **result,
             previous_home_score=state.home_score,
             previous_away_score=state.away_score,
             home_score=home,
             away_score=away,
             reason=reason.strip(),
-            round=state.round,
-            kickoff=state.kickoff,
-            stage=state.stage,
             extra_time=et,
             penalties_home=pens_home,
             penalties_away=pens_away,
@@ -409,21 +423,14 @@ def award(
         raise InvalidCommand("the stated score must have the awarded team winning")
     if not reason or not reason.strip():
         raise InvalidCommand("an award needs a reason")
-    home_team, away_team = state.teams()
+    result = state.result_fields()
     return [
         ev.MatchAwarded(
-            match_id=state.match_id,
-            championship_id=state.championship_id,
-            group=state.group,
-            home_team_id=home_team,
-            away_team_id=away_team,
+            **result,
             home_score=home,
             away_score=away,
             awarded_to_team_id=awarded_to_team_id,
             reason=reason.strip(),
-            round=state.round,
-            kickoff=state.kickoff,
-            stage=state.stage,
         )
     ]
 
