@@ -19,9 +19,17 @@ class Pool:
     min_size: int = 1
     max_size: int = 8
     timeout: float = 5.0
+    # A connection handed out is checked (one empty round trip) only if it sat in the
+    # pool for this long (easychamp.postgresql).
+    check_idle: float = 1.0
 
     def options(self) -> dict[str, Any]:
-        return {"min_size": self.min_size, "max_size": self.max_size, "timeout": self.timeout}
+        return {
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "timeout": self.timeout,
+            "check_idle": self.check_idle,
+        }
 
 
 def database_from_url(
@@ -39,8 +47,11 @@ def database_from_url(
         }
         return config
     options = config.setdefault("OPTIONS", {})
-    # With a pool: the pool checks a connection as it hands it out (one empty round
-    # trip), so a connection broken by a database restart is replaced, not used.
+    # Django's backend, but with a pool that checks a connection as it hands it out
+    # only when it sat idle (easychamp.postgresql): a connection broken by a database
+    # restart is replaced, not used, without a round trip per request.
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = "easychamp.postgresql"
     config["CONN_HEALTH_CHECKS"] = True
     if pool is not None:
         # A closed connection goes back to the pool (its prepared statements with it),

@@ -115,6 +115,7 @@ DATABASE_POOL = (
         min_size=int(os.environ.get("DATABASE_POOL_MIN_SIZE") or 1),
         max_size=int(os.environ.get("DATABASE_POOL_MAX_SIZE") or 8),
         timeout=float(os.environ.get("DATABASE_POOL_TIMEOUT") or 5),
+        check_idle=float(os.environ.get("DATABASE_POOL_CHECK_IDLE") or 1),
     )
     if env_bool("DATABASE_POOL", default=True)
     else None

@@ -16,12 +16,19 @@ Whatever ends a token's validity forgets it everywhere at once:
 - the cached entry keeps the token's issue time, so expiry is checked as before.
 
 When the cache cannot be reached, tokens are checked in the database.
+
+Which user a token belongs to never changes, so each process remembers it once a token
+checked out; for such a token, on a view the user throttle guards, the token's cache
+entry is read in the same round trip as the request is counted against its user's rate
+(``throttling.count_and_get``). Only the user is remembered, never the token's validity:
+that is read from the shared cache on every request, as above.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +43,9 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+
+from championships.api.throttling import PRECOUNTED, UserThrottle, count_and_get, current_window
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +102,51 @@ def cached_token(token_key: str) -> tuple[int, datetime] | None:
     except _FAILURES:
         logger.warning("token cache unreachable; checking the token in the database")
         return None
+    return _entry(entry)
+
+
+def _entry(entry: Any) -> tuple[int, datetime] | None:
     if not isinstance(entry, tuple):
         return None  # unknown, or a tombstone
     user_id, created = entry
     return int(user_id), datetime.fromisoformat(created)
+
+
+# Token cache key -> its user's id, for tokens this process checked: a token never
+# changes user. Bounded: forgotten wholesale when full (then learnt again).
+_token_users: dict[str, int] = {}
+MAX_KNOWN_TOKENS = 10_000
+
+
+def _known_user(cache_key: str, user_id: int) -> None:
+    if len(_token_users) >= MAX_KNOWN_TOKENS:
+        _token_users.clear()
+    _token_users[cache_key] = user_id
+
+
+def _cached_and_counted(request: Request | None, token_key: str) -> tuple[int, datetime] | None:
+    """``cached_token``, and, for a token of a known user on a view the user throttle
+    guards, the request counted against the user's rate in the same round trip (the
+    count left on the request for the throttle)."""
+    cache_key = _key(token_key)
+    user_id = _token_users.get(cache_key)
+    view = None if request is None else request.parser_context.get("view")
+    throttled = any(issubclass(c, UserThrottle) for c in getattr(view, "throttle_classes", ()))
+    window = None
+    if user_id is not None and throttled:
+        window = current_window(UserThrottle.scope, str(user_id), time.time())
+    if window is None:
+        return cached_token(token_key)
+    try:
+        found = count_and_get(window, cache_key)
+    except _FAILURES:
+        logger.warning("token cache unreachable; checking the token in the database")
+        return None
+    if found is None:
+        return cached_token(token_key)
+    entry, count = found
+    setattr(request, PRECOUNTED, {window.key: count})
+    return _entry(entry)
 
 
 def remember_token(token: Token) -> None:
@@ -143,15 +194,24 @@ def _user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> Non
 class ExpiringTokenAuthentication(TokenAuthentication):
     """``Authorization: Token <key>``; an expired token is refused (401)."""
 
+    _request: Request | None = None
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        # DRF makes an authenticator per request: the request is this one's own.
+        self._request = request
+        return super().authenticate(request)
+
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        cached = cached_token(key)
+        cached = _cached_and_counted(self._request, key)
         if cached is not None:
             user_id, created = cached
             if created + timedelta(hours=settings.TOKEN_TTL_HOURS) <= timezone.now():
                 raise exceptions.AuthenticationFailed(EXPIRED)
+            _known_user(_key(key), user_id)
             return TokenUser(user_id), key
         user, token = super().authenticate_credentials(key)
         if token_expires_at(token) <= timezone.now():
             raise exceptions.AuthenticationFailed(EXPIRED)
         remember_token(token)
+        _known_user(_key(key), token.user_id)
         return user, token

@@ -7,6 +7,11 @@ process counts against the same limit, in one round trip per request (SET NX EX 
 INCR, pipelined) rather than DRF's read-modify-write of a timestamp list. A throttled
 request gets 429 with ``Retry-After``: the seconds until its window ends.
 
+A request authenticated by a token the process has seen before is counted in the same
+round trip as its token is checked (``count_and_get``, from
+``championships.api.authentication``): the user throttle then finds its count on the
+request (``PRECOUNTED``) instead of asking Redis again.
+
 The throttle must not take the API down with Redis: when the cache cannot be reached,
 requests pass (and a warning is logged).
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.core.cache import caches
@@ -39,18 +45,73 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), _PERIODS[period.strip()[0]]
 
 
+# The DRF request's attribute holding counts taken ahead: {window key: count}.
+PRECOUNTED = "_easychamp_precounted"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The fixed window a request falls in, for one scope and one client."""
+
+    key: str
+    limit: int
+    seconds: int
+    number: int
+
+    def wait(self, now: float) -> float:
+        return (self.number + 1) * self.seconds - now
+
+
+def current_window(scope: str, ident: str, now: float) -> Window | None:
+    """The window of ``scope``'s rate that ``now`` falls in; None when the scope is off."""
+    rates: dict[str, str | None] = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]
+    rate = parse_rate(rates.get(scope))
+    if rate is None:
+        return None
+    limit, seconds = rate
+    number = int(now // seconds)
+    return Window(f"throttle:{scope}:{ident}:{number}", limit, seconds, number)
+
+
+def _redis(key: str) -> tuple[RedisCache, str, Any] | None:
+    """The Redis cache, ``key`` as stored there, and a client; None for another cache."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    full_key = backend.make_and_validate_key(key)
+    return backend, full_key, backend._cache.get_client(full_key, write=True)
+
+
 def _hit(key: str, seconds: int) -> int:
     """Count one request in the window ``key`` (which expires with the window)."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        full_key = backend.make_and_validate_key(key)
-        client: Any = backend._cache.get_client(full_key, write=True)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(full_key, 0, ex=seconds, nx=True)
-        pipe.incr(full_key)
-        return int(pipe.execute()[1])
-    backend.add(key, 0, seconds)
-    return int(backend.incr(key))
+    redis = _redis(key)
+    if redis is None:
+        backend = caches["default"]
+        backend.add(key, 0, seconds)
+        return int(backend.incr(key))
+    _, full_key, client = redis
+    pipe = client.pipeline(transaction=False)
+    pipe.set(full_key, 0, ex=seconds, nx=True)
+    pipe.incr(full_key)
+    return int(pipe.execute()[1])
+
+
+def count_and_get(window: Window, cache_key: str) -> tuple[Any, int] | None:
+    """Count one request in ``window`` and read ``cache_key`` from the cache, in one round
+    trip: (the cached value or None, the window's count). None when the cache is not
+    Redis (the caller reads and counts on its own). Raises what Redis raises."""
+    redis = _redis(window.key)
+    if redis is None:
+        return None
+    backend, full_key, client = redis
+    pipe = client.pipeline(transaction=False)
+    pipe.get(backend.make_and_validate_key(cache_key))
+    pipe.set(full_key, 0, ex=window.seconds, nx=True)
+    pipe.incr(full_key)
+    raw, _, count = pipe.execute()
+    django_client: Any = backend._cache  # Django's RedisCacheClient: its serializer
+    value = None if raw is None else django_client._serializer.loads(raw)
+    return value, int(count)
 
 
 class WindowThrottle(BaseThrottle):
@@ -64,22 +125,23 @@ class WindowThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        rates: dict[str, str | None] = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]
-        rate = parse_rate(rates.get(self.scope))
         ident = self.ident_key(request)
-        if rate is None or ident is None:
+        if ident is None:
             return True
-        limit, seconds = rate
         now = time.time()
-        window = int(now // seconds)
-        try:
-            count = _hit(f"throttle:{self.scope}:{ident}:{window}", seconds)
-        except _FAILURES:
-            logger.warning("throttle %s: cache unreachable, request let through", self.scope)
+        window = current_window(self.scope, ident, now)
+        if window is None:
             return True
-        if count <= limit:
+        count = getattr(request, PRECOUNTED, {}).get(window.key)
+        if count is None:
+            try:
+                count = _hit(window.key, window.seconds)
+            except _FAILURES:
+                logger.warning("throttle %s: cache unreachable, request let through", self.scope)
+                return True
+        if count <= window.limit:
             return True
-        self._wait = (window + 1) * seconds - now
+        self._wait = window.wait(now)
         return False
 
     def wait(self) -> float | None:

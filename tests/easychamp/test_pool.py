@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from psycopg_pool import ConnectionPool
 
@@ -24,12 +25,16 @@ APPEND = "%INSERT INTO event_store%"
 @pytest.fixture
 def one_connection_pool() -> Iterator[ConnectionPool]:
     """This process's pool replaced by one of one connection, with a short wait for it."""
+    yield from _one_connection_pool(check_idle=1.0)
+
+
+def _one_connection_pool(check_idle: float) -> Iterator[ConnectionPool]:
     wrapper: Any = connection  # the PostgreSQL backend's pool API
     options = wrapper.settings_dict["OPTIONS"]
     saved = options["pool"]
     wrapper.close()
     wrapper.close_pool()
-    options["pool"] = {"min_size": 1, "max_size": 1, "timeout": 0.3}
+    options["pool"] = {"min_size": 1, "max_size": 1, "timeout": 0.3, "check_idle": check_idle}
     try:
         pool = wrapper.pool
         assert pool is not None
@@ -91,3 +96,69 @@ def test_no_free_connection_in_time_is_a_503_with_retry_after(one_connection_poo
     assert response.status_code == 503
     assert response["Retry-After"] == "2"
     assert "unavailable" in response.json()["detail"]
+
+
+@pytest.fixture
+def checked_every_time() -> Iterator[ConnectionPool]:
+    yield from _one_connection_pool(check_idle=0.0)
+
+
+@pytest.fixture
+def checked_after_an_hour() -> Iterator[ConnectionPool]:
+    yield from _one_connection_pool(check_idle=3600.0)
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid: int = cursor.fetchone()[0]
+    return pid
+
+
+def _terminate(pid: int) -> None:
+    """Break a pooled connection as a database restart would, from another connection."""
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # Gone once the server no longer lists it.
+        for _ in range(200):
+            gone = other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+            if gone.fetchone() is None:
+                return
+            other.execute("SELECT pg_sleep(0.01)")
+    raise AssertionError(f"backend {pid} still running")
+
+
+def test_a_connection_that_sat_idle_is_checked_and_a_broken_one_replaced(checked_every_time):
+    # Given the pool's connection, back in the pool, broken behind its back
+    pid = _backend_pid()
+    connection.close()
+    _terminate(pid)
+
+    # When the next request takes a connection (it sat idle for longer than check_idle)
+    new_pid = _backend_pid()
+
+    # Then the check saw it broken and the pool handed out a new one
+    assert new_pid != pid
+
+
+def test_a_connection_handed_back_a_moment_ago_is_handed_out_unchecked(checked_after_an_hour):
+    # Given the pool's connection, back in the pool, broken behind its back
+    pid = _backend_pid()
+    connection.close()
+    _terminate(pid)
+
+    # When the next request takes it (handed back less than check_idle ago): no round
+    # trip proved it alive, so the request's own query is the one that fails
+    with pytest.raises(OperationalError):
+        _backend_pid()
+    connection.close()
+
+    # Then the pool discarded it, and the request after gets a working connection
+    assert _backend_pid() != pid

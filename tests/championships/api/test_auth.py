@@ -3,6 +3,7 @@ counted in the shared cache, answering 429 with Retry-After."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -264,3 +265,76 @@ def test_without_the_cache_tokens_are_checked_in_the_database(user, settings):
         caches["default"].close()
 
     assert response.status_code == 201
+
+
+# --- a known token: checked and counted in one round trip ---------------------------
+
+
+def _user_window_count(user_id: int) -> int:
+    from django.core.cache import cache
+
+    from championships.api.throttling import current_window
+
+    window = current_window("user", str(user_id), time.time())
+    assert window is not None
+    return int(cache.get(window.key) or 0)
+
+
+@pytest.mark.redis
+def test_a_known_tokens_requests_are_counted_once_each_against_its_user(user):
+    from championships.api import authentication
+    from championships.api.throttling import count_and_get
+
+    key = Token.objects.create(user=user).key
+    client = _with_token(key)
+    hour = datetime.now(UTC).replace(minute=0, second=1, microsecond=0)
+
+    combined: list[Any] = []
+
+    def spy(window: Any, cache_key: str) -> Any:
+        combined.append(cache_key)
+        return count_and_get(window, cache_key)
+
+    with _rates(user="1000/hour"), time_machine.travel(hour, tick=True):
+        assert client.get(url("championships/")).status_code == 200  # checked, user learnt
+        assert authentication._token_users[authentication._key(key)] == user.id
+        before = _user_window_count(user.id)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(authentication, "count_and_get", spy)
+            statuses = [client.get(url("championships/")).status_code for _ in range(3)]
+        after = _user_window_count(user.id)
+
+    # Each checked its token and counted itself in the one pipeline, counted once
+    assert statuses == [200, 200, 200]
+    assert combined == [authentication._key(key)] * 3
+    assert after - before == 3
+
+
+@pytest.mark.redis
+def test_a_view_without_the_user_throttle_does_not_count_a_known_tokens_request(user):
+    key = Token.objects.create(user=user).key
+    client = _with_token(key)
+    hour = datetime.now(UTC).replace(minute=0, second=1, microsecond=0)
+
+    with _rates(user="1000/hour"), time_machine.travel(hour, tick=True):
+        assert client.get(url("championships/")).status_code == 200
+        before = _user_window_count(user.id)
+        # The login view has the login throttle only.
+        login = client.post(
+            url("auth/token/"), {"username": user.username, "password": PASSWORD}, format="json"
+        )
+        after = _user_window_count(user.id)
+
+    assert login.status_code == 200
+    assert after == before
+
+
+def test_a_known_token_revoked_elsewhere_is_refused_at_once(user):
+    key = Token.objects.create(user=user).key
+    client = _with_token(key)
+    assert client.get(url("championships/")).status_code == 200  # its user is known now
+
+    Token.objects.filter(key=key).delete()  # another process revokes it
+
+    refused = client.post(url("championships/"), {"name": "Nope"}, format="json")
+    assert refused.status_code == 401
