@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -34,6 +35,7 @@ from championships.tiebreakers import (
     TeamRecord,
     rank_with_ties,
 )
+from easychamp import prepared
 from events import store
 from events.registry import Event
 
@@ -369,8 +371,9 @@ class _Tables:
             _count(home, away, applied.home_score, applied.away_score, -1)
             touched |= {home.team_id: home, away.team_id: away}
         results.delete()
+        forms = _forms(list(touched))
         for other in touched.values():
-            other.form = _form(other.team_id)
+            other.form = forms[other.team_id]
             self._score(other)
         row.form = ""
         self._score(row)
@@ -410,8 +413,9 @@ class _Tables:
                 sequence=recorded.position,
             )
         _count(home, away, event.home_score, event.away_score, +1)
+        forms = _forms([home.team_id, away.team_id])
         for row in (home, away):
-            row.form = _form(row.team_id)
+            row.form = forms[row.team_id]
             self._score(row)
         return {event.group}
 
@@ -552,7 +556,16 @@ LATEST_FIRST = (
 )
 
 
-def played_order(result: AppliedResult) -> tuple[bool, datetime, bool, int, int]:
+class _Ordered(Protocol):
+    @property
+    def kickoff(self) -> datetime | None: ...
+    @property
+    def round(self) -> int | None: ...
+    @property
+    def sequence(self) -> int: ...
+
+
+def played_order(result: _Ordered) -> tuple[bool, datetime, bool, int, int]:
     """Sort key, oldest first, agreeing with ``LATEST_FIRST`` reversed."""
     return (
         result.kickoff is not None,
@@ -563,14 +576,69 @@ def played_order(result: AppliedResult) -> tuple[bool, datetime, bool, int, int]
     )
 
 
-def _form(team_id: UUID) -> str:
-    results = AppliedResult.objects.filter(
-        Q(home_team_id=team_id) | Q(away_team_id=team_id)
-    ).order_by(*LATEST_FIRST)[:FORM_LENGTH]
-    return form(team_id, results)
+def _forms(team_ids: list[UUID]) -> dict[UUID, str]:
+    """Each team's form, from its last results (on PostgreSQL one prepared statement for
+    all the teams: the two of every result delivered)."""
+    if connection.vendor != "postgresql":
+        return {
+            team_id: form(
+                team_id,
+                AppliedResult.objects.filter(
+                    Q(home_team_id=team_id) | Q(away_team_id=team_id)
+                ).order_by(*LATEST_FIRST)[:FORM_LENGTH],
+            )
+            for team_id in team_ids
+        }
+    if not team_ids:
+        return {}
+    sql = " UNION ALL ".join([_FORM_SQL] * len(team_ids))
+    params = [value for team_id in team_ids for value in (team_id, team_id, team_id)]
+    rows: dict[UUID, list[_Played]] = {team_id: [] for team_id in team_ids}
+    for team_id, *played in prepared.fetch(sql, params):
+        rows[team_id].append(_Played(*played))
+    forms = {}
+    for team_id, played in rows.items():
+        latest_first: list[_Played] = sorted(played, key=played_order, reverse=True)
+        forms[team_id] = form(team_id, latest_first)
+    return forms
 
 
-def form(team_id: UUID, latest_first: Iterable[AppliedResult]) -> str:
+class _Played(NamedTuple):
+    home_team_id: UUID
+    away_team_id: UUID
+    home_score: int
+    away_score: int
+    kickoff: datetime | None
+    round: int | None
+    sequence: int
+
+
+_RESULTS = AppliedResult._meta.db_table
+_GROUP = connection.ops.quote_name("group")
+# One team's last results, latest first (LATEST_FIRST); the columns of _Played.
+_FORM_SQL = (
+    f"(SELECT %s::uuid, home_team_id, away_team_id, home_score, away_score, kickoff, "
+    f'"round", "sequence" FROM {_RESULTS} WHERE home_team_id = %s OR away_team_id = %s '
+    f'ORDER BY kickoff DESC NULLS LAST, "round" DESC NULLS LAST, "sequence" DESC '
+    f"LIMIT {FORM_LENGTH})"
+)
+_AMONG_SQL = (
+    f"SELECT home_team_id, away_team_id, home_score, away_score FROM {_RESULTS} "
+    f"WHERE championship_id = %s AND {_GROUP} = %s "
+    f"AND home_team_id = ANY(%s) AND away_team_id = ANY(%s)"
+)
+
+
+class _Scores(Protocol):
+    @property
+    def home_team_id(self) -> UUID: ...
+    @property
+    def home_score(self) -> int: ...
+    @property
+    def away_score(self) -> int: ...
+
+
+def form(team_id: UUID, latest_first: Iterable[_Scores]) -> str:
     """The team's last five results (given latest first) as letters, oldest first."""
     letters = []
     for r in list(latest_first)[:FORM_LENGTH]:
@@ -612,9 +680,16 @@ def _results_among(
                     r for r in results if r.home_team_id in team_ids and r.away_team_id in team_ids
                 ]
         ids = list(team_ids)
-        rows = AppliedResult.objects.filter(
-            home_team_id__in=ids, away_team_id__in=ids, championship_id=championship_id, group=group
-        ).values_list("home_team_id", "away_team_id", "home_score", "away_score")
+        rows: Iterable[tuple[Any, ...]]
+        if connection.vendor == "postgresql":
+            rows = prepared.fetch(_AMONG_SQL, [championship_id, group, ids, ids])
+        else:
+            rows = AppliedResult.objects.filter(
+                home_team_id__in=ids,
+                away_team_id__in=ids,
+                championship_id=championship_id,
+                group=group,
+            ).values_list("home_team_id", "away_team_id", "home_score", "away_score")
         results = [Result(*row) for row in rows]
         fetched.append((team_ids, results))
         return results
