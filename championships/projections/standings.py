@@ -613,8 +613,8 @@ class _Played(NamedTuple):
     sequence: int
 
 
+# PostgreSQL only (the other databases take the ORM's queries).
 _RESULTS = AppliedResult._meta.db_table
-_GROUP = connection.ops.quote_name("group")
 # One team's last results, latest first (LATEST_FIRST); the columns of _Played.
 _FORM_SQL = (
     f"(SELECT %s::uuid, home_team_id, away_team_id, home_score, away_score, kickoff, "
@@ -624,7 +624,7 @@ _FORM_SQL = (
 )
 _AMONG_SQL = (
     f"SELECT home_team_id, away_team_id, home_score, away_score FROM {_RESULTS} "
-    f"WHERE championship_id = %s AND {_GROUP} = %s "
+    f'WHERE championship_id = %s AND "group" = %s '
     f"AND home_team_id = ANY(%s) AND away_team_id = ANY(%s)"
 )
 

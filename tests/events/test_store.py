@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from easychamp.database import database_from_url
+from easychamp.database import Pool, database_from_url
 from events import store
 from events.context import event_context
 from events.models import EventStream, StoredEvent
@@ -354,7 +354,11 @@ def test_postgres_url_gets_health_checks_and_prepared_statements():
 
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.example", 5433, "champ")
     assert config["CONN_HEALTH_CHECKS"] is True
+    # Django's backend, with a pool that checks only connections that sat idle
+    assert config["ENGINE"] == "easychamp.postgresql"
     assert config["OPTIONS"]["prepare_threshold"] == 100
+    pooled = database_from_url("postgres://u:p@db/champ", pool=Pool(check_idle=2.5))
+    assert pooled["OPTIONS"]["pool"]["check_idle"] == 2.5
     without = database_from_url("postgres://u:p@db/champ", prepared_statements=False)
     assert "prepare_threshold" not in without.get("OPTIONS", {})
 
