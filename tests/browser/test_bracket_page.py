@@ -76,6 +76,12 @@ def quarter_finals_filled(cup: Championship) -> bool:
     return all(m.home_team_id and m.away_team_id for m in quarters)
 
 
+def winner_moved_on(match: Match) -> bool:
+    following = Match.objects.get(id=match.next_match_id)
+    slot = following.home_team_id if match.next_slot == "home" else following.away_team_id
+    return slot is not None
+
+
 @pytest.mark.parametrize(("device", "width"), [("phone", 375), ("desktop", 1280)])
 def test_the_bracket_page_fits_a_phone_and_a_desktop(
     page: Page, web: WebServer, screenshots: Path, device: str, width: int
@@ -96,6 +102,9 @@ def test_the_bracket_page_fits_a_phone_and_a_desktop(
         extra_time=True,
         penalties=(5, 4),
     )
+    # (the page is loaded once the worker moved its winner on: a live update arriving
+    # after the load would redraw the bracket under the test's feet)
+    wait_for(lambda: winner_moved_on(quarter), 60, "the worker to move the winner on")
     page.set_viewport_size({"width": width, "height": 900})
 
     # When the championship page is shown at this width
