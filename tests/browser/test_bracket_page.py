@@ -77,6 +77,7 @@ def quarter_finals_filled(cup: Championship) -> bool:
 
 
 def winner_moved_on(match: Match) -> bool:
+    assert match.next_match_id is not None
     following = Match.objects.get(id=match.next_match_id)
     slot = following.home_team_id if match.next_slot == "home" else following.away_team_id
     return slot is not None
