@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -227,13 +228,21 @@ class MatchListView(generics.ListAPIView[Match]):
     )
     @idempotent
     def post(self, request: Request, pk: UUID) -> Response:
-        championship = selectors.championship_get(championship_id=pk)
-        data = parse(
-            s.MatchScheduleSerializer, request, championship_id=championship.id
-        ).validated_data
+        # The two teams read at once (a championship that does not exist has none); a
+        # body that does not validate is a 404 first if the championship is missing.
+        try:
+            data = parse(
+                s.MatchScheduleSerializer,
+                request,
+                championship_id=pk,
+                teams=s.teams_named_in(request.data, pk, ("home_team", "away_team")),
+            ).validated_data
+        except ValidationError:
+            selectors.championship_get(championship_id=pk)
+            raise
         match = commands.match_schedule(
             actor_id=actor(request),
-            championship_id=championship.id,
+            championship_id=pk,
             home_team_id=data["home_team"].id,
             away_team_id=data["away_team"].id,
             round=data.get("round"),

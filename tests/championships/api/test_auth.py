@@ -151,7 +151,13 @@ def test_anonymous_reads_are_limited_per_address(championship):
 @pytest.fixture
 def redis_cache() -> Iterator[None]:
     """The real Redis cache (shared by every web process), under a prefix of its own."""
-    cache = {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    # (these unit tests run on an in-process cache otherwise: see conftest.py)
+    cache = {
+        "BACKEND": "easychamp.cache.RedisCache",
+        "LOCATION": settings.REDIS_URL,
+        "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
     with override_settings(CACHES={"default": cache}):
         yield
 
@@ -281,7 +287,7 @@ def _user_window_count(user_id: int) -> int:
 
 
 @pytest.mark.redis
-def test_a_known_tokens_requests_are_counted_once_each_against_its_user(user):
+def test_a_known_tokens_requests_are_counted_once_each_against_its_user(redis_cache, user):
     from championships.api import authentication
     from championships.api.throttling import count_and_get
 
@@ -292,8 +298,9 @@ def test_a_known_tokens_requests_are_counted_once_each_against_its_user(user):
     combined: list[Any] = []
 
     def spy(window: Any, cache_key: str) -> Any:
-        combined.append(cache_key)
-        return count_and_get(window, cache_key)
+        found = count_and_get(window, cache_key)
+        combined.append((cache_key, found is not None))
+        return found
 
     with _rates(user="1000/hour"), time_machine.travel(hour, tick=True):
         assert client.get(url("championships/")).status_code == 200  # checked, user learnt
@@ -306,12 +313,12 @@ def test_a_known_tokens_requests_are_counted_once_each_against_its_user(user):
 
     # Each checked its token and counted itself in the one pipeline, counted once
     assert statuses == [200, 200, 200]
-    assert combined == [authentication._key(key)] * 3
+    assert combined == [(authentication._key(key), True)] * 3
     assert after - before == 3
 
 
 @pytest.mark.redis
-def test_a_view_without_the_user_throttle_does_not_count_a_known_tokens_request(user):
+def test_a_view_without_the_user_throttle_does_not_count_a_known_tokens_request(redis_cache, user):
     key = Token.objects.create(user=user).key
     client = _with_token(key)
     hour = datetime.now(UTC).replace(minute=0, second=1, microsecond=0)
@@ -329,7 +336,8 @@ def test_a_view_without_the_user_throttle_does_not_count_a_known_tokens_request(
     assert after == before
 
 
-def test_a_known_token_revoked_elsewhere_is_refused_at_once(user):
+@pytest.mark.redis
+def test_a_known_token_revoked_elsewhere_is_refused_at_once(redis_cache, user):
     key = Token.objects.create(user=user).key
     client = _with_token(key)
     assert client.get(url("championships/")).status_code == 200  # its user is known now
