@@ -125,9 +125,12 @@ def championship_state(row: Championship) -> ChampionshipState:
         head_to_head_reapply=row.head_to_head_reapply,
         tie_break_preset=row.tie_break_preset,
         organiser_ids=frozenset(row.organisers.values_list("id", flat=True)),
+        # Plain values, not model instances: a championship may have many teams.
         teams={
-            t.id: TeamState(t.id, t.name, t.group, t.withdrawn, t.points_deducted)
-            for t in Team.objects.filter(championship=row)
+            team[0]: TeamState(*team)
+            for team in Team.objects.filter(championship=row).values_list(
+                "id", "name", "group", "withdrawn", "points_deducted"
+            )
         },
         fixtures_generated=row.fixtures_generated,
         visibility=row.visibility,
@@ -135,8 +138,10 @@ def championship_state(row: Championship) -> ChampionshipState:
         award_for=row.withdrawal_award_for,
         award_against=row.withdrawal_award_against,
         deductions={
-            d.id: DeductionState(d.id, d.team_id, d.points)
-            for d in Deduction.objects.filter(championship=row)
+            d[0]: DeductionState(*d)
+            for d in Deduction.objects.filter(championship=row).values_list(
+                "id", "team_id", "points"
+            )
         },
         version=row.version,
     )
