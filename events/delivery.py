@@ -535,13 +535,16 @@ def deliver_all(max_rounds: int = 100) -> tuple[int, bool]:
     is left (handlers may append events: those go in later rounds). Pairs waiting for a
     retry or parked behind a dead letter are left as they are.
 
+    Streams go in the order they were last written (the least recent first, then by
+    id): the same order every time, and first come, first served (four registrations
+    for two places are handled in the order they were made).
+
     Returns (events delivered, settled: whether a round delivered nothing)."""
     total = 0
     for _ in range(max_rounds):
         delivered = 0
-        for stream_id, stream_type in EventStream.objects.values_list(
-            "stream_id", "stream_type"
-        ).iterator():
+        streams = EventStream.objects.order_by("updated_at", "stream_id")
+        for stream_id, stream_type in streams.values_list("stream_id", "stream_type").iterator():
             if subscriptions.following(stream_type):
                 delivered += deliver_stream(stream_id, stream_type).delivered
         total += delivered
