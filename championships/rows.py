@@ -104,11 +104,24 @@ class _MatchQueries:
         assignments = ", ".join(f"{quote(_column(f))} = %s" for f in self.saved)
         self.update_sql = f"UPDATE {table[Match]} SET {assignments} WHERE id = %s"
         self.goal_fields = [_field(Goal, name) for name in _GOAL_WRITTEN]
+        self.goal_columns = f"({', '.join(quote(_column(f)) for f in self.goal_fields)})"
+        self.goal_values = f"({', '.join('%s' for _ in self.goal_fields)})"
+        self.goal_table = table[Goal]
         self.insert_goal_sql = (
-            f"INSERT INTO {table[Goal]} "
-            f"({', '.join(quote(_column(f)) for f in self.goal_fields)}) "
-            f"VALUES ({', '.join('%s' for _ in self.goal_fields)})"
+            f"INSERT INTO {self.goal_table} {self.goal_columns} VALUES {self.goal_values}"
         )
+        self._with_goals: dict[int, str] = {}
+
+    def with_goals_sql(self, goals: int) -> str:
+        """PostgreSQL: insert ``goals`` goals and update the match, in one statement."""
+        sql = self._with_goals.get(goals)
+        if sql is None:
+            values = ", ".join([self.goal_values] * goals)
+            sql = self._with_goals[goals] = (
+                f"WITH new_goals AS (INSERT INTO {self.goal_table} {self.goal_columns} "
+                f"VALUES {values}) {self.update_sql}"
+            )
+        return sql
 
 
 # What a match command may change on its row (``save_match``).
@@ -170,23 +183,29 @@ def match_goals(match_id: uuid.UUID) -> list[tuple[Any, ...]]:
     return [tuple(q.goal.values(row)) for row in found]
 
 
-def update_match(match: Match) -> None:
-    """Write ``MATCH_SAVED_FIELDS`` of ``match`` (``save(update_fields=...)``'s UPDATE)."""
+# A new goal's row: (match_id, sequence, team_id, minute, player, own_goal, penalty).
+GoalRow = tuple[uuid.UUID, int, uuid.UUID, int, str, bool, bool]
+
+
+def update_match(match: Match, new_goals: Sequence[GoalRow] = ()) -> None:
+    """Insert ``new_goals`` and write ``MATCH_SAVED_FIELDS`` of ``match``
+    (``save(update_fields=...)``'s UPDATE). On PostgreSQL one statement does both (the
+    inserts in a WITH), so a goal costs one round trip less."""
     q = _for_connection()
     params = [f.get_db_prep_save(f.pre_save(match, False), connection) for f in q.saved]
-    prepared.execute(q.update_sql, [*params, prepared.uuid_param(match.id)])
+    params.append(prepared.uuid_param(match.id))
+    goal_params = [_goal_params(q, goal) for goal in new_goals]
+    if not goal_params:
+        prepared.execute(q.update_sql, params)
+    elif connection.vendor == "postgresql":
+        prepared.execute(
+            q.with_goals_sql(len(goal_params)), [v for g in goal_params for v in g] + params
+        )
+    else:  # SQLite has no INSERT in a WITH
+        for goal in goal_params:
+            prepared.execute(q.insert_goal_sql, goal)
+        prepared.execute(q.update_sql, params)
 
 
-def insert_goal(
-    match_id: uuid.UUID,
-    sequence: int,
-    team_id: uuid.UUID,
-    minute: int,
-    player: str,
-    own_goal: bool,
-    penalty: bool,
-) -> None:
-    q = _for_connection()
-    values = (match_id, sequence, team_id, minute, player, own_goal, penalty)
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(q.goal_fields, values, strict=True)]
-    prepared.execute(q.insert_goal_sql, params)
+def _goal_params(q: _MatchQueries, goal: GoalRow) -> list[Any]:
+    return [f.get_db_prep_save(v, connection) for f, v in zip(q.goal_fields, goal, strict=True)]

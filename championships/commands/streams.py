@@ -331,19 +331,25 @@ def create_matches(
 
 def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchState:
     store.append(str(row.id), events, row.version, stream_type=ev.MATCH_STREAM)
+    # New goals are written with the row (rows.update_match); a postponement voids the
+    # goals written before it.
+    new_goals: list[rows.GoalRow] = []
     for event in events:
         state = apply_match(state, event)
         if isinstance(event, ev.GoalScored):
-            rows.insert_goal(
-                row.id,
-                len(state.goals),
-                event.team_id,
-                event.minute,
-                event.player,
-                event.own_goal,
-                event.penalty,
+            new_goals.append(
+                (
+                    row.id,
+                    len(state.goals),
+                    event.team_id,
+                    event.minute,
+                    event.player,
+                    event.own_goal,
+                    event.penalty,
+                )
             )
         elif isinstance(event, ev.MatchPostponed):
+            new_goals.clear()
             Goal.objects.filter(match=row).delete()
     # The goals as written, so the response need not read them back.
     row.written_goals = state.goals
@@ -357,5 +363,5 @@ def save_match(row: Match, state: MatchState, events: Sequence[Event]) -> MatchS
     row.home_team_id, row.away_team_id = state.home_team_id, state.away_team_id
     row.extra_time = state.extra_time
     row.penalties_home, row.penalties_away = state.penalties_home, state.penalties_away
-    rows.update_match(row)
+    rows.update_match(row, new_goals)
     return state

@@ -64,3 +64,38 @@ def test_goals_come_back_in_order_with_their_flags():
         (away, 7, "", True, False),
         (home, 9, "", False, True),
     ]
+
+
+def test_new_goals_are_written_with_the_match_row_however_many():
+    # Given a live match (as a command loads it)
+    match = live(MatchFactory.create())
+    home, away = match.home.id, match.away.id
+    row = streams.get_match(match.championship_id, match.id)
+
+    # When two goals and the new score are written at once (one statement on PostgreSQL)
+    row.home_score, row.away_score, row.minute = 1, 1, 30
+    rows.update_match(
+        row,
+        [
+            (row.id, 1, home, 12, "Ana", False, False),
+            (row.id, 2, away, 29, "", False, True),
+        ],
+    )
+
+    # Then both goals are stored in order, and the row as updated
+    assert rows.match_goals(match.id) == [
+        (home, 12, "Ana", False, False),
+        (away, 29, "", False, True),
+    ]
+    stored = Match.objects.get(id=match.id)
+    assert (stored.home_score, stored.away_score, stored.minute) == (1, 1, 30)
+
+
+def test_a_postponement_voids_the_goals_the_match_had():
+    match = live(MatchFactory.create())
+    commands.match_record_goal(**ids(match), team_id=match.home.id, minute=3)
+
+    commands.match_postpone(**ids(match), reason="floodlights")
+
+    assert rows.match_goals(match.id) == []
+    assert Match.objects.get(id=match.id).status == "postponed"
