@@ -199,6 +199,9 @@ class Match(models.Model):
     # Not a column: set by the match commands to the goals they left (in order), so the
     # API's response to a command is built without reading them back.
     written_goals: tuple[Any, ...] | None = None
+    # Not a column either: the goals read with the row (``championships.rows`` on
+    # PostgreSQL), as ``rows.match_goals`` gives them.
+    read_goals: list[tuple[Any, ...]] | None = None
 
     class Meta:
         verbose_name_plural = "matches"

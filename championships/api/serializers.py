@@ -322,14 +322,16 @@ _DATETIME = serializers.DateTimeField()
 def match_detail_json(match: Match) -> dict[str, Any]:
     """What ``MatchDetailSerializer`` gives, built directly: every goal's response is a
     match, and DRF's field machinery cost more than the rest of the serialisation.
-    ``match`` has its teams loaded; its goals are those a command just wrote, else one
-    query."""
+    ``match`` has its teams loaded; its goals are those a command just wrote, else those
+    read with it (``rows``, on PostgreSQL), else one query."""
     goals: Iterable[tuple[int, Any, int, str, bool, bool]]
     if match.written_goals is not None:
         goals = [
             (n, g.team_id, g.minute, g.player, g.own_goal, g.penalty)
             for n, g in enumerate(match.written_goals, start=1)
         ]
+    elif match.read_goals is not None:
+        goals = [(n, *g) for n, g in enumerate(match.read_goals, start=1)]
     else:
         goals = selectors.goals_for_match(match_id=match.id).values_list(
             "sequence", "team_id", "minute", "player", "own_goal", "penalty"

@@ -273,7 +273,8 @@ def match_state(row: Match) -> MatchState:
     goals: tuple[GoalState, ...] = ()
     # Goals exist only once a match has gone live (postponing voids them).
     if row.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
-        goals = tuple(GoalState(*goal) for goal in rows.match_goals(row.id))
+        read = row.read_goals if row.read_goals is not None else rows.match_goals(row.id)
+        goals = tuple(GoalState(*goal) for goal in read)
     return MatchState(
         match_id=row.id,
         championship_id=row.championship_id,

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 from django.db.models import Model
 
 from championships import commands, rows
@@ -59,11 +60,19 @@ def test_goals_come_back_in_order_with_their_flags():
     commands.match_record_goal(**ids(match), team_id=away, minute=7, own_goal=True)
     commands.match_record_goal(**ids(match), team_id=home, minute=9, penalty=True)
 
-    assert rows.match_goals(match.id) == [
+    expected = [
         (home, 3, "A", False, False),
         (away, 7, "", True, False),
         (home, 9, "", False, True),
     ]
+    assert rows.match_goals(match.id) == expected
+    # On PostgreSQL they also come with the match, in the same statement
+    loaded = rows.match_with_teams(match.id, None)
+    assert loaded is not None
+    if connection.vendor == "postgresql":
+        assert loaded.read_goals == expected
+    else:
+        assert loaded.read_goals is None
 
 
 def test_new_goals_are_written_with_the_match_row_however_many():
