@@ -48,13 +48,20 @@ def _lock(championship_id: UUID) -> None:
 def apply_player_stats(recorded: store.RecordedEvent) -> None:
     """Count one goal or card, or void a postponed match's (idempotent).
 
-    The hot path of every goal: three plain statements, prepared (turn, applied version,
-    upsert of the player's row), rather than ORM reads and get_or_create."""
+    The hot path of every goal: plain statements, prepared, rather than ORM reads and
+    get_or_create: the turn, then (PostgreSQL) the applied version and the player's row
+    in one statement, or (elsewhere) one each."""
     event = recorded.data
     championship_id: UUID = getattr(event, "championship_id")  # noqa: B009
     match_id: UUID = getattr(event, "match_id")  # noqa: B009
     with transaction.atomic(savepoint=False):
         _lock(championship_id)
+        if isinstance(event, ev.GoalScored) and connection.vendor == "postgresql":
+            # The version marked applied and the goal counted in one statement (the
+            # count only if the mark was new).
+            team_id, fields = _goal(event)
+            _add(championship_id, match_id, team_id, event.player, fields, recorded.version)
+            return
         if not _mark_applied(championship_id, match_id, recorded.version):
             return
         _apply(event)
@@ -63,14 +70,20 @@ def apply_player_stats(recorded: store.RecordedEvent) -> None:
 def _mark_applied(championship_id: UUID, match_id: UUID, version: int) -> bool:
     """Record ``version`` as the match's last applied one; False if it already was (a
     redelivery: nothing to do)."""
-    applied = PlayerStatsApplied._meta.db_table
     marked = prepared.fetch(
-        f"INSERT INTO {applied} (match_id, championship_id, version) VALUES (%s, %s, %s) "
-        f"ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
-        f"WHERE {applied}.version < excluded.version RETURNING 1",
+        _MARK_APPLIED.format(table=_APPLIED),
         [prepared.uuid_param(match_id), prepared.uuid_param(championship_id), version],
     )
     return bool(marked)
+
+
+_APPLIED = PlayerStatsApplied._meta.db_table
+# A match's applied version moves forward only: a row back when it moved.
+_MARK_APPLIED = (
+    "INSERT INTO {table} (match_id, championship_id, version) VALUES (%s, %s, %s) "
+    "ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
+    "WHERE {table}.version < excluded.version RETURNING 1"
+)
 
 
 def _apply(event: Event) -> None:
@@ -78,17 +91,23 @@ def _apply(event: Event) -> None:
         PlayerMatchStat.objects.filter(match_id=event.match_id).delete()
         return
     if isinstance(event, ev.GoalScored):
-        team_id = event.team_id
-        if event.own_goal:
-            # The scorer plays for the other team; the goal counts for this one.
-            team_id = _other_team(event.match_id, event.team_id)
-        fields = ["own_goals" if event.own_goal else "goals"]
-        if event.penalty:
-            fields.append("penalty_goals")
+        team_id, fields = _goal(event)
         _add(event.championship_id, event.match_id, team_id, event.player, fields)
     elif isinstance(event, kev.CardShown):
         fields = [_CARD_FIELDS[event.card]]
         _add(event.championship_id, event.match_id, event.team_id, event.player, fields)
+
+
+def _goal(event: ev.GoalScored) -> tuple[UUID, list[str]]:
+    """The scorer's team and the counters a goal adds to."""
+    team_id = event.team_id
+    if event.own_goal:
+        # The scorer plays for the other team; the goal counts for this one.
+        team_id = _other_team(event.match_id, event.team_id)
+    fields = ["own_goals" if event.own_goal else "goals"]
+    if event.penalty:
+        fields.append("penalty_goals")
+    return team_id, fields
 
 
 def _other_team(match_id: UUID, team_id: UUID) -> UUID:
@@ -99,25 +118,39 @@ def _other_team(match_id: UUID, team_id: UUID) -> UUID:
 
 
 def _add(
-    championship_id: UUID, match_id: UUID, team_id: UUID, player: str, fields: list[str]
+    championship_id: UUID,
+    match_id: UUID,
+    team_id: UUID,
+    player: str,
+    fields: list[str],
+    applied_version: int | None = None,
 ) -> None:
-    """Add one to each of ``fields`` of the player's row for the match (created at 0)."""
+    """Add one to each of ``fields`` of the player's row for the match (created at 0).
+
+    With ``applied_version`` (PostgreSQL): in the same statement, record it as the
+    match's last applied version (``_mark_applied``), and add only if it was new."""
     table = PlayerMatchStat._meta.db_table
     counters = ", ".join(fields)
     ones = ", ".join("1" for _ in fields)
     increments = ", ".join(f"{f} = {table}.{f} + 1" for f in fields)
     zeros = [f for f in _COUNTERS if f not in fields]
+    row = f"%s, %s, %s, %s, 0, {ones}, {', '.join('0' for _ in zeros)}"
+    params: list[object] = [
+        prepared.uuid_param(championship_id),
+        prepared.uuid_param(match_id),
+        prepared.uuid_param(team_id),
+        player,
+    ]
+    source, mark = f"VALUES ({row})", ""
+    if applied_version is not None:
+        mark = f"WITH applied AS ({_MARK_APPLIED.format(table=_APPLIED)}) "
+        source = f"SELECT {row} WHERE EXISTS (SELECT 1 FROM applied)"
+        params = [params[1], params[0], applied_version, *params]
     prepared.execute(
-        f"INSERT INTO {table} (championship_id, match_id, team_id, player, version, "
-        f"{counters}, {', '.join(zeros)}) "
-        f"VALUES (%s, %s, %s, %s, 0, {ones}, {', '.join('0' for _ in zeros)}) "
+        f"{mark}INSERT INTO {table} (championship_id, match_id, team_id, player, version, "
+        f"{counters}, {', '.join(zeros)}) {source} "
         f"ON CONFLICT (match_id, team_id, player) DO UPDATE SET {increments}",
-        [
-            prepared.uuid_param(championship_id),
-            prepared.uuid_param(match_id),
-            prepared.uuid_param(team_id),
-            player,
-        ],
+        params,
     )
 
 
