@@ -124,17 +124,19 @@ def _known_user(cache_key: str, user_id: int) -> None:
     _token_users[cache_key] = user_id
 
 
-def _cached_and_counted(request: Request | None, token_key: str) -> tuple[int, datetime] | None:
+def _cached_and_counted(
+    request: Request | None, token_key: str, cache_key: str
+) -> tuple[int, datetime] | None:
     """``cached_token``, and, for a token of a known user on a view the user throttle
     guards, the request counted against the user's rate in the same round trip (the
-    count left on the request for the throttle)."""
-    cache_key = _key(token_key)
+    count left on the request for the throttle). ``cache_key`` is ``_key(token_key)``."""
     user_id = _token_users.get(cache_key)
-    view = None if request is None else request.parser_context.get("view")
-    throttled = any(issubclass(c, UserThrottle) for c in getattr(view, "throttle_classes", ()))
     window = None
-    if user_id is not None and throttled:
-        window = current_window(UserThrottle.scope, str(user_id), time.time())
+    if user_id is not None and request is not None:
+        view = request.parser_context.get("view")
+        classes = getattr(view, "throttle_classes", ())
+        if any(issubclass(c, UserThrottle) for c in classes):
+            window = current_window(UserThrottle.scope, str(user_id), time.time())
     if window is None:
         return cached_token(token_key)
     try:
@@ -202,16 +204,18 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        cached = _cached_and_counted(self._request, key)
+        cache_key = _key(key)
+        cached = _cached_and_counted(self._request, key, cache_key)
         if cached is not None:
             user_id, created = cached
             if created + timedelta(hours=settings.TOKEN_TTL_HOURS) <= timezone.now():
                 raise exceptions.AuthenticationFailed(EXPIRED)
-            _known_user(_key(key), user_id)
+            if cache_key not in _token_users:
+                _known_user(cache_key, user_id)
             return TokenUser(user_id), key
         user, token = super().authenticate_credentials(key)
         if token_expires_at(token) <= timezone.now():
             raise exceptions.AuthenticationFailed(EXPIRED)
         remember_token(token)
-        _known_user(_key(key), token.user_id)
+        _known_user(cache_key, token.user_id)
         return user, token

@@ -91,9 +91,14 @@ def _hit(key: str, seconds: int) -> int:
         return int(backend.incr(key))
     _, full_key, client = redis
     pipe = client.pipeline(transaction=False)
+    _queue_hit(pipe, full_key, seconds)
+    return int(pipe.execute()[-1])
+
+
+def _queue_hit(pipe: Any, full_key: str, seconds: int) -> None:
+    """Add the counting of one request to ``pipe``: its last reply is the count."""
     pipe.set(full_key, 0, ex=seconds, nx=True)
     pipe.incr(full_key)
-    return int(pipe.execute()[1])
 
 
 def count_and_get(window: Window, cache_key: str) -> tuple[Any, int] | None:
@@ -106,9 +111,9 @@ def count_and_get(window: Window, cache_key: str) -> tuple[Any, int] | None:
     backend, full_key, client = redis
     pipe = client.pipeline(transaction=False)
     pipe.get(backend.make_and_validate_key(cache_key))
-    pipe.set(full_key, 0, ex=window.seconds, nx=True)
-    pipe.incr(full_key)
-    raw, _, count = pipe.execute()
+    _queue_hit(pipe, full_key, window.seconds)
+    replies = pipe.execute()
+    raw, count = replies[0], replies[-1]
     django_client: Any = backend._cache  # Django's RedisCacheClient: its serializer
     value = None if raw is None else django_client._serializer.loads(raw)
     return value, int(count)

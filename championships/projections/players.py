@@ -71,7 +71,7 @@ def _mark_applied(championship_id: UUID, match_id: UUID, version: int) -> bool:
     """Record ``version`` as the match's last applied one; False if it already was (a
     redelivery: nothing to do)."""
     marked = prepared.fetch(
-        _MARK_APPLIED.format(table=_APPLIED),
+        _MARK_APPLIED,
         [prepared.uuid_param(match_id), prepared.uuid_param(championship_id), version],
     )
     return bool(marked)
@@ -80,9 +80,9 @@ def _mark_applied(championship_id: UUID, match_id: UUID, version: int) -> bool:
 _APPLIED = PlayerStatsApplied._meta.db_table
 # A match's applied version moves forward only: a row back when it moved.
 _MARK_APPLIED = (
-    "INSERT INTO {table} (match_id, championship_id, version) VALUES (%s, %s, %s) "
+    f"INSERT INTO {_APPLIED} (match_id, championship_id, version) VALUES (%s, %s, %s) "
     "ON CONFLICT (match_id) DO UPDATE SET version = excluded.version "
-    "WHERE {table}.version < excluded.version RETURNING 1"
+    f"WHERE {_APPLIED}.version < excluded.version RETURNING 1"
 )
 
 
@@ -143,7 +143,7 @@ def _add(
     ]
     source, mark = f"VALUES ({row})", ""
     if applied_version is not None:
-        mark = f"WITH applied AS ({_MARK_APPLIED.format(table=_APPLIED)}) "
+        mark = f"WITH applied AS ({_MARK_APPLIED}) "
         source = f"SELECT {row} WHERE EXISTS (SELECT 1 FROM applied)"
         params = [params[1], params[0], applied_version, *params]
     prepared.execute(
