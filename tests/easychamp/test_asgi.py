@@ -99,3 +99,57 @@ def test_start_up_objects_are_kept_out_of_the_collectors_way():
     import easychamp.asgi  # noqa: F401 - imported by the web processes
 
     assert gc.get_freeze_count() > 50_000
+
+
+def _receiver(*messages: dict[str, Any]) -> Any:
+    queue = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        return queue.pop(0)
+
+    return receive
+
+
+def _read(*messages: dict[str, Any]) -> bytes:
+    async def read() -> bytes:
+        body_file = await django_asgi_app.read_body(_receiver(*messages))
+        try:
+            return bytes(body_file.read())
+        finally:
+            body_file.close()
+
+    return async_to_sync(read)()
+
+
+def test_a_body_in_one_message_is_read_whole():
+    assert _read({"type": "http.request", "body": b'{"a": 1}'}) == b'{"a": 1}'
+    assert _read({"type": "http.request"}) == b""
+
+
+def test_a_body_in_several_messages_is_joined_in_order():
+    body = _read(
+        {"type": "http.request", "body": b'{"a":', "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": True},
+        {"type": "http.request", "body": b" 1}"},
+    )
+
+    assert body == b'{"a": 1}'
+
+
+def test_a_body_above_the_memory_limit_is_read_whole(settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = b"x" * 1001
+
+    assert _read({"type": "http.request", "body": big}) == big
+
+
+def test_a_client_gone_before_its_body_ends_gets_no_request():
+    from django.core.exceptions import RequestAborted
+
+    with pytest.raises(RequestAborted):
+        _read({"type": "http.disconnect"})
+    with pytest.raises(RequestAborted):
+        _read(
+            {"type": "http.request", "body": b"{", "more_body": True},
+            {"type": "http.disconnect"},
+        )
