@@ -32,6 +32,10 @@ def advance_on_result(recorded: RecordedEvent) -> None:
     """Place the winner (and loser, for a third-place match) or a group's qualifiers."""
     event = recorded.data
     assert isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded)
+    if not event.stage and not event.group:
+        # A league match (a group championship's teams all have a group): no bracket
+        # to place anyone in, and no query to learn it.
+        return
     match = (
         Match.objects.select_related("championship")
         .filter(id=event.match_id, championship_id=event.championship_id)

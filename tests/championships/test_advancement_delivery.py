@@ -178,3 +178,22 @@ def test_a_poison_result_is_parked_and_holds_its_place_in_the_bracket_until_retr
         False,
         store.stream_version(str(poisoned.id)),
     )
+
+
+@pytest.mark.django_db
+def test_a_league_result_moves_nobody_on_and_costs_no_query(django_assert_num_queries):
+    owner = UserFactory.create()
+    championship = ChampionshipFactory.create(actor_id=owner.id)
+    home, away = (TeamFactory.create(championship=championship) for _ in range(2))
+    match = commands.match_schedule(
+        actor_id=owner.id,
+        championship_id=championship.id,
+        home_team_id=home.id,
+        away_team_id=away.id,
+    )
+    complete(Match.objects.get(id=match.id), 2, 1)
+    completed = store.load(str(match.id))[-1]
+    assert completed.event_type == "MatchCompleted"
+
+    with django_assert_num_queries(0):
+        advancement.advance_on_result(completed)
