@@ -37,6 +37,7 @@ from django.utils import timezone
 from prometheus_client import Counter
 
 from championships.events import CHAMPIONSHIP_STREAM, MATCH_STREAM, STANDINGS_STREAM
+from easychamp import redis_guard
 from events.store import RecordedEvent
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ class Publisher:
             url,
             socket_timeout=CLAIMS_TIMEOUT_SECONDS,
             socket_connect_timeout=CLAIMS_TIMEOUT_SECONDS,
+            connection_class=redis_guard.connection_class(url),
         )
         self.script = self.client.register_script(_CLAIM_AND_PUBLISH)
         self.pid = os.getpid()

@@ -6,6 +6,7 @@ See the configuration table in README.md.
 import os
 from pathlib import Path
 
+from easychamp import redis_guard
 from easychamp.database import Pool, database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -180,9 +181,16 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "easychamp",
         "TIMEOUT": 300,
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "OPTIONS": {
+            "socket_connect_timeout": 1,
+            "socket_timeout": 1,
+            # A Redis that hangs costs one timeout per process, not one per command.
+            "connection_class": redis_guard.connection_class(REDIS_URL),
+        },
     }
 }
+# How long a process stops asking a Redis that did not answer (easychamp.redis_guard).
+REDIS_DOWN_SECONDS = float(os.environ.get("REDIS_DOWN_SECONDS") or 2)
 
 # Celery. Reliability choices are explained in README.md ("Delivery").
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "celery"

@@ -1,0 +1,221 @@
+"""A Redis that hangs costs a process one timeout, then fails at once until it answers
+(easychamp.redis_guard), on a real redis-server of the test's own that it pauses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pybreaker
+import pytest
+import redis
+from django.test import override_settings
+
+from easychamp import redis_guard
+from tests.championships.api.conftest import client_for, event_count
+from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs the redis-server program"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Server:
+    """A redis-server of this test's own: it can be paused (SIGSTOP) like a hung host."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen(
+            [
+                *("redis-server", "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def pause(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.resume()
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    started = _Server()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def _client(url: str, timeout: float = 0.3) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        connection_class=redis_guard.connection_class(url),
+    )
+
+
+def _opened(server: str) -> float:
+    return redis_guard.opened.labels(server)._value.get()
+
+
+def _outcomes(client: redis.Redis, times: int) -> list[str]:
+    outcomes = []
+    for _ in range(times):
+        try:
+            client.get("k")
+            outcomes.append("answer")
+        except redis.TimeoutError:
+            outcomes.append("timeout")
+        except redis.ConnectionError as exc:
+            outcomes.append("not asked" if "not answering" in str(exc) else "refused")
+    return outcomes
+
+
+def test_a_hung_redis_costs_one_timeout_then_commands_fail_at_once(server, settings):
+    settings.REDIS_DOWN_SECONDS = 60
+    name = f"127.0.0.1:{server.port}"
+    client = _client(server.url)
+    assert client.set("k", "v")
+    server.pause()
+
+    assert _outcomes(client, 4) == ["timeout", "not asked", "not asked", "not asked"]
+    assert _opened(name) == 1
+    assert redis_guard.breaker(name).current_state == pybreaker.STATE_OPEN
+
+
+def test_once_redis_answers_again_the_next_try_closes_the_breaker(server, settings):
+    settings.REDIS_DOWN_SECONDS = 0.2
+    name = f"127.0.0.1:{server.port}"
+    client = _client(server.url)
+    client.set("k", "v")
+    server.pause()
+    assert _outcomes(client, 2) == ["timeout", "not asked"]
+
+    server.resume()
+    deadline = time.monotonic() + 10
+    while _outcomes(client, 1) != ["answer"]:
+        assert time.monotonic() < deadline, "the breaker never let a command through"
+        time.sleep(0.05)
+
+    assert redis_guard.breaker(name).current_state == pybreaker.STATE_CLOSED
+    assert client.get("k") == b"v"
+
+
+def test_a_refused_connection_opens_the_breaker_too(settings):
+    settings.REDIS_DOWN_SECONDS = 60
+    port = _free_port()  # nothing listens there
+
+    assert _outcomes(_client(f"redis://127.0.0.1:{port}/0"), 3) == [
+        "refused",
+        "not asked",
+        "not asked",
+    ]
+
+
+def test_an_error_redis_answers_with_leaves_the_breaker_closed(server):
+    client = _client(server.url)
+    client.set("k", "v")
+
+    with pytest.raises(redis.ResponseError):
+        client.lpush("k", "x")  # WRONGTYPE: Redis is up and said so
+
+    assert redis_guard.breaker(f"127.0.0.1:{server.port}").current_state == "closed"
+    assert client.get("k") == b"v"
+
+
+def test_the_guarded_class_keeps_the_urls_kind_of_connection():
+    assert redis_guard.connection_class("redis://h:6379/0") is redis_guard.GuardedConnection
+    assert redis_guard.connection_class("rediss://h:6380/0") is redis_guard.GuardedSSLConnection
+    assert redis_guard.connection_class("unix:///tmp/r.sock") is redis_guard.GuardedUnixConnection
+
+
+@pytest.mark.django_db
+def test_a_goal_is_recorded_with_one_redis_timeout_while_redis_hangs(server, settings):
+    # The token cache, the throttles and the live push all use Redis on a goal's
+    # request: unguarded, each waited for its own timeout.
+    settings.REDIS_DOWN_SECONDS = 60
+    owner = UserFactory.create()
+    championship = ChampionshipFactory.create(actor_id=owner.id)
+    home, away = (TeamFactory.create(championship=championship) for _ in range(2))
+    cache: dict[str, Any] = {
+        "BACKEND": "easychamp.cache.RedisCache",
+        "LOCATION": server.url,
+        "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "OPTIONS": {
+            "socket_connect_timeout": 0.3,
+            "socket_timeout": 0.3,
+            "connection_class": redis_guard.connection_class(server.url),
+        },
+    }
+    api = client_for(owner)
+    with override_settings(CACHES={"default": cache}):
+        match = api.post(
+            f"/api/v1/championships/{championship.id}/matches/",
+            {"home_team": str(home.id), "away_team": str(away.id)},
+            format="json",
+        ).json()
+        api.post(f"/api/v1/matches/{match['id']}/start/", {}, format="json")
+        before = event_count()
+        server.pause()
+
+        responses = [
+            api.post(
+                f"/api/v1/matches/{match['id']}/goals/",
+                {"team": str(home.id), "minute": minute},
+                format="json",
+            )
+            for minute in (10, 20)
+        ]
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert responses[-1].json()["home_score"] == 2
+    assert event_count() == before + 2
+    name = f"127.0.0.1:{server.port}"
+    assert _opened(name) == 1
+    # One command reached the hung server and timed out; the rest were not sent.
+    assert redis_guard.breaker(name).fail_counter == 1
+
+
+def test_the_cache_and_the_live_pushes_connect_through_the_guard():
+    from championships.live import Publisher
+    from easychamp import settings as production
+
+    options: Any = production.CACHES["default"]["OPTIONS"]
+    publisher = Publisher(layer=None, url="redis://127.0.0.1:1/0", prefix="asgi")
+
+    assert options["connection_class"] is redis_guard.connection_class(production.REDIS_URL)
+    assert publisher.client.connection_pool.connection_class is redis_guard.GuardedConnection
