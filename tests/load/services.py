@@ -1,12 +1,15 @@
 """A PostgreSQL cluster and a Redis server of the test's own, on free ports, that the
-test may restart at will without touching the machine's shared ones."""
+test may restart (or pause) at will without touching the machine's shared ones."""
 
 from __future__ import annotations
 
 import glob
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from easychamp.launcher import _redis_answers, _redis_server_binary
@@ -85,3 +88,12 @@ class PrivateRedis:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def pause(self, seconds: float) -> None:
+        """Hang for ``seconds`` (SIGSTOP): connections stay open, nothing answers."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            os.kill(self.proc.pid, signal.SIGCONT)

@@ -1,4 +1,5 @@
-"""A match day under load, with PostgreSQL, Redis and the worker restarted in turn.
+"""A match day under load, with PostgreSQL, Redis and the worker restarted in turn, and
+Redis hung for a while (paused: connections open, nothing answers).
 
 200 API clients post goals, then completions, across 20 live matches for 30 s, through
 the real stack (2 web processes, a worker, beat) on a PostgreSQL cluster and a Redis of
@@ -43,8 +44,9 @@ CLIENTS = 200
 CHAMPIONSHIPS, MATCHES_EACH = 4, 5  # 20 live matches
 SECONDS = 30.0
 COMPLETIONS_AFTER = 25.0  # the last seconds: every client also sends its completion
-# When each service is restarted, in seconds from the start of the load.
-FAULTS = {"postgres": 4.0, "redis": 12.0, "worker": 19.0}
+# When each service is restarted (or Redis paused), in seconds from the start of the load.
+FAULTS = {"postgres": 4.0, "redis-hang": 8.0, "redis": 12.0, "worker": 19.0}
+REDIS_HANG_SECONDS = 2.5
 RETRY_FOR = 60.0
 
 
@@ -176,6 +178,8 @@ def _faults(stack: Stack, postgres: PrivatePostgres, redis: PrivateRedis, start:
         time.sleep(max(0.0, start + at - time.monotonic()))
         if name == "postgres":
             postgres.restart()
+        elif name == "redis-hang":
+            redis.pause(REDIS_HANG_SECONDS)
         elif name == "redis":
             redis.restart()
         else:
@@ -229,8 +233,9 @@ def test_a_match_day_survives_restarts_and_loses_nothing(stack):
         for i in range(CLIENTS)
     ]
 
-    # When 200 clients post for 30 s while each service restarts in turn (from this
-    # thread: a restarted worker dies with the thread that started it)
+    # When 200 clients post for 30 s while each service restarts in turn, and Redis hangs
+    # for a while (from this thread: a restarted worker dies with the thread that
+    # started it)
     time.sleep(max(0.0, start - time.monotonic()))
     for thread in clients:
         thread.start()
