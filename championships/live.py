@@ -129,9 +129,9 @@ def push_committed(recorded: list[RecordedEvent]) -> None:
         publisher = _publisher()
         if publisher is not None:
             publisher.claim_and_publish(fresh)
-    except Exception:  # after the commit: counted, logged, the pusher or pages catch up
+    except Exception as exc:  # noqa: BLE001 - after the commit: counted, logged, caught up
         push_failures.inc()
-        logger.exception("live push on commit failed")
+        redis_guard.log_failure(logger, exc, "live push on commit failed", exc_info=True)
 
 
 def _push_unclaimed(batch: list[RecordedEvent]) -> None:
@@ -142,9 +142,11 @@ def _push_unclaimed(batch: list[RecordedEvent]) -> None:
         return
     try:
         publisher.claim_and_publish(batch)
-    except Exception:  # the boundary after delivery: counted, logged, caught up later
+    except Exception as exc:  # noqa: BLE001 - after delivery: counted, logged, caught up
         push_failures.inc()
-        logger.exception("live push of %d event(s) failed", len(batch))
+        redis_guard.log_failure(
+            logger, exc, "live push of %d event(s) failed", len(batch), exc_info=True
+        )
 
 
 # KEYS: one claim per event. ARGV[1]: the claims' lifetime; then, per event, how many

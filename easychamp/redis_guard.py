@@ -12,7 +12,9 @@ The connections of those clients (``connection_class``) share one circuit breake
 it, and for ``REDIS_DOWN_SECONDS`` every command fails at once with a ConnectionError,
 which each caller already handles; then the next command tries, and its answer closes
 the breaker again (its failure keeps it open). Only network failures count: an error
-Redis answers with (a wrong type, a missing script) says Redis is up.
+Redis answers with (a wrong type, a missing script) says Redis is up. The breaker logs
+when it opens and closes; callers log a refused command at debug level only
+(``log_failure``), so an outage is not a warning per request.
 
 Not guarded: the Celery broker's connections (kombu's own), the channel layer's
 (asyncio), and the wake-up notifier's (a thread of its own: no request waits for it).
@@ -38,6 +40,23 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class NotAsked(RedisConnectionError):
+    """A command the breaker did not send: the server did not answer a moment ago."""
+
+
+def log_failure(
+    log: logging.Logger, exc: BaseException, message: str, *args: Any, exc_info: bool = False
+) -> None:
+    """Log a caller's Redis failure as a warning, unless it is a command the breaker
+    did not send: the breaker logged the outage once when it began, and a warning per
+    request would flood the log for as long as it lasts."""
+    if isinstance(exc, NotAsked):
+        log.debug(message, *args)
+    else:
+        log.warning(message, *args, exc_info=exc_info)
+
 
 opened = Counter(
     "easychamp_redis_breaker_opened_total",
@@ -106,7 +125,7 @@ class _Guarded:
         try:
             return cb.call(method, *args, **kwargs)
         except pybreaker.CircuitBreakerError as exc:
-            raise RedisConnectionError(
+            raise NotAsked(
                 f"Redis at {cb.name} is not answering (not asked for {cb.reset_timeout:g} s)"
             ) from exc
 

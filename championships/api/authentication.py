@@ -46,6 +46,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
 from championships.api.throttling import PRECOUNTED, UserThrottle, count_and_get, current_window
+from easychamp.redis_guard import log_failure
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,8 @@ def cached_token(token_key: str) -> tuple[int, datetime] | None:
     """(user id, issue time) of a valid token checked recently; None when unknown."""
     try:
         entry = cache.get(_key(token_key))
-    except _FAILURES:
-        logger.warning("token cache unreachable; checking the token in the database")
+    except _FAILURES as exc:
+        log_failure(logger, exc, "token cache unreachable; checking the token in the database")
         return None
     return _entry(entry)
 
@@ -141,8 +142,8 @@ def _cached_and_counted(
         return cached_token(token_key)
     try:
         found = count_and_get(window, cache_key)
-    except _FAILURES:
-        logger.warning("token cache unreachable; checking the token in the database")
+    except _FAILURES as exc:
+        log_failure(logger, exc, "token cache unreachable; checking the token in the database")
         return None
     if found is None:
         return cached_token(token_key)
@@ -159,8 +160,8 @@ def remember_token(token: Token) -> None:
             (token.user_id, token.created.isoformat()),
             settings.TOKEN_CACHE_SECONDS,
         )
-    except _FAILURES:
-        logger.warning("token cache unreachable; token not cached")
+    except _FAILURES as exc:
+        log_failure(logger, exc, "token cache unreachable; token not cached")
 
 
 def forget_token(token_key: str) -> None:

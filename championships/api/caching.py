@@ -14,6 +14,8 @@ from typing import Any
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from easychamp.redis_guard import log_failure
+
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 3600
@@ -31,13 +33,15 @@ def match_key(match_id: object, version: int) -> str:
 def cache_get(key: str) -> Any:
     try:
         return cache.get(key)
-    except _FAILURES:
-        logger.warning("cache read failed for %s; reading the database", key, exc_info=True)
+    except _FAILURES as exc:
+        log_failure(
+            logger, exc, "cache read failed for %s; reading the database", key, exc_info=True
+        )
         return None
 
 
 def cache_set(key: str, value: Any) -> None:
     try:
         cache.set(key, value, TIMEOUT)
-    except _FAILURES:
-        logger.warning("cache write failed for %s", key, exc_info=True)
+    except _FAILURES as exc:
+        log_failure(logger, exc, "cache write failed for %s", key, exc_info=True)

@@ -31,6 +31,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from easychamp.redis_guard import log_failure
+
 logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -141,8 +143,10 @@ class WindowThrottle(BaseThrottle):
         if count is None:
             try:
                 count = _hit(window.key, window.seconds)
-            except _FAILURES:
-                logger.warning("throttle %s: cache unreachable, request let through", self.scope)
+            except _FAILURES as exc:
+                log_failure(
+                    logger, exc, "throttle %s: cache unreachable, request let through", self.scope
+                )
                 return True
         if count <= window.limit:
             return True
