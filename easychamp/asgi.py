@@ -1,15 +1,12 @@
 """The ASGI application: HTTP through Django, websockets through Channels."""
 
 import gc
-import io
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import django
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -44,34 +41,11 @@ class OneHopASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        from django.conf import settings
+
         self.executor = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="request")
         # Made once: asgiref's wrapper inspects the function when it is made.
         self._respond = sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)
-
-    async def read_body(self, receive: Any) -> Any:
-        """The request's body as a file: a plain in-memory file when it came in one
-        message that fits (a small request's does), else Django's file that rolls over
-        to disk."""
-        limit = settings.FILE_UPLOAD_MAX_MEMORY_SIZE
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestAborted()
-        body = message.get("body", b"")
-        if not message.get("more_body", False) and len(body) <= limit:
-            return io.BytesIO(body)
-        # Handed to the request, which closes it (as Django's own read_body does).
-        body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-            max_size=limit, mode="w+b"
-        )
-        body_file.write(body)
-        while message.get("more_body", False):
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                body_file.close()
-                raise RequestAborted()
-            body_file.write(message.get("body", b""))
-        body_file.seek(0)
-        return body_file
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
