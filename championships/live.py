@@ -27,7 +27,6 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -188,11 +187,10 @@ class Publisher:
     def __init__(self, layer: Any, url: str, prefix: str) -> None:
         self.layer = layer
         self.prefix = prefix
-        self.client = redis.Redis.from_url(
+        self.client = redis_guard.GuardedRedis.from_url(
             url,
             socket_timeout=CLAIMS_TIMEOUT_SECONDS,
             socket_connect_timeout=CLAIMS_TIMEOUT_SECONDS,
-            connection_class=redis_guard.connection_class(url),
         )
         self.script = self.client.register_script(_CLAIM_AND_PUBLISH)
         self.pid = os.getpid()

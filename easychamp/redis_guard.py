@@ -7,11 +7,14 @@ container, a full network buffer) fails each command only after its socket timeo
 a goal's request sends four: four seconds per request, every request, with the request
 threads all waiting.
 
-The connections of those clients (``connection_class``) share one circuit breaker
-(pybreaker) per Redis server and process: the first timeout or refused connection opens
-it, and for ``REDIS_DOWN_SECONDS`` every command fails at once with a ConnectionError,
-which each caller already handles; then the next command tries, and its answer closes
-the breaker again (its failure keeps it open). Only network failures count: an error
+The commands of those clients (``GuardedRedis``: each command, or pipeline, is one
+call) share one circuit breaker (pybreaker) per Redis server and process: the first
+timeout or refused connection opens it, and for ``REDIS_DOWN_SECONDS`` every command
+fails at once with a ConnectionError, which each caller already handles; then one
+command tries (the others meanwhile are refused at once), and its answer closes the
+breaker again (its failure keeps it open). The breaker judges whole round trips: a
+command sent to a hung server is sent without error (the kernel buffers it), and only
+its missing answer shows the server is not there. Only network failures count: an error
 Redis answers with (a wrong type, a missing script) says Redis is up. The breaker logs
 when it opens and closes; callers log a refused command at debug level only
 (``log_failure``), so an outage is not a warning per request.
@@ -28,12 +31,12 @@ import os
 import threading
 from collections.abc import Callable
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import pybreaker
+import redis
 from django.conf import settings
 from prometheus_client import Counter
-from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -66,8 +69,21 @@ opened = Counter(
 
 # Per process (a forked child makes its own: a lock held at the fork would stay held)
 # and per server.
-_breakers: dict[tuple[int, str], pybreaker.CircuitBreaker] = {}
+_breakers: dict[tuple[int, str], _Breaker] = {}
 _lock = threading.Lock()
+
+
+class _Breaker(pybreaker.CircuitBreaker):
+    """pybreaker's breaker, and who is trying the server while it is not closed.
+
+    pybreaker runs a call under the breaker's lock: while one thread's trial waited for
+    its timeout, every other thread's command waited for that lock. Only one thread
+    tries; the others are refused at once (``trying``, reentrant: a trial's command may
+    connect first)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trying = threading.RLock()
 
 
 def down_seconds() -> float:
@@ -91,7 +107,7 @@ def _not_a_network_error(exc: BaseException) -> bool:
     return not isinstance(exc, NETWORK_ERRORS)
 
 
-def breaker(server: str) -> pybreaker.CircuitBreaker:
+def breaker(server: str) -> _Breaker:
     """This process's breaker for ``server`` (host:port, or a socket's path)."""
     key = (os.getpid(), server)
     found = _breakers.get(key)
@@ -99,7 +115,7 @@ def breaker(server: str) -> pybreaker.CircuitBreaker:
         with _lock:
             found = _breakers.get(key)
             if found is None:
-                found = _breakers[key] = pybreaker.CircuitBreaker(
+                found = _breakers[key] = _Breaker(
                     fail_max=1,
                     reset_timeout=down_seconds(),
                     exclude=[_not_a_network_error],
@@ -109,34 +125,27 @@ def breaker(server: str) -> pybreaker.CircuitBreaker:
     return found
 
 
-class _Guarded:
-    """Connection methods that talk to the server, through the server's breaker."""
-
-    _server: str
-
-    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        cb = breaker(self._server)
-        if cb.current_state == pybreaker.STATE_CLOSED:
-            # The common case, without the breaker's lock: only a failure goes to it.
-            try:
-                return method(*args, **kwargs)
-            except NETWORK_ERRORS as exc:
-                _failed(cb, exc)
+def _through(server: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``method`` (one round trip to ``server``) through the server's breaker."""
+    cb = breaker(server)
+    if cb.current_state == pybreaker.STATE_CLOSED:
+        # The common case, without the breaker's lock: only a failure goes to it.
         try:
-            return cb.call(method, *args, **kwargs)
-        except pybreaker.CircuitBreakerError as exc:
-            raise NotAsked(
-                f"Redis at {cb.name} is not answering (not asked for {cb.reset_timeout:g} s)"
-            ) from exc
+            return method(*args, **kwargs)
+        except NETWORK_ERRORS as exc:
+            _failed(cb, exc)
+    if not cb.trying.acquire(blocking=False):
+        raise _not_asked(cb)  # another thread is trying the server right now
+    try:
+        return cb.call(method, *args, **kwargs)
+    except pybreaker.CircuitBreakerError as exc:
+        raise _not_asked(cb) from exc
+    finally:
+        cb.trying.release()
 
-    def connect(self) -> None:
-        self._call(super().connect)  # type: ignore[misc]
 
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        self._call(super().send_packed_command, command, check_health)  # type: ignore[misc]
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        return self._call(super().read_response, *args, **kwargs)  # type: ignore[misc]
+def _not_asked(cb: pybreaker.CircuitBreaker) -> NotAsked:
+    return NotAsked(f"Redis at {cb.name} is not answering (not asked for {cb.reset_timeout:g} s)")
 
 
 def _failed(cb: pybreaker.CircuitBreaker, exc: BaseException) -> NoReturn:
@@ -150,30 +159,26 @@ def _failed(cb: pybreaker.CircuitBreaker, exc: BaseException) -> NoReturn:
     raise exc
 
 
-class GuardedConnection(_Guarded, Connection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._server = f"{self.host}:{self.port}"
+def _server(pool: redis.ConnectionPool) -> str:
+    kwargs = pool.connection_kwargs
+    if "path" in kwargs:
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
-class GuardedSSLConnection(_Guarded, SSLConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._server = f"{self.host}:{self.port}"
+class GuardedPipeline(Pipeline):
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        result: list[Any] = _through(_server(self.connection_pool), super().execute, raise_on_error)
+        return result
 
 
-class GuardedUnixConnection(_Guarded, UnixDomainSocketConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._server = self.path
+class GuardedRedis(redis.Redis):
+    """redis-py's client, each command and pipeline through its server's breaker."""
 
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        return _through(_server(self.connection_pool), super().execute_command, *args, **options)
 
-def connection_class(url: str) -> type[Connection | UnixDomainSocketConnection]:
-    """The guarded connection class for a Redis URL's scheme (redis-py's own class is
-    chosen by the scheme too: a class given to ``from_url`` replaces it)."""
-    scheme = urlsplit(url).scheme
-    if scheme == "rediss":
-        return GuardedSSLConnection
-    if scheme == "unix":
-        return GuardedUnixConnection
-    return GuardedConnection
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> GuardedPipeline:
+        return GuardedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )

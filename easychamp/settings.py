@@ -6,7 +6,6 @@ See the configuration table in README.md.
 import os
 from pathlib import Path
 
-from easychamp import redis_guard
 from easychamp.database import Pool, database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -181,12 +180,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "easychamp",
         "TIMEOUT": 300,
-        "OPTIONS": {
-            "socket_connect_timeout": 1,
-            "socket_timeout": 1,
-            # A Redis that hangs costs one timeout per process, not one per command.
-            "connection_class": redis_guard.connection_class(REDIS_URL),
-        },
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 # How long a process stops asking a Redis that did not answer (easychamp.redis_guard).

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -80,11 +81,8 @@ def server() -> Iterator[_Server]:
 
 
 def _client(url: str, timeout: float = 0.3) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        connection_class=redis_guard.connection_class(url),
+    return redis_guard.GuardedRedis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
 
 
@@ -157,10 +155,54 @@ def test_an_error_redis_answers_with_leaves_the_breaker_closed(server):
     assert client.get("k") == b"v"
 
 
-def test_the_guarded_class_keeps_the_urls_kind_of_connection():
-    assert redis_guard.connection_class("redis://h:6379/0") is redis_guard.GuardedConnection
-    assert redis_guard.connection_class("rediss://h:6380/0") is redis_guard.GuardedSSLConnection
-    assert redis_guard.connection_class("unix:///tmp/r.sock") is redis_guard.GuardedUnixConnection
+def test_a_pipeline_goes_through_the_breaker_too(server, settings):
+    settings.REDIS_DOWN_SECONDS = 60
+    client = _client(server.url)
+    server.pause()
+
+    def counted() -> list[Any]:
+        pipe = client.pipeline()
+        pipe.incr("a")
+        pipe.expire("a", 60)
+        return pipe.execute()
+
+    with pytest.raises(redis.TimeoutError):
+        counted()
+    with pytest.raises(redis_guard.NotAsked):
+        counted()
+
+
+def test_while_one_command_tries_a_hung_redis_the_others_are_refused_at_once(server, settings):
+    # A sent command proves nothing (the kernel buffers it): only its answer closes the
+    # breaker, and while the one trying waits for it nobody else queues behind it.
+    settings.REDIS_DOWN_SECONDS = 0.1
+    name = f"127.0.0.1:{server.port}"
+    cb = redis_guard.breaker(name)
+    server.pause()
+    assert _outcomes(_client(server.url), 1) == ["timeout"]  # the breaker opened
+    stop = threading.Event()
+
+    def keep_asking() -> None:  # one of these calls becomes the trial, once it is due
+        slow = _client(server.url, timeout=3.0)
+        while not stop.is_set():
+            _outcomes(slow, 1)
+
+    asking = threading.Thread(target=keep_asking)
+    asking.start()
+    try:
+        deadline = time.monotonic() + 10
+        while cb.current_state != pybreaker.STATE_HALF_OPEN:
+            assert time.monotonic() < deadline, "no command tried the server again"
+            time.sleep(0.01)
+        others = _outcomes(_client(server.url, timeout=3.0), 3)
+        state_after_others = cb.current_state
+    finally:
+        stop.set()
+        asking.join(15)
+
+    assert others == ["not asked"] * 3
+    assert state_after_others == pybreaker.STATE_HALF_OPEN, "the others waited for the trial"
+    assert cb.current_state == pybreaker.STATE_OPEN  # the trial got no answer
 
 
 @pytest.mark.django_db
@@ -175,11 +217,7 @@ def test_a_goal_is_recorded_with_one_redis_timeout_while_redis_hangs(server, set
         "BACKEND": "easychamp.cache.RedisCache",
         "LOCATION": server.url,
         "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        "OPTIONS": {
-            "socket_connect_timeout": 0.3,
-            "socket_timeout": 0.3,
-            "connection_class": redis_guard.connection_class(server.url),
-        },
+        "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},
     }
     api = client_for(owner)
 
@@ -218,11 +256,14 @@ def test_a_goal_is_recorded_with_one_redis_timeout_while_redis_hangs(server, set
 
 
 def test_the_cache_and_the_live_pushes_connect_through_the_guard():
-    from championships.live import Publisher
-    from easychamp import settings as production
+    from django.core.cache.backends.redis import RedisCacheClient
 
-    options: Any = production.CACHES["default"]["OPTIONS"]
+    from championships.live import Publisher
+    from easychamp.cache import SharedRedisCacheClient
+
+    cache_client = SharedRedisCacheClient(["redis://127.0.0.1:1/0"])
     publisher = Publisher(layer=None, url="redis://127.0.0.1:1/0", prefix="asgi")
 
-    assert options["connection_class"] is redis_guard.connection_class(production.REDIS_URL)
-    assert publisher.client.connection_pool.connection_class is redis_guard.GuardedConnection
+    assert isinstance(cache_client, RedisCacheClient)
+    assert isinstance(cache_client.get_client(), redis_guard.GuardedRedis)
+    assert isinstance(publisher.client, redis_guard.GuardedRedis)
