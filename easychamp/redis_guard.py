@@ -67,10 +67,19 @@ opened = Counter(
     ["server"],
 )
 
-# Per process (a forked child makes its own: a lock held at the fork would stay held)
-# and per server.
-_breakers: dict[tuple[int, str], _Breaker] = {}
+# Per server, in this process: a forked child starts afresh (a lock held at the fork
+# would stay held in the child).
+_breakers: dict[str, _Breaker] = {}
 _lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    global _lock
+    _breakers.clear()
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 class _Breaker(pybreaker.CircuitBreaker):
@@ -78,12 +87,11 @@ class _Breaker(pybreaker.CircuitBreaker):
 
     pybreaker runs a call under the breaker's lock: while one thread's trial waited for
     its timeout, every other thread's command waited for that lock. Only one thread
-    tries; the others are refused at once (``trying``, reentrant: a trial's command may
-    connect first)."""
+    tries; the others are refused at once (``trying``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.trying = threading.RLock()
+        self.trying = threading.Lock()
 
 
 def down_seconds() -> float:
@@ -109,13 +117,12 @@ def _not_a_network_error(exc: BaseException) -> bool:
 
 def breaker(server: str) -> _Breaker:
     """This process's breaker for ``server`` (host:port, or a socket's path)."""
-    key = (os.getpid(), server)
-    found = _breakers.get(key)
+    found = _breakers.get(server)
     if found is None:
         with _lock:
-            found = _breakers.get(key)
+            found = _breakers.get(server)
             if found is None:
-                found = _breakers[key] = _Breaker(
+                found = _breakers[server] = _Breaker(
                     fail_max=1,
                     reset_timeout=down_seconds(),
                     exclude=[_not_a_network_error],
@@ -167,18 +174,26 @@ def _server(pool: redis.ConnectionPool) -> str:
 
 
 class GuardedPipeline(Pipeline):
+    server: str
+
     def execute(self, raise_on_error: bool = True) -> list[Any]:
-        result: list[Any] = _through(_server(self.connection_pool), super().execute, raise_on_error)
+        result: list[Any] = _through(self.server, super().execute, raise_on_error)
         return result
 
 
 class GuardedRedis(redis.Redis):
     """redis-py's client, each command and pipeline through its server's breaker."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.server = _server(self.connection_pool)
+
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        return _through(_server(self.connection_pool), super().execute_command, *args, **options)
+        return _through(self.server, super().execute_command, *args, **options)
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> GuardedPipeline:
-        return GuardedPipeline(
+        pipe = GuardedPipeline(
             self.connection_pool, self.response_callbacks, transaction, shard_hint
         )
+        pipe.server = self.server
+        return pipe

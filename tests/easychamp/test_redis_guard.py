@@ -267,3 +267,17 @@ def test_the_cache_and_the_live_pushes_connect_through_the_guard():
     assert isinstance(cache_client, RedisCacheClient)
     assert isinstance(cache_client.get_client(), redis_guard.GuardedRedis)
     assert isinstance(publisher.client, redis_guard.GuardedRedis)
+
+
+def test_a_forked_child_starts_with_breakers_of_its_own(settings):
+    settings.REDIS_DOWN_SECONDS = 60
+    port = _free_port()  # nothing listens there
+    assert _outcomes(_client(f"redis://127.0.0.1:{port}/0"), 2) == ["refused", "not asked"]
+
+    pid = os.fork()
+    if pid == 0:  # the child: its parent's open breaker is not its own
+        os._exit(0 if f"127.0.0.1:{port}" not in redis_guard._breakers else 1)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert redis_guard.breaker(f"127.0.0.1:{port}").current_state == pybreaker.STATE_OPEN
