@@ -33,8 +33,15 @@ class Pool:
 
 
 def database_from_url(
-    url: str, *, prepared_statements: bool = True, pool: Pool | None = None
+    url: str,
+    *,
+    prepared_statements: bool = True,
+    pool: Pool | None = None,
+    statement_timeout: float = 0,
 ) -> dict[str, Any]:
+    """Django's settings for ``url``. ``statement_timeout`` (seconds; 0: none): on
+    PostgreSQL, a statement that runs (or waits for a lock) longer is cancelled by the
+    server, so a request holds its thread and its connection for at most that long."""
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["CONN_MAX_AGE"] = 0
@@ -64,4 +71,8 @@ def database_from_url(
     # off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
     if prepared_statements:
         options["prepare_threshold"] = 100
+    if statement_timeout > 0:
+        # Sent as the connection starts (libpq's options): no round trip per request.
+        setting = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
+        options["options"] = f"{options.get('options', '')} {setting}".strip()
     return config

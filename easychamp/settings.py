@@ -128,6 +128,10 @@ DATABASES = {
         DATABASE_URL,
         prepared_statements=env_bool("DATABASE_PREPARED", default=True),
         pool=DATABASE_POOL,
+        # Seconds a statement may run or wait for a lock (PostgreSQL). The web processes
+        # default to 30 (easychamp.web); workers, beat and management commands
+        # (migrations, rebuilds) to none.
+        statement_timeout=float(os.environ.get("DATABASE_STATEMENT_TIMEOUT") or 0),
     )
 }
 

@@ -6,7 +6,9 @@ supervisor replaces a worker that dies. Why uvicorn rather than daphne: the same
 application (Channels supports any ASGI server), a faster HTTP parser and event loop
 (httptools, uvloop), one process manager for the workers, and a graceful stop: on
 SIGTERM a worker stops accepting, finishes the requests in flight (closing websockets
-with 1012) within WEB_GRACEFUL_TIMEOUT seconds, then exits.
+with 1012) within WEB_GRACEFUL_TIMEOUT seconds, then exits. A statement that runs or
+waits for a lock longer than DATABASE_STATEMENT_TIMEOUT (30 s here unless set) is
+cancelled: the request gets a 503 instead of holding its thread.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ def web_concurrency() -> int:
     return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
 
 
+# A request waits at most this long on one statement (a lock another transaction holds,
+# a slow query) before it fails with a 503, rather than hold its thread and connection.
+WEB_STATEMENT_TIMEOUT = "30"
+
+
 def main() -> None:
+    # The web processes' own default (other processes have none); the workers uvicorn
+    # spawns read it from the environment they inherit.
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", WEB_STATEMENT_TIMEOUT)
     uvicorn.run(
         "easychamp.asgi:application",
         host=os.environ.get("HOST") or "127.0.0.1",

@@ -1,0 +1,79 @@
+"""A request that waits on a lock gives up after DATABASE_STATEMENT_TIMEOUT with a 503,
+in a web process as deployed, instead of holding its thread for as long as the lock is
+held; nothing of it is written, and the same request succeeds once the lock is gone."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from email.message import Message
+
+import psycopg
+import pytest
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from championships.models import Match
+from events import store
+from tests.championships.conftest import live
+from tests.championships.factories import MatchFactory
+from tests.championships.servers import WebServer
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("workers"),
+]
+
+
+def post_goal(server: WebServer, match: Match, token: str) -> tuple[int, Message, bytes]:
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/matches/{match.id}/goals/",
+        data=json.dumps({"team": str(match.home_team_id), "minute": 30}).encode(),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def test_a_goal_waiting_on_a_locked_match_gets_a_503_and_writes_nothing(
+    web_servers: Callable[..., WebServer],
+):
+    if connection.vendor != "postgresql":
+        pytest.fail("needs DATABASE_URL=postgres://...")
+    match = live(MatchFactory.create())
+    token = Token.objects.create(user=match.championship.owner).key
+    server = web_servers("timeout", {"DATABASE_STATEMENT_TIMEOUT": "0.5"})
+    params = {
+        k: v
+        for k, v in connection.get_connection_params().items()
+        if k not in ("cursor_factory", "pool", "prepare_threshold")
+    }
+    # Given another transaction holding the match's row (an organiser's long edit)
+    with psycopg.connect(**params) as holder:
+        holder.execute(f"SELECT 1 FROM {Match._meta.db_table} WHERE id = %s FOR UPDATE", [match.id])
+
+        # When a goal is posted for it
+        status, headers, body = post_goal(server, match, token)
+
+        # Then the request gives up with a 503 the client may retry
+        assert status == 503, body
+        assert headers.get("Content-Type") == "application/json"
+        assert headers.get("Retry-After") == "2"
+        assert "retry" in json.loads(body)["detail"]
+        holder.rollback()
+
+    # and nothing of it was written: once the lock is gone the same goal is the next event
+    assert store.stream_version(str(match.id)) == match.version
+    status, _, body = post_goal(server, match, token)
+    assert status == 200, body
+    assert json.loads(body)["home_score"] == 1
+    assert store.stream_version(str(match.id)) == match.version + 1
