@@ -232,6 +232,18 @@ class Stack:
     def cpu_seconds(self) -> dict[str, float]:
         return {"web": cpu_seconds(self.web_pids()), "worker": cpu_seconds(self.worker_pids())}
 
+    def wait_quiet(self, quiet_for: float = 1.0, timeout: float = 60.0) -> float:
+        """Wait until the worker has used under 5 % of a core for ``quiet_for`` seconds
+        (done with what the set-up wrote), at most ``timeout``; returns the seconds
+        waited. A baseline measured meanwhile would share the disk with its commits."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            before = cpu_seconds(self.worker_pids())
+            time.sleep(quiet_for)
+            if cpu_seconds(self.worker_pids()) - before < 0.05 * quiet_for:
+                break
+        return time.monotonic() - start
+
     def web_rss_mb(self) -> tuple[float, float]:
         """(all web processes together, the largest one), in MB."""
         sizes = [rss_mb(pid) for pid in self.web_pids()]
