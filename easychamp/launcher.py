@@ -4,7 +4,13 @@ Prints ``EasyChamp is running at http://127.0.0.1:PORT/`` once the web processes
 Ctrl-C, SIGTERM and SIGHUP all stop everything it started, the same way: honcho passes
 SIGTERM to the web processes (which finish their requests in flight), the worker (which
 finishes or requeues its task) and beat, then the Redis it started goes. Should the
-process that started it die (``make`` killed), it gets SIGTERM itself.
+process that started it die (``make`` killed), it gets SIGTERM itself; should the launcher
+die (even by SIGKILL), honcho and the Redis it started get SIGTERM and stop in turn.
+
+A stop signal only notes itself (``_note_stop``): no exception, no lock. The main loop
+sees the note within a fraction of a second. (Raising from the handler, guarded by a
+threading.Event, could deadlock: a second signal arriving while the first handler was
+inside ``Event.set`` ran the handler again, in the same thread, on the Event's lock.)
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,24 +35,34 @@ PR_SET_PDEATHSIG = 1
 HONCHO_STOP_SECONDS = 20
 
 
-class Stop(Exception):
-    """A stop signal arrived."""
+# The first stop signal's name, once one arrived. Written by the signal handler alone.
+_stop_signal: str | None = None
+# How often the main loop looks for a stop while it waits.
+POLL_SECONDS = 0.1
 
 
-_stopping = threading.Event()
+def _note_stop(signum: int, frame: object) -> None:
+    """The stop signals' handler: notes the first one. It neither raises (an exception
+    raised into whatever the main thread was running can be swallowed there, and a
+    second signal must not cut the stop short) nor takes a lock (a handler can run again
+    inside itself when signals arrive together: make passes its SIGTERM on, and a signal
+    to the whole group reaches both)."""
+    global _stop_signal
+    if _stop_signal is None:
+        _stop_signal = signal.Signals(signum).name
 
 
-def _raise_stop(signum: int, frame: object) -> None:
-    # Only the first stop signal interrupts: a second one (make passes its SIGTERM on, a
-    # signal to the whole group reaches both) must not cut the stop itself short and
-    # leave honcho and its processes running.
-    if _stopping.is_set():
-        return
-    _stopping.set()
-    raise Stop(signal.Signals(signum).name)
+def _stopped(seconds: float = 0.0) -> bool:
+    """Whether a stop signal arrived, looking again until ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while _stop_signal is None and time.monotonic() < deadline:
+        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+    return _stop_signal is not None
 
 
 def _stop_with_parent() -> None:
+    """Get SIGTERM when the parent dies (the launcher for ``make``, honcho and Redis for
+    the launcher)."""
     with contextlib.suppress(OSError, AttributeError):  # Linux only
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -93,8 +108,10 @@ def _start_redis(url: str) -> subprocess.Popen[bytes] | None:
         ],
         stdout=subprocess.DEVNULL,
         # Not in the terminal's process group: a Ctrl-C must not stop Redis before the
-        # worker has finished with it; the launcher stops it last.
+        # worker has finished with it; the launcher stops it last (or, should the launcher
+        # die, the kernel sends it SIGTERM).
         start_new_session=True,
+        preexec_fn=_stop_with_parent,
     )
     deadline = time.monotonic() + 15
     while not _redis_answers(url):
@@ -104,13 +121,23 @@ def _start_redis(url: str) -> subprocess.Popen[bytes] | None:
     return proc
 
 
-def _manage(*args: str) -> None:
-    subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=BASE_DIR, check=True)
+def _manage(*args: str) -> bool:
+    """Run one management command to its end; False if a stop signal came meanwhile (a
+    signal to the terminal's group reaches the command too; one to the launcher alone
+    lets it finish: migrations are not cut short)."""
+    proc = subprocess.Popen([str(BIN / "python"), "manage.py", *args], cwd=BASE_DIR)
+    while proc.poll() is None:
+        _stopped(POLL_SECONDS)
+    if _stop_signal is not None:
+        return False
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args)
+    return True
 
 
 def _wait_for_web(port: str, honcho: subprocess.Popen[bytes]) -> bool:
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not _stopped():
         if honcho.poll() is not None:
             return False
         try:
@@ -118,7 +145,7 @@ def _wait_for_web(port: str, honcho: subprocess.Popen[bytes]) -> bool:
                 if resp.status == 200:
                     return True
         except OSError:
-            time.sleep(0.2)
+            _stopped(0.2)
     return False
 
 
@@ -145,7 +172,7 @@ def _stop_redis(redis_proc: subprocess.Popen[bytes]) -> None:
 def main() -> None:
     _stop_with_parent()
     for signum in STOP_SIGNALS:
-        signal.signal(signum, _raise_stop)
+        signal.signal(signum, _note_stop)
     os.chdir(BASE_DIR)
     env = os.environ.copy()
     env.setdefault("DJANGO_SETTINGS_MODULE", "easychamp.settings")
@@ -169,22 +196,31 @@ def main() -> None:
     honcho: subprocess.Popen[bytes] | None = None
     try:
         redis_proc = _start_redis(redis_url)
-        _manage("migrate", "--noinput", "-v", "0")
-        _manage("collectstatic", "--noinput", "-v", "0")
-        _manage("load_demo")
-        _manage("deliver")  # the demo standings are there before the first page view
-        honcho = subprocess.Popen(
-            [str(BIN / "honcho"), "start", "-f", "Procfile"], env=env, start_new_session=True
-        )
-        if _wait_for_web(port, honcho):
-            print(f"\nEasyChamp is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n")
-        else:
-            print("The web process did not answer; see the log above.", file=sys.stderr)
-        honcho.wait()
-    except (Stop, KeyboardInterrupt) as stop:
-        print(f"Stopping ({stop or 'SIGINT'})", file=sys.stderr)
+        steps = [
+            ("migrate", "--noinput", "-v", "0"),
+            ("collectstatic", "--noinput", "-v", "0"),
+            ("load_demo",),
+            ("deliver",),  # the demo standings are there before the first page view
+        ]
+        if all(_manage(*step) for step in steps):
+            honcho = subprocess.Popen(
+                [str(BIN / "honcho"), "start", "-f", "Procfile"],
+                env=env,
+                start_new_session=True,
+                preexec_fn=_stop_with_parent,
+            )
+            if _wait_for_web(port, honcho):
+                print(
+                    f"\nEasyChamp is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n",
+                    flush=True,
+                )
+            elif not _stopped():
+                print("The web process did not answer; see the log above.", file=sys.stderr)
+            while honcho.poll() is None and not _stopped(POLL_SECONDS):
+                pass
     finally:
-        _stopping.set()  # from here on, stop signals are ignored (see _raise_stop)
+        if _stop_signal is not None:
+            print(f"Stopping ({_stop_signal})", file=sys.stderr)
         if honcho is not None:
             _stop_honcho(honcho)
         if redis_proc is not None:
