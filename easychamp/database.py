@@ -7,6 +7,9 @@ from typing import Any
 
 import dj_database_url
 
+# PostgreSQL keeps statement_timeout in milliseconds, in a 32-bit integer.
+MAX_STATEMENT_TIMEOUT = 2_147_483
+
 
 @dataclass(frozen=True)
 class Pool:
@@ -71,8 +74,10 @@ def database_from_url(
     # off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
     if prepared_statements:
         options["prepare_threshold"] = 100
-    if statement_timeout > 0:
+    if statement_timeout > 0 and config["ENGINE"] == "easychamp.postgresql":
         # Sent as the connection starts (libpq's options): no round trip per request.
+        # PgBouncer refuses startup options: behind it, set 0 and give the role a
+        # statement_timeout on the server (README, "Configuration").
         setting = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
         options["options"] = f"{options.get('options', '')} {setting}".strip()
     return config

@@ -6,20 +6,10 @@ See the configuration table in README.md.
 import os
 from pathlib import Path
 
-from easychamp.database import Pool, database_from_url
+from easychamp.database import MAX_STATEMENT_TIMEOUT, Pool, database_from_url
+from easychamp.env import env_bool, env_list, env_seconds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG")
@@ -131,7 +121,9 @@ DATABASES = {
         # Seconds a statement may run or wait for a lock (PostgreSQL). The web processes
         # default to 30 (easychamp.web); workers, beat and management commands
         # (migrations, rebuilds) to none.
-        statement_timeout=float(os.environ.get("DATABASE_STATEMENT_TIMEOUT") or 0),
+        statement_timeout=env_seconds(
+            "DATABASE_STATEMENT_TIMEOUT", default=0, maximum=MAX_STATEMENT_TIMEOUT
+        ),
     )
 }
 

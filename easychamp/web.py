@@ -17,7 +17,9 @@ import os
 
 import uvicorn
 
-from easychamp.settings import env_bool
+# Not easychamp.settings: importing it here would build the settings before main() sets
+# the web processes' defaults, and uvicorn runs a single worker in this very process.
+from easychamp.env import env_bool
 
 
 def web_concurrency() -> int:
@@ -32,7 +34,8 @@ WEB_STATEMENT_TIMEOUT = "30"
 def main() -> None:
     # The web processes' own default (other processes have none); the workers uvicorn
     # spawns read it from the environment they inherit.
-    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", WEB_STATEMENT_TIMEOUT)
+    if not os.environ.get("DATABASE_STATEMENT_TIMEOUT", "").strip():
+        os.environ["DATABASE_STATEMENT_TIMEOUT"] = WEB_STATEMENT_TIMEOUT
     uvicorn.run(
         "easychamp.asgi:application",
         host=os.environ.get("HOST") or "127.0.0.1",

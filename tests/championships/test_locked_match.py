@@ -5,6 +5,7 @@ held; nothing of it is written, and the same request succeeds once the lock is g
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from events import store
 from tests.championships.conftest import live
 from tests.championships.factories import MatchFactory
 from tests.championships.servers import WebServer
+
+TIMEOUT = 2.0
 
 pytestmark = [
     pytest.mark.postgres,
@@ -51,7 +54,8 @@ def test_a_goal_waiting_on_a_locked_match_gets_a_503_and_writes_nothing(
         pytest.fail("needs DATABASE_URL=postgres://...")
     match = live(MatchFactory.create())
     token = Token.objects.create(user=match.championship.owner).key
-    server = web_servers("timeout", {"DATABASE_STATEMENT_TIMEOUT": "0.5"})
+    # Long enough that no statement of a healthy request on a loaded machine reaches it.
+    server = web_servers("timeout", {"DATABASE_STATEMENT_TIMEOUT": str(TIMEOUT)})
     params = {
         k: v
         for k, v in connection.get_connection_params().items()
@@ -62,10 +66,14 @@ def test_a_goal_waiting_on_a_locked_match_gets_a_503_and_writes_nothing(
         holder.execute(f"SELECT 1 FROM {Match._meta.db_table} WHERE id = %s FOR UPDATE", [match.id])
 
         # When a goal is posted for it
+        started = time.monotonic()
         status, headers, body = post_goal(server, match, token)
+        waited = time.monotonic() - started
 
-        # Then the request gives up with a 503 the client may retry
+        # Then the request gives up with a 503 the client may retry, once the statement
+        # waited for the timeout (not at once, for some other reason)
         assert status == 503, body
+        assert waited >= TIMEOUT
         assert headers.get("Content-Type") == "application/json"
         assert headers.get("Retry-After") == "2"
         assert "retry" in json.loads(body)["detail"]

@@ -4,13 +4,20 @@ processes default to 30 s, every other process to none."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from easychamp import web
 from easychamp.database import database_from_url
+from easychamp.env import env_seconds
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_timeout_goes_into_libpq_options_in_milliseconds():
@@ -43,6 +50,7 @@ def test_postgresql_takes_the_option_as_the_connection_starts():
     params.pop("cursor_factory", None)
     params.pop("pool", None)
     params.pop("prepare_threshold", None)
+    params.pop("options", None)  # the suite's own, should its environment set one
 
     with psycopg.connect(**params, options=options) as conn:
         shown = conn.execute("SHOW statement_timeout").fetchone()
@@ -59,10 +67,14 @@ def ran_web(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
     return calls
 
 
-def test_the_web_processes_default_to_thirty_seconds(monkeypatch, ran_web):
+@pytest.mark.parametrize("unset", [None, "", "  "])
+def test_the_web_processes_default_to_thirty_seconds(monkeypatch, ran_web, unset):
     # Set first, so that monkeypatch restores the environment as it was after the test.
     monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT", "unset below")
-    monkeypatch.delenv("DATABASE_STATEMENT_TIMEOUT")
+    if unset is None:
+        monkeypatch.delenv("DATABASE_STATEMENT_TIMEOUT")
+    else:
+        monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT", unset)
 
     web.main()
 
@@ -76,3 +88,51 @@ def test_a_timeout_set_for_the_web_processes_is_kept(monkeypatch, ran_web):
     web.main()
 
     assert os.environ["DATABASE_STATEMENT_TIMEOUT"] == "5"
+
+
+# uvicorn runs a single worker (WEB_CONCURRENCY=1) in the process that called main():
+# the settings that process builds must see the web default.
+SETTINGS_AFTER_MAIN = """
+import sys, uvicorn
+import easychamp.web
+assert "easychamp.settings" not in sys.modules, "imported before main() set its defaults"
+def run(*args, **kwargs):
+    from django.conf import settings
+    print(settings.DATABASES["default"]["OPTIONS"].get("options"))
+uvicorn.run = run
+easychamp.web.main()
+"""
+
+
+def test_a_single_web_worker_in_the_main_process_gets_the_default():
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_STATEMENT_TIMEOUT"}
+    env |= {"DATABASE_URL": "postgres://u@db.invalid/x", "WEB_CONCURRENCY": "1"}
+
+    done = subprocess.run(
+        [sys.executable, "-c", SETTINGS_AFTER_MAIN],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "-c statement_timeout=30000"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("", 7.0), ("0", 0.0), ("2.5", 2.5), (" 30 ", 30.0), ("100", 100.0)]
+)
+def test_durations_from_the_environment(monkeypatch, raw, expected):
+    monkeypatch.setenv("SOME_TIMEOUT", raw)
+
+    assert env_seconds("SOME_TIMEOUT", default=7, maximum=100) == expected
+
+
+@pytest.mark.parametrize("raw", ["30s", "abc", "-1", "nan", "inf", "101"])
+def test_a_duration_that_is_not_one_is_refused_by_name(monkeypatch, raw):
+    monkeypatch.setenv("SOME_TIMEOUT", raw)
+
+    with pytest.raises(ImproperlyConfigured, match="SOME_TIMEOUT"):
+        env_seconds("SOME_TIMEOUT", default=7, maximum=100)
