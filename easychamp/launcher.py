@@ -7,16 +7,23 @@ finishes or requeues its task) and beat, then the Redis it started goes. Should 
 process that started it die (``make`` killed), it gets SIGTERM itself; should the launcher
 die (even by SIGKILL), honcho and the Redis it started get SIGTERM and stop in turn.
 
-A stop signal only notes itself (``_note_stop``): no exception, no lock. The main loop
-sees the note within a fraction of a second. (Raising from the handler, guarded by a
-threading.Event, could deadlock: a second signal arriving while the first handler was
-inside ``Event.set`` ran the handler again, in the same thread, on the Event's lock.)
+A stop signal only notes itself (``_note_stop``): no exception, no lock. Python runs a
+handler again inside itself when a second signal arrives meanwhile (make passes its
+SIGTERM on, and a signal to the whole group reaches both), so a handler that takes a
+lock can deadlock on it (ours did, inside ``threading.Event.set``), and one that raises
+can have its exception swallowed by whatever code it lands in. The launcher's loops look
+at the note every POLL_SECONDS, and a step under way finishes first (a migration is not
+cut short; a signal to the terminal's group reaches it anyway).
+
+Exit status: 0 after a stop signal; honcho's, should it stop on its own (a process of
+the Procfile failed); 1 if start-up failed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -24,8 +31,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
+
+import psutil
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -33,6 +43,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
 # honcho itself SIGKILLs what is left 5 s after its SIGTERM.
 HONCHO_STOP_SECONDS = 20
+# How long a stop waits for honcho to have started every Procfile entry.
+HONCHO_START_SECONDS = 10
 
 
 # The first stop signal's name, once one arrived. Written by the signal handler alone.
@@ -42,11 +54,8 @@ POLL_SECONDS = 0.1
 
 
 def _note_stop(signum: int, frame: object) -> None:
-    """The stop signals' handler: notes the first one. It neither raises (an exception
-    raised into whatever the main thread was running can be swallowed there, and a
-    second signal must not cut the stop short) nor takes a lock (a handler can run again
-    inside itself when signals arrive together: make passes its SIGTERM on, and a signal
-    to the whole group reaches both)."""
+    """The stop signals' handler: notes the first one, without raising and without a lock
+    (see the module's docstring)."""
     global _stop_signal
     if _stop_signal is None:
         _stop_signal = signal.Signals(signum).name
@@ -60,11 +69,20 @@ def _stopped(seconds: float = 0.0) -> bool:
     return _stop_signal is not None
 
 
-def _stop_with_parent() -> None:
-    """Get SIGTERM when the parent dies (the launcher for ``make``, honcho and Redis for
-    the launcher)."""
+def _stop_with_parent(parent: int | None = None) -> None:
+    """Get SIGTERM when the parent dies (the launcher, for ``make``; honcho, Redis and the
+    start-up commands, for the launcher). ``parent``: the pid the caller expects as its
+    parent (in a child before exec): if it died before the request, stop at once."""
     with contextlib.suppress(OSError, AttributeError):  # Linux only
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _child_of_launcher() -> Callable[[], None]:
+    """A child's preexec_fn: SIGTERM when the launcher dies (the launcher is one thread,
+    so running Python between fork and exec is safe)."""
+    return functools.partial(_stop_with_parent, os.getpid())
 
 
 def _redis_answers(url: str) -> bool:
@@ -111,13 +129,14 @@ def _start_redis(url: str) -> subprocess.Popen[bytes] | None:
         # worker has finished with it; the launcher stops it last (or, should the launcher
         # die, the kernel sends it SIGTERM).
         start_new_session=True,
-        preexec_fn=_stop_with_parent,
+        preexec_fn=_child_of_launcher(),
     )
     deadline = time.monotonic() + 15
-    while not _redis_answers(url):
+    while not _redis_answers(url) and not _stopped():
         if proc.poll() is not None or time.monotonic() > deadline:
+            _stop_redis(proc)
             sys.exit("Redis did not start.")
-        time.sleep(0.1)
+        _stopped(0.1)
     return proc
 
 
@@ -125,10 +144,13 @@ def _manage(*args: str) -> bool:
     """Run one management command to its end; False if a stop signal came meanwhile (a
     signal to the terminal's group reaches the command too; one to the launcher alone
     lets it finish: migrations are not cut short)."""
-    proc = subprocess.Popen([str(BIN / "python"), "manage.py", *args], cwd=BASE_DIR)
-    while proc.poll() is None:
-        _stopped(POLL_SECONDS)
-    if _stop_signal is not None:
+    if _stopped():
+        return False
+    proc = subprocess.Popen(
+        [str(BIN / "python"), "manage.py", *args], cwd=BASE_DIR, preexec_fn=_child_of_launcher()
+    )
+    proc.wait()  # a stop signal is noted meanwhile (the handler does not raise)
+    if _stopped():
         return False
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, proc.args)
@@ -149,15 +171,53 @@ def _wait_for_web(port: str, honcho: subprocess.Popen[bytes]) -> bool:
     return False
 
 
+def _procfile_entries() -> int:
+    lines = (BASE_DIR / "Procfile").read_text().splitlines()
+    return sum(1 for line in lines if ":" in line and not line.lstrip().startswith("#"))
+
+
+def _started(honcho: psutil.Process, entries: int) -> bool:
+    """Whether honcho runs every Procfile entry: one child of its own per entry, each with
+    the entry's command under it."""
+    try:
+        return sum(1 for child in honcho.children() if child.children()) >= entries
+    except psutil.Error:
+        return True  # gone, or going: nothing more will start
+
+
 def _stop_honcho(honcho: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to honcho (it passes it on and SIGKILLs what is left 5 s later), then, for
+    anything of it still alive after HONCHO_STOP_SECONDS, SIGKILL. The Procfile's
+    processes run in sessions of their own, so they are found by ancestry, not group."""
     if honcho.poll() is not None:
         return
+    try:
+        tree = psutil.Process(honcho.pid)
+    except psutil.NoSuchProcess:
+        return
+    # honcho cannot stop a process it has not finished starting (its handler fails on
+    # one without a pid yet, and it hangs): let it start them all, briefly.
+    deadline = time.monotonic() + HONCHO_START_SECONDS
+    while not _started(tree, _procfile_entries()) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    descendants = _descendants(tree)
     honcho.terminate()
     try:
         honcho.wait(timeout=HONCHO_STOP_SECONDS)
     except subprocess.TimeoutExpired:
-        os.killpg(honcho.pid, signal.SIGKILL)
+        descendants += _descendants(tree)
+        honcho.kill()
         honcho.wait()
+    for process in descendants:
+        with contextlib.suppress(psutil.Error):
+            process.kill()  # psutil checks that the pid is still the same process
+
+
+def _descendants(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return list(process.children(recursive=True))
+    except psutil.Error:
+        return []
 
 
 def _stop_redis(redis_proc: subprocess.Popen[bytes]) -> None:
@@ -202,12 +262,12 @@ def main() -> None:
             ("load_demo",),
             ("deliver",),  # the demo standings are there before the first page view
         ]
-        if all(_manage(*step) for step in steps):
+        if all(_manage(*step) for step in steps) and not _stopped():
             honcho = subprocess.Popen(
                 [str(BIN / "honcho"), "start", "-f", "Procfile"],
                 env=env,
                 start_new_session=True,
-                preexec_fn=_stop_with_parent,
+                preexec_fn=_child_of_launcher(),
             )
             if _wait_for_web(port, honcho):
                 print(
@@ -225,6 +285,9 @@ def main() -> None:
             _stop_honcho(honcho)
         if redis_proc is not None:
             _stop_redis(redis_proc)
+    if _stop_signal is None and honcho is not None and honcho.returncode:
+        # It stopped on its own: a process of the Procfile failed (or honcho was killed).
+        sys.exit(honcho.returncode if honcho.returncode > 0 else 1)
 
 
 if __name__ == "__main__":

@@ -6,20 +6,20 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 from django.conf import settings
 
 from tests.load.processes import (
-    alive,
     database_url,
-    descendants,
     drop_database,
     free_port,
     port_is_free,
@@ -50,58 +50,87 @@ def _answers(port: int) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _running(command: list[str], database: str, tmp_path: Path) -> Iterator[_Run]:
-    """``command`` (the launcher or `make run`) on ports of its own, with a Redis it
-    starts itself, answering; whatever is left of it is killed afterwards."""
-    port, redis_port = free_port(), free_port()
+@dataclass
+class _Run:
+    proc: subprocess.Popen[bytes]
+    port: int
+    redis_url: str
+    log: Path
+
+    def ours(self) -> list[psutil.Process]:
+        """Every process of this run, wherever it went: all of them (make, the launcher,
+        Redis, honcho and what it starts, in sessions of their own) inherit its REDIS_URL,
+        which names a port of its own."""
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get("REDIS_URL") == self.redis_url:
+                    found.append(process)
+        return found
+
+    def children(self) -> list[str]:
+        """The command lines of the processes it started so far."""
+        return [" ".join(p.cmdline()) for p in self.ours() if p.pid != self.proc.pid]
+
+    def assert_all_gone(self) -> None:
+        """It exits, nothing it started is left and the ports are free."""
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running:\n{self.log.read_text()[-3000:]}") from None
+        wait_for(lambda: not self.ours(), 30, "every process to stop")
+        assert port_is_free(self.port)
+        assert port_is_free(int(self.redis_url.rsplit(":", 1)[1].split("/")[0]))
+
+
+def _start(command: list[str], database: str, tmp_path: Path, port: int | None = None) -> _Run:
+    """``command`` (the launcher or `make run`) on ports of its own (or ``port``), with a
+    Redis it starts itself."""
+    port, redis_port = port or free_port(), free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {
         **os.environ,
         "PORT": str(port),
         "DATABASE_URL": database,
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "REDIS_URL": redis_url,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "CELERY_BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
         "WEB_CONCURRENCY": "2",
     }
     env.pop("CELERY_BROKER_URL", None)
-    with (tmp_path / "run.log").open("wb") as log:
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
         proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    started: set[int] = set()
+    return _Run(proc, port, redis_url, log)
+
+
+@contextlib.contextmanager
+def _launched(
+    command: list[str], database: str, tmp_path: Path, ready: Callable[[_Run], bool]
+) -> Iterator[_Run]:
+    """``command`` started, once ``ready``; whatever is left of it is killed afterwards."""
+    run = _start(command, database, tmp_path)
+    proc, log = run.proc, run.log
     try:
-        wait_for(lambda: _answers(port) or proc.poll() is not None, 180, "the web processes")
-        assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-        started = descendants(proc.pid)
-        # redis, honcho, 2 web processes and their supervisor, worker, beat
-        assert len(started) >= 7
-        yield _Run(proc, started, port, redis_port)
+        wait_for(lambda: ready(run) or proc.poll() is not None, 180, "the launcher")
+        assert proc.poll() is None, log.read_text()[-3000:]
+        yield run
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for pid in started:  # honcho and Redis run in sessions of their own
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for process in run.ours():
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        proc.wait()
 
 
-@dataclass
-class _Run:
-    proc: subprocess.Popen[bytes]
-    started: set[int]
-    port: int
-    redis_port: int
-
-    def assert_all_gone(self, log: Path) -> None:
-        """It exits, nothing it started is left and the ports are free."""
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running:\n{log.read_text()[-3000:]}") from None
-        wait_for(lambda: not any(alive(pid) for pid in self.started), 30, "every process to stop")
-        assert port_is_free(self.port)
-        assert port_is_free(self.redis_port)
+@contextlib.contextmanager
+def _running(command: list[str], database: str, tmp_path: Path) -> Iterator[_Run]:
+    """``command`` with everything started and answering."""
+    with _launched(command, database, tmp_path, lambda run: _answers(run.port)) as run:
+        # redis, honcho, 2 web processes and their supervisor, worker, beat
+        assert len(run.children()) >= 7
+        yield run
 
 
 @pytest.mark.parametrize(
@@ -130,7 +159,7 @@ def test_a_stop_signal_stops_everything_it_started(
             os.kill(run.proc.pid, signum)
 
         # Then it exits, nothing it started is left and the ports are free
-        run.assert_all_gone(tmp_path / "run.log")
+        run.assert_all_gone()
 
 
 def test_a_storm_of_stop_signals_still_stops_everything(launcher_database, tmp_path):
@@ -142,7 +171,7 @@ def test_a_storm_of_stop_signals_still_stops_everything(launcher_database, tmp_p
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(run.proc.pid, signum)
 
-        run.assert_all_gone(tmp_path / "run.log")
+        run.assert_all_gone()
 
 
 def test_a_killed_launcher_takes_what_it_started_with_it(launcher_database, tmp_path):
@@ -151,4 +180,42 @@ def test_a_killed_launcher_takes_what_it_started_with_it(launcher_database, tmp_
     with _running(LAUNCHER, launcher_database, tmp_path) as run:
         os.kill(run.proc.pid, signal.SIGKILL)
 
-        run.assert_all_gone(tmp_path / "run.log")
+        run.assert_all_gone()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        pytest.param("manage.py migrate", id="during-migrate"),
+        # honcho fails to stop a process it has not finished starting, and hangs
+        pytest.param("honcho start", id="as-honcho-starts"),
+    ],
+)
+def test_a_stop_during_start_up_stops_everything(moment, launcher_database, tmp_path):
+    ready = lambda run: any(moment in line for line in run.children())  # noqa: E731
+    with _launched(MAKE_RUN, launcher_database, tmp_path, ready) as run:
+        os.killpg(run.proc.pid, signal.SIGTERM)
+
+        run.assert_all_gone()
+
+
+def test_a_process_that_fails_stops_everything_and_the_launcher_reports_it(
+    launcher_database, tmp_path
+):
+    # Given the web port taken by something else
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = _start(LAUNCHER, launcher_database, tmp_path, port=taken.getsockname()[1])
+        try:
+            # When the launcher starts everything, the web processes cannot bind the port
+            returncode = run.proc.wait(timeout=180)
+            # Then everything stops
+            wait_for(lambda: not run.ours(), 30, "every process to stop")
+        finally:
+            for process in run.ours():
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+
+    # and the launcher says it failed
+    assert returncode != 0, run.log.read_text()[-3000:]
