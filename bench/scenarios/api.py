@@ -15,10 +15,9 @@ statements), phases, ``--seconds`` each:
 
 Beside them, in the same run and on the same database: raw psycopg single-row INSERT +
 COMMIT on one connection (``bench append``'s baseline), before the first phase and
-after the last, each once the worker is idle; ``raw_single_commits_per_s`` is their
-mean (the disk's fsync rate drifts, with PostgreSQL's checkpoints among others, by up
-to half within a run: both are reported, and ``goals_ratio_vs_best_baseline`` divides
-by the higher one). Targets: ``goals_per_s`` at
+after the last, each once the worker is idle; ``raw_single_commits_per_s`` is the higher
+of the two (the disk's commit rate drifts by up to half within a run, PostgreSQL's
+checkpoints writing in the background among others: both are reported). Targets: ``goals_per_s`` at
 least 0.15 x ``raw_single_commits_per_s``, no 5xx, and with ``--clients 64`` a goal p99
 of at most 500 ms. ``web_rss_mb`` (all web processes together) is measured after each
 phase: it must not grow by more than 10 % from the first phase's end to the last's.
@@ -234,7 +233,10 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         stack.stop()
         if organisers is not None:
             organisers.cleanup()
-    raw_rate = round(sum(raw_rates) / len(raw_rates), 1)
+    # The higher of the two: the disk's best in this run, the baseline a run can least
+    # flatter (the lower one usually follows the phases' writes, which PostgreSQL's
+    # checkpoint is then writing out).
+    raw_rate = max(raw_rates)
     first, last = rss[PHASES[0]], rss[PHASES[-1]]
     return {
         "scenario": "api",
@@ -248,8 +250,6 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         "raw_single_commits_before_after": raw_rates,
         "errors_5xx": errors_5xx,
         "goals_ratio": round(result["goals_per_s"] / raw_rate, 3),
-        # Against the better of the two baselines: the ratio the run can least flatter.
-        "goals_ratio_vs_best_baseline": round(result["goals_per_s"] / max(raw_rates), 3),
         **{f"web_rss_mb_after_{phase}": rss[phase] for phase in PHASES},
         "web_rss_growth": round((last - first) / first, 3),
         "largest_web_process_mb": largest,
