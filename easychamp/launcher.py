@@ -15,8 +15,11 @@ can have its exception swallowed by whatever code it lands in. The launcher's lo
 at the note every POLL_SECONDS, and a step under way finishes first (a migration is not
 cut short; a signal to the terminal's group reaches it anyway).
 
-Exit status: 0 after a stop signal; honcho's, should it stop on its own (a process of
-the Procfile failed); 1 if start-up failed.
+honcho's output is relayed by the launcher (``_Honcho``), so that nothing of the stop
+writes to a terminal that a hang-up closed.
+
+Exit status: 0 after a stop signal; honcho's (or 1), should it stop on its own (a
+process of the Procfile exited); 1 if start-up failed.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ import contextlib
 import ctypes
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -36,6 +41,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import psutil
+from honcho.environ import parse_procfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -45,6 +51,8 @@ PR_SET_PDEATHSIG = 1
 HONCHO_STOP_SECONDS = 20
 # How long a stop waits for honcho to have started every Procfile entry.
 HONCHO_START_SECONDS = 10
+# How often the launcher notes what runs under honcho.
+REMEMBER_SECONDS = 1.0
 
 
 # The first stop signal's name, once one arrived. Written by the signal handler alone.
@@ -76,7 +84,7 @@ def _stop_with_parent(parent: int | None = None) -> None:
     with contextlib.suppress(OSError, AttributeError):  # Linux only
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if parent is not None and os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(1)  # before exec: the launcher's own handlers are still installed here
 
 
 def _child_of_launcher() -> Callable[[], None]:
@@ -111,14 +119,14 @@ def _redis_server_binary() -> str:
 
 def _start_redis(url: str) -> subprocess.Popen[bytes] | None:
     if _redis_answers(url):
-        print(f"Using the Redis at {url}")
+        _say(f"Using the Redis at {url}")
         return None
     parsed = urlparse(url)
     host = parsed.hostname or "127.0.0.1"
     if host not in {"127.0.0.1", "localhost", "::1"}:
         sys.exit(f"No Redis answers at {url}, and it is not local, so it cannot be started here.")
     port = parsed.port or 6379
-    print(f"No Redis answers at {url}: starting one on port {port}")
+    _say(f"No Redis answers at {url}: starting one on port {port}")
     proc = subprocess.Popen(
         [
             *(_redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1"),
@@ -171,53 +179,95 @@ def _wait_for_web(port: str, honcho: subprocess.Popen[bytes]) -> bool:
     return False
 
 
-def _procfile_entries() -> int:
-    lines = (BASE_DIR / "Procfile").read_text().splitlines()
-    return sum(1 for line in lines if ":" in line and not line.lstrip().startswith("#"))
+# honcho's line for each process it started (it knows the pid from then on).
+_STARTED = re.compile(rb"\| \S+ started \(pid=\d+\)")
 
 
-def _started(honcho: psutil.Process, entries: int) -> bool:
-    """Whether honcho runs every Procfile entry: one child of its own per entry, each with
-    the entry's command under it."""
-    try:
-        return sum(1 for child in honcho.children() if child.children()) >= entries
-    except psutil.Error:
-        return True  # gone, or going: nothing more will start
+class _Honcho:
+    """honcho running the Procfile, its output relayed to ours by a thread of the launcher
+    (after a hang-up, writing to the closed terminal fails: honcho's own stop would fail
+    on its first line and leave it hanging, so it never writes to one itself), and what
+    it said it started."""
+
+    def __init__(self, env: dict[str, str], procfile: Path) -> None:
+        self.entries = len(parse_procfile(procfile.read_text()).processes)
+        self.proc = subprocess.Popen(
+            [str(BIN / "honcho"), "start", "-f", str(procfile)],
+            env=env,
+            start_new_session=True,
+            preexec_fn=_child_of_launcher(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.started = 0  # its "started (pid=...)" lines so far
+        self.forced = False  # whether its stop had to SIGKILL it
+        self.known: list[psutil.Process] = []  # what ran under it, last time we looked
+        self._tree = psutil.Process(self.proc.pid)
+        # Started after the launcher's last fork (its preexec_fn must run single-threaded).
+        self._relay = threading.Thread(target=self._copy_output, daemon=True)
+        self._relay.start()
+
+    def _copy_output(self) -> None:
+        assert self.proc.stdout is not None
+        writable = True
+        for line in self.proc.stdout:
+            if _STARTED.search(line):
+                self.started += 1
+            if writable:
+                try:
+                    sys.stdout.buffer.write(line)
+                    sys.stdout.flush()
+                except (OSError, ValueError):
+                    writable = False  # the terminal is gone: keep reading, so honcho never blocks
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def remember(self) -> None:
+        """Note what runs under honcho (the Procfile's processes run in sessions of their
+        own: should honcho die without stopping them, this is how they are found)."""
+        try:
+            found = self._tree.children(recursive=True)
+        except psutil.Error:
+            return
+        known = {process.pid: process for process in self.known}
+        self.known = list({**known, **{process.pid: process for process in found}}.values())
+
+    def stop(self) -> None:
+        """SIGTERM to honcho, once it has started every process (its handler fails on one
+        it has not, and it hangs), at most HONCHO_START_SECONDS; SIGKILL after
+        HONCHO_STOP_SECONDS; then whatever of it outlived it gets SIGTERM, and SIGKILL 5 s
+        later."""
+        if self.running():
+            deadline = time.monotonic() + HONCHO_START_SECONDS
+            while self.started < self.entries and self.running():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(POLL_SECONDS)
+            self.remember()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=HONCHO_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.forced = True
+                _say("honcho did not stop in time: killing what is left", error=True)
+                self.remember()
+                self.proc.kill()
+                self.proc.wait()
+        left = [process for process in self.known if process.is_running()]
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                process.terminate()  # psutil checks that the pid is still the same process
+        for process in psutil.wait_procs(left, timeout=5)[1]:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        self._relay.join(timeout=5)
 
 
-def _stop_honcho(honcho: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to honcho (it passes it on and SIGKILLs what is left 5 s later), then, for
-    anything of it still alive after HONCHO_STOP_SECONDS, SIGKILL. The Procfile's
-    processes run in sessions of their own, so they are found by ancestry, not group."""
-    if honcho.poll() is not None:
-        return
-    try:
-        tree = psutil.Process(honcho.pid)
-    except psutil.NoSuchProcess:
-        return
-    # honcho cannot stop a process it has not finished starting (its handler fails on
-    # one without a pid yet, and it hangs): let it start them all, briefly.
-    deadline = time.monotonic() + HONCHO_START_SECONDS
-    while not _started(tree, _procfile_entries()) and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
-    descendants = _descendants(tree)
-    honcho.terminate()
-    try:
-        honcho.wait(timeout=HONCHO_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        descendants += _descendants(tree)
-        honcho.kill()
-        honcho.wait()
-    for process in descendants:
-        with contextlib.suppress(psutil.Error):
-            process.kill()  # psutil checks that the pid is still the same process
-
-
-def _descendants(process: psutil.Process) -> list[psutil.Process]:
-    try:
-        return list(process.children(recursive=True))
-    except psutil.Error:
-        return []
+def _say(text: str, *, error: bool = False) -> None:
+    """Print, unless the terminal is gone (after a hang-up a write fails)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr if error else sys.stdout, flush=True)
 
 
 def _stop_redis(redis_proc: subprocess.Popen[bytes]) -> None:
@@ -253,7 +303,7 @@ def main() -> None:
     os.environ.update(env)
 
     redis_proc: subprocess.Popen[bytes] | None = None
-    honcho: subprocess.Popen[bytes] | None = None
+    honcho: _Honcho | None = None
     try:
         redis_proc = _start_redis(redis_url)
         steps = [
@@ -263,31 +313,28 @@ def main() -> None:
             ("deliver",),  # the demo standings are there before the first page view
         ]
         if all(_manage(*step) for step in steps) and not _stopped():
-            honcho = subprocess.Popen(
-                [str(BIN / "honcho"), "start", "-f", "Procfile"],
-                env=env,
-                start_new_session=True,
-                preexec_fn=_child_of_launcher(),
-            )
-            if _wait_for_web(port, honcho):
-                print(
-                    f"\nEasyChamp is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n",
-                    flush=True,
-                )
+            honcho = _Honcho(env, BASE_DIR / "Procfile")
+            if _wait_for_web(port, honcho.proc):
+                _say(f"\nEasyChamp is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n")
             elif not _stopped():
-                print("The web process did not answer; see the log above.", file=sys.stderr)
-            while honcho.poll() is None and not _stopped(POLL_SECONDS):
-                pass
+                _say("The web process did not answer; see the log above.", error=True)
+            looked = 0.0
+            while honcho.running() and not _stopped(POLL_SECONDS):
+                if time.monotonic() - looked > REMEMBER_SECONDS:
+                    honcho.remember()
+                    looked = time.monotonic()
     finally:
-        if _stop_signal is not None:
-            print(f"Stopping ({_stop_signal})", file=sys.stderr)
-        if honcho is not None:
-            _stop_honcho(honcho)
-        if redis_proc is not None:
-            _stop_redis(redis_proc)
-    if _stop_signal is None and honcho is not None and honcho.returncode:
-        # It stopped on its own: a process of the Procfile failed (or honcho was killed).
-        sys.exit(honcho.returncode if honcho.returncode > 0 else 1)
+        try:
+            if _stop_signal is not None:
+                _say(f"Stopping ({_stop_signal})", error=True)
+            if honcho is not None:
+                honcho.stop()
+        finally:
+            if redis_proc is not None:
+                _stop_redis(redis_proc)
+    if _stop_signal is None and honcho is not None:
+        # It stopped on its own: a process of the Procfile exited (or honcho was killed).
+        sys.exit(honcho.proc.returncode if honcho.proc.returncode > 0 else 1)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,22 @@ whole stop still runs (`make loadtest` checks that end to end, signal storms inc
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
+import io
+import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import psutil
 import pytest
 
 from easychamp import launcher
@@ -92,3 +101,116 @@ def test_a_signal_arriving_inside_the_handler_at_any_point_is_harmless(fresh_sto
         finished, _, noted = _first_signal_with_a_second_at(step)
         assert finished, f"the handler deadlocked on a signal at its step {step}"
         assert noted in ("SIGTERM", "SIGHUP")
+
+
+# honcho itself, on a Procfile of its own: three processes that just wait.
+PROCFILE = "one: sleep 60\ntwo: sleep 60\nthree: sleep 60\n"
+
+
+@pytest.fixture
+def procfile(tmp_path: Path) -> Path:
+    path = tmp_path / "Procfile"
+    path.write_text(PROCFILE)
+    return path
+
+
+@pytest.fixture
+def honchos() -> Iterator[list[launcher._Honcho]]:
+    started: list[launcher._Honcho] = []
+    yield started
+    for honcho in started:  # whatever a failing test left
+        with contextlib.suppress(psutil.Error):
+            for process in [psutil.Process(honcho.proc.pid), *honcho.known]:
+                process.kill()
+
+
+def _honcho(procfile: Path, honchos: list[launcher._Honcho]) -> launcher._Honcho:
+    honcho = launcher._Honcho(dict(os.environ), procfile)
+    honchos.append(honcho)
+    return honcho
+
+
+def _all_started(honcho: launcher._Honcho) -> None:
+    deadline = time.monotonic() + 30
+    while honcho.started < honcho.entries:
+        assert time.monotonic() < deadline, "honcho did not start its processes"
+        time.sleep(0.01)
+
+
+def _children(pid: int, at_least: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(psutil.Process(pid).children()) < at_least:
+        assert time.monotonic() < deadline, "honcho did not start its processes"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("moment", ["started", "first-child", "second-child", "all-started"])
+def test_a_stop_at_any_moment_of_honchos_start_is_graceful(procfile, honchos, moment):
+    # Regression: honcho's SIGTERM handler fails on a process it has not started yet
+    # (no pid): honcho hung until the launcher SIGKILLed it, 20 s later. Its children
+    # are forked once the handler is in place, so the moments after the first one are
+    # inside that window.
+    honcho = _honcho(procfile, honchos)
+    if moment == "first-child":
+        _children(honcho.proc.pid, 1)
+    elif moment == "second-child":
+        _children(honcho.proc.pid, 2)
+    elif moment == "all-started":
+        _all_started(honcho)
+
+    honcho.stop()
+
+    assert not honcho.forced
+    assert honcho.proc.returncode is not None
+    assert not [p for p in honcho.known if p.is_running()]
+
+
+def test_honcho_stops_gracefully_when_our_output_is_gone(procfile, honchos, monkeypatch):
+    # After a hang-up every write to the terminal fails: honcho writes only to the
+    # launcher, which keeps reading (and drops what it cannot show).
+    class Gone(io.BytesIO):
+        def write(self, data: Any) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(Gone()))
+    honcho = _honcho(procfile, honchos)
+    _all_started(honcho)
+
+    honcho.stop()
+
+    assert not honcho.forced
+    assert honcho.proc.returncode is not None
+
+
+def test_what_outlives_a_killed_honcho_is_stopped(procfile, honchos):
+    honcho = _honcho(procfile, honchos)
+    _all_started(honcho)
+    honcho.remember()
+    # honcho killed outright: its processes, in sessions of their own, run on
+    os.kill(honcho.proc.pid, signal.SIGKILL)
+    honcho.proc.wait()
+    assert [p for p in honcho.known if p.is_running()]
+
+    honcho.stop()
+
+    assert not [p for p in honcho.known if p.is_running()]
+
+
+def test_a_child_whose_launcher_died_before_it_asked_stops_before_it_runs():
+    # The parent it expects is not its parent: the launcher died between fork and prctl.
+    not_the_parent = os.getpid() + 1
+    gone = subprocess.run(
+        ["sh", "-c", "echo ran"],
+        preexec_fn=functools.partial(launcher._stop_with_parent, not_the_parent),
+        capture_output=True,
+        timeout=30,
+    )
+    alive = subprocess.run(
+        ["sh", "-c", "echo ran"],
+        preexec_fn=functools.partial(launcher._stop_with_parent, os.getpid()),
+        capture_output=True,
+        timeout=30,
+    )
+
+    assert (gone.returncode, gone.stdout) == (1, b"")
+    assert (alive.returncode, alive.stdout) == (0, b"ran\n")

@@ -4,11 +4,15 @@ Ctrl-C: no process left, the web and Redis ports free again."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import signal
 import socket
 import subprocess
 import sys
+import termios
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,15 +81,25 @@ class _Run:
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running:\n{self.log.read_text()[-3000:]}") from None
+            left = "\n".join(self.children())
+            raise AssertionError(
+                f"still running, with:\n{left}\nlog:\n{self.log.read_text()[-3000:]}"
+            ) from None
         wait_for(lambda: not self.ours(), 30, "every process to stop")
         assert port_is_free(self.port)
         assert port_is_free(int(self.redis_url.rsplit(":", 1)[1].split("/")[0]))
 
 
-def _start(command: list[str], database: str, tmp_path: Path, port: int | None = None) -> _Run:
+def _start(
+    command: list[str],
+    database: str,
+    tmp_path: Path,
+    port: int | None = None,
+    terminal: int | None = None,
+) -> _Run:
     """``command`` (the launcher or `make run`) on ports of its own (or ``port``), with a
-    Redis it starts itself."""
+    Redis it starts itself; with ``terminal`` (a pty's follower end), in a session of its
+    own whose controlling terminal that is, as in a terminal window."""
     port, redis_port = port or free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {
@@ -99,6 +113,22 @@ def _start(command: list[str], database: str, tmp_path: Path, port: int | None =
     }
     env.pop("CELERY_BROKER_URL", None)
     log = tmp_path / "run.log"
+    if terminal is not None:
+
+        def in_the_terminal() -> None:
+            os.setsid()
+            fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            preexec_fn=in_the_terminal,
+        )
+        return _Run(proc, port, redis_url, log)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -108,10 +138,14 @@ def _start(command: list[str], database: str, tmp_path: Path, port: int | None =
 
 @contextlib.contextmanager
 def _launched(
-    command: list[str], database: str, tmp_path: Path, ready: Callable[[_Run], bool]
+    command: list[str],
+    database: str,
+    tmp_path: Path,
+    ready: Callable[[_Run], bool],
+    terminal: int | None = None,
 ) -> Iterator[_Run]:
     """``command`` started, once ``ready``; whatever is left of it is killed afterwards."""
-    run = _start(command, database, tmp_path)
+    run = _start(command, database, tmp_path, terminal=terminal)
     proc, log = run.proc, run.log
     try:
         wait_for(lambda: ready(run) or proc.poll() is not None, 180, "the launcher")
@@ -219,3 +253,48 @@ def test_a_process_that_fails_stops_everything_and_the_launcher_reports_it(
 
     # and the launcher says it failed
     assert returncode != 0, run.log.read_text()[-3000:]
+
+
+def _copy_until_closed(leader: int, log: Path) -> None:
+    """What the terminal shows, into ``log``, until the terminal is closed."""
+    with log.open("ab") as out:
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            out.write(data)
+
+
+def test_closing_the_terminal_stops_everything(launcher_database, tmp_path):
+    # Regression: after the hang-up every write to the terminal fails; the launcher's
+    # "Stopping" line raised before it stopped anything, and honcho's own first line of
+    # its stop did the same, leaving it hanging with everything it started.
+    leader, follower = pty.openpty()
+    reader = threading.Thread(
+        target=_copy_until_closed, args=(leader, tmp_path / "run.log"), daemon=True
+    )
+    reader.start()
+    try:
+        # A shell leads the terminal's session, as in a terminal window (it gets the
+        # hang-up and, as it exits, the kernel sends SIGHUP on to the foreground group)
+        shell = ["sh", "-c", f"{' '.join(MAKE_RUN)}; exit"]
+        with _launched(
+            shell,
+            launcher_database,
+            tmp_path,
+            lambda run: _answers(run.port),
+            terminal=follower,
+        ) as run:
+            os.close(follower)
+            # When the terminal window is closed
+            os.close(leader)
+            leader = -1
+
+            # Then everything stops, and nothing hangs on writing to it
+            run.assert_all_gone()
+    finally:
+        if leader >= 0:
+            os.close(leader)
