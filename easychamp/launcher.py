@@ -144,7 +144,7 @@ def _start_redis(url: str) -> subprocess.Popen[bytes] | None:
         if proc.poll() is not None or time.monotonic() > deadline:
             _stop_redis(proc)
             sys.exit("Redis did not start.")
-        _stopped(0.1)
+        _stopped(POLL_SECONDS)
     return proc
 
 
@@ -230,8 +230,7 @@ class _Honcho:
             found = self._tree.children(recursive=True)
         except psutil.Error:
             return
-        known = {process.pid: process for process in self.known}
-        self.known = list({**known, **{process.pid: process for process in found}}.values())
+        self.known = list({process.pid: process for process in [*self.known, *found]}.values())
 
     def stop(self) -> None:
         """SIGTERM to honcho, once it has started every process (its handler fails on one
@@ -240,9 +239,7 @@ class _Honcho:
         later."""
         if self.running():
             deadline = time.monotonic() + HONCHO_START_SECONDS
-            while self.started < self.entries and self.running():
-                if time.monotonic() > deadline:
-                    break
+            while self.started < self.entries and self.running() and time.monotonic() < deadline:
                 time.sleep(POLL_SECONDS)
             self.remember()
             self.proc.terminate()

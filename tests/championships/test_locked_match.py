@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from bench.workers import database_url
 from championships.models import Match
 from events import store
 from tests.championships.conftest import live
@@ -56,13 +57,8 @@ def test_a_goal_waiting_on_a_locked_match_gets_a_503_and_writes_nothing(
     token = Token.objects.create(user=match.championship.owner).key
     # Long enough that no statement of a healthy request on a loaded machine reaches it.
     server = web_servers("timeout", {"DATABASE_STATEMENT_TIMEOUT": str(TIMEOUT)})
-    params = {
-        k: v
-        for k, v in connection.get_connection_params().items()
-        if k not in ("cursor_factory", "pool", "prepare_threshold")
-    }
     # Given another transaction holding the match's row (an organiser's long edit)
-    with psycopg.connect(**params) as holder:
+    with psycopg.connect(database_url()) as holder:
         holder.execute(f"SELECT 1 FROM {Match._meta.db_table} WHERE id = %s FOR UPDATE", [match.id])
 
         # When a goal is posted for it

@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from easychamp import launcher
+from tests.events.workers import wait_for
 
 
 @pytest.fixture
@@ -131,13 +132,11 @@ def _honcho(procfile: Path, honchos: list[launcher._Honcho]) -> launcher._Honcho
 
 
 def _all_started(honcho: launcher._Honcho) -> None:
-    deadline = time.monotonic() + 30
-    while honcho.started < honcho.entries:
-        assert time.monotonic() < deadline, "honcho did not start its processes"
-        time.sleep(0.01)
+    wait_for(lambda: honcho.started >= honcho.entries, 30, "honcho to start its processes")
 
 
 def _children(pid: int, at_least: int) -> None:
+    # Polled every millisecond (not wait_for's 0.1 s): the moment is a window of tens of ms.
     deadline = time.monotonic() + 30
     while len(psutil.Process(pid).children()) < at_least:
         assert time.monotonic() < deadline, "honcho did not start its processes"

@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+from bench.workers import database_url
 from easychamp import web
 from easychamp.database import database_from_url
 from easychamp.env import env_seconds
@@ -46,13 +47,8 @@ def test_postgresql_takes_the_option_as_the_connection_starts():
     if connection.vendor != "postgresql":
         pytest.fail("needs DATABASE_URL=postgres://...")
     options = database_from_url("postgres://x/y", statement_timeout=0.25)["OPTIONS"]["options"]
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("pool", None)
-    params.pop("prepare_threshold", None)
-    params.pop("options", None)  # the suite's own, should its environment set one
 
-    with psycopg.connect(**params, options=options) as conn:
+    with psycopg.connect(database_url(), options=options) as conn:
         shown = conn.execute("SHOW statement_timeout").fetchone()
         with pytest.raises(psycopg.errors.QueryCanceled):
             conn.execute("SELECT pg_sleep(5)")

@@ -54,12 +54,20 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _redis_url(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"
+
+
 @dataclass
 class _Run:
     proc: subprocess.Popen[bytes]
     port: int
-    redis_url: str
+    redis_port: int
     log: Path
+
+    @property
+    def redis_url(self) -> str:
+        return _redis_url(self.redis_port)
 
     def ours(self) -> list[psutil.Process]:
         """Every process of this run, wherever it went: all of them (make, the launcher,
@@ -76,6 +84,12 @@ class _Run:
         """The command lines of the processes it started so far."""
         return [" ".join(p.cmdline()) for p in self.ours() if p.pid != self.proc.pid]
 
+    def kill_all(self) -> None:
+        """Whatever of it is left (after a failing test)."""
+        for process in self.ours():
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
     def assert_all_gone(self) -> None:
         """It exits, nothing it started is left and the ports are free."""
         try:
@@ -87,7 +101,7 @@ class _Run:
             ) from None
         wait_for(lambda: not self.ours(), 30, "every process to stop")
         assert port_is_free(self.port)
-        assert port_is_free(int(self.redis_url.rsplit(":", 1)[1].split("/")[0]))
+        assert port_is_free(self.redis_port)
 
 
 def _start(
@@ -101,12 +115,11 @@ def _start(
     Redis it starts itself; with ``terminal`` (a pty's follower end), in a session of its
     own whose controlling terminal that is, as in a terminal window."""
     port, redis_port = port or free_port(), free_port()
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {
         **os.environ,
         "PORT": str(port),
         "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": _redis_url(redis_port),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "CELERY_BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
         "WEB_CONCURRENCY": "2",
@@ -128,12 +141,12 @@ def _start(
             stderr=terminal,
             preexec_fn=in_the_terminal,
         )
-        return _Run(proc, port, redis_url, log)
+        return _Run(proc, port, redis_port, log)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    return _Run(proc, port, redis_url, log)
+    return _Run(proc, port, redis_port, log)
 
 
 @contextlib.contextmanager
@@ -152,9 +165,7 @@ def _launched(
         assert proc.poll() is None, log.read_text()[-3000:]
         yield run
     finally:
-        for process in run.ours():
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        run.kill_all()
         proc.wait()
 
 
@@ -247,9 +258,7 @@ def test_a_process_that_fails_stops_everything_and_the_launcher_reports_it(
             # Then everything stops
             wait_for(lambda: not run.ours(), 30, "every process to stop")
         finally:
-            for process in run.ours():
-                with contextlib.suppress(psutil.Error):
-                    process.kill()
+            run.kill_all()
 
     # and the launcher says it failed
     assert returncode != 0, run.log.read_text()[-3000:]
