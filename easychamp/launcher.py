@@ -15,8 +15,8 @@ can have its exception swallowed by whatever code it lands in. The launcher's lo
 at the note every POLL_SECONDS, and a step under way finishes first (a migration is not
 cut short; a signal to the terminal's group reaches it anyway).
 
-honcho's output is relayed by the launcher (``_Honcho``), so that nothing of the stop
-writes to a terminal that a hang-up closed.
+honcho writes its output to a file the launcher copies to ours (``_Honcho``): nothing of
+its stop writes to a terminal that a hang-up closed, or to a pipe of a killed launcher.
 
 Exit status: 0 after a stop signal; honcho's (or 1), should it stop on its own (a
 process of the Procfile exited); 1 if start-up failed.
@@ -33,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -184,21 +185,24 @@ _STARTED = re.compile(rb"\| \S+ started \(pid=\d+\)")
 
 
 class _Honcho:
-    """honcho running the Procfile, its output relayed to ours by a thread of the launcher
-    (after a hang-up, writing to the closed terminal fails: honcho's own stop would fail
-    on its first line and leave it hanging, so it never writes to one itself), and what
-    it said it started."""
+    """honcho running the Procfile, and what it said it started. Its output goes to a file
+    of its own (unlinked at once), which a thread of the launcher copies to ours: a write
+    that fails makes honcho's stop fail on its first line and leaves it hanging, and a
+    terminal fails writes after a hang-up, a pipe once the launcher is gone (killed)."""
 
     def __init__(self, env: dict[str, str], procfile: Path) -> None:
         self.entries = len(parse_procfile(procfile.read_text()).processes)
-        self.proc = subprocess.Popen(
-            [str(BIN / "honcho"), "start", "-f", str(procfile)],
-            env=env,
-            start_new_session=True,
-            preexec_fn=_child_of_launcher(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        with tempfile.NamedTemporaryFile(prefix="honcho-", suffix=".log") as log:
+            # The reader's own open file: its offset is not the writer's.
+            self._output = open(log.name, "rb")  # noqa: SIM115 - closed by the copying thread
+            self.proc = subprocess.Popen(
+                [str(BIN / "honcho"), "start", "-f", str(procfile)],
+                env=env,
+                start_new_session=True,
+                preexec_fn=_child_of_launcher(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.started = 0  # its "started (pid=...)" lines so far
         self.forced = False  # whether its stop had to SIGKILL it
         self.known: list[psutil.Process] = []  # what ran under it, last time we looked
@@ -208,17 +212,24 @@ class _Honcho:
         self._relay.start()
 
     def _copy_output(self) -> None:
-        assert self.proc.stdout is not None
+        """Follow honcho's file until honcho has exited and all of it is read; count its
+        "started" lines; show what it writes while our output takes it."""
         writable = True
-        for line in self.proc.stdout:
-            if _STARTED.search(line):
-                self.started += 1
-            if writable:
-                try:
-                    sys.stdout.buffer.write(line)
-                    sys.stdout.flush()
-                except (OSError, ValueError):
-                    writable = False  # the terminal is gone: keep reading, so honcho never blocks
+        partial = b""
+        with self._output as output:
+            while True:
+                exited = not self.running()  # looked at first: nothing is written after it
+                chunk = output.read()
+                if not chunk:
+                    if exited:
+                        return
+                    time.sleep(POLL_SECONDS)
+                    continue
+                *lines, partial = (partial + chunk).split(b"\n")
+                for line in lines:
+                    if _STARTED.search(line):
+                        self.started += 1
+                    writable = writable and _show(line + b"\n")
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -259,6 +270,16 @@ class _Honcho:
             with contextlib.suppress(psutil.Error):
                 process.kill()
         self._relay.join(timeout=5)
+
+
+def _show(line: bytes) -> bool:
+    """Write honcho's line to our output; False once that fails (the terminal is gone)."""
+    try:
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _say(text: str, *, error: bool = False) -> None:

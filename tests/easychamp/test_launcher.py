@@ -10,6 +10,7 @@ import functools
 import io
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -213,3 +214,17 @@ def test_a_child_whose_launcher_died_before_it_asked_stops_before_it_runs():
 
     assert (gone.returncode, gone.stdout) == (1, b"")
     assert (alive.returncode, alive.stdout) == (0, b"ran\n")
+
+
+def test_honcho_writes_to_a_file_no_reader_can_break(procfile, honchos):
+    # Regression: with a pipe to the launcher, a killed launcher made honcho's first line
+    # of its stop fail (EPIPE), and honcho hung with everything it started (`make
+    # loadtest`, SIGKILL to the launcher, 1 run in 3). A file takes writes whoever reads.
+    honcho = _honcho(procfile, honchos)
+    _all_started(honcho)
+
+    output = os.stat(f"/proc/{honcho.proc.pid}/fd/1").st_mode
+
+    assert stat.S_ISREG(output)
+    honcho.stop()
+    assert not honcho.forced
