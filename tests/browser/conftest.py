@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.workers import private_queue
+from events import wakeup
 from tests.championships.servers import WebServer
-from tests.events.workers import Worker
+from tests.events.workers import Worker, delivery_state, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -68,6 +69,44 @@ def worker(live_queue: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     worker.wait_ready()
     yield worker
     worker.stop()
+
+
+WaitDelivered = Callable[[Callable[[], object], str], None]
+
+
+def delivery_settled() -> bool:
+    """No drain runs or waits on this queue and no stream waits for one (a drain clears
+    the flag and frees its slot only after its last delivery committed)."""
+    return (
+        not wakeup.dirty_streams()
+        and wakeup.drain_flag_ttl() is None
+        and wakeup.helper_slots() == 0
+    )
+
+
+@pytest.fixture(autouse=True)
+def _settled_before_flush(transactional_db: None, worker: Worker) -> Iterator[None]:
+    """The database is emptied after each test (TRUNCATE, table by table): a delivery
+    still writing then would deadlock with it. So each test ends once the worker has
+    delivered what the test wrote (torn down before the flush, which is set up first)."""
+    yield
+    wait_for(
+        delivery_settled,
+        60,
+        "the worker to deliver what the test wrote",
+        details=lambda: delivery_state(worker),
+    )
+
+
+@pytest.fixture
+def wait_delivered(worker: Worker) -> WaitDelivered:
+    """Wait (60 s at most) for the worker to deliver what ``condition`` checks; a timeout
+    says where delivery stood (wake-up keys, checkpoints behind, the worker's log)."""
+
+    def wait(condition: Callable[[], object], what: str) -> None:
+        wait_for(condition, 60, what, details=lambda: delivery_state(worker))
+
+    return wait
 
 
 @pytest.fixture(scope="module")

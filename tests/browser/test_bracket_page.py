@@ -13,10 +13,9 @@ import pytest
 from championships import commands
 from championships.aggregates.bracket import DrawOptions
 from championships.models import Championship, Match
-from tests.browser.conftest import browser_marks
+from tests.browser.conftest import WaitDelivered, browser_marks
 from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
 from tests.championships.servers import WebServer
-from tests.events.workers import wait_for
 
 pytestmark = browser_marks
 
@@ -85,11 +84,16 @@ def winner_moved_on(match: Match) -> bool:
 
 @pytest.mark.parametrize(("device", "width"), [("phone", 375), ("desktop", 1280)])
 def test_the_bracket_page_fits_a_phone_and_a_desktop(
-    page: Page, web: WebServer, screenshots: Path, device: str, width: int
+    page: Page,
+    web: WebServer,
+    wait_delivered: WaitDelivered,
+    screenshots: Path,
+    device: str,
+    width: int,
 ):
     # Given a cup whose first round is played, the winners moved on by the worker
     cup = half_played_cup()
-    wait_for(lambda: quarter_finals_filled(cup), 60, "the worker to move the winners on")
+    wait_delivered(lambda: quarter_finals_filled(cup), "the worker to move the winners on")
     owner_id = cup.owner_id
     quarter = Match.objects.filter(championship=cup, bracket_round=2).order_by("bracket_position")[
         0
@@ -105,7 +109,7 @@ def test_the_bracket_page_fits_a_phone_and_a_desktop(
     )
     # (the page is loaded once the worker moved its winner on: a live update arriving
     # after the load would redraw the bracket under the test's feet)
-    wait_for(lambda: winner_moved_on(quarter), 60, "the worker to move the winner on")
+    wait_delivered(lambda: winner_moved_on(quarter), "the worker to move the winner on")
     page.set_viewport_size({"width": width, "height": 900})
 
     # When the championship page is shown at this width
@@ -130,10 +134,12 @@ def test_the_bracket_page_fits_a_phone_and_a_desktop(
     assert line_height > 0
 
 
-def test_the_bracket_moves_on_by_itself_when_a_result_comes_in(page: Page, web: WebServer):
+def test_the_bracket_moves_on_by_itself_when_a_result_comes_in(
+    page: Page, web: WebServer, wait_delivered: WaitDelivered
+):
     # Given the bracket page open, the quarter-finals filled by the worker
     cup = half_played_cup()
-    wait_for(lambda: quarter_finals_filled(cup), 60, "the worker to move the winners on")
+    wait_delivered(lambda: quarter_finals_filled(cup), "the worker to move the winners on")
     page.goto(f"{web.url}/championships/{cup.id}/")
     expect(page.locator('[data-live-connection="open"]').first).to_be_visible(timeout=30_000)
     page.evaluate("window.__notReloaded = true")

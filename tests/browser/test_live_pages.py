@@ -16,11 +16,10 @@ from rest_framework.test import APIClient
 
 from championships.management.commands.load_demo import DEMO_CHAMPIONSHIP_ID
 from championships.models import Championship, Match, Standing
-from tests.browser.conftest import browser_marks
+from tests.browser.conftest import WaitDelivered, browser_marks
 from tests.championships.conftest import live, play
 from tests.championships.factories import ChampionshipFactory, MatchFactory, TeamFactory
 from tests.championships.servers import WebServer
-from tests.events.workers import wait_for
 
 pytestmark = browser_marks
 
@@ -122,7 +121,9 @@ def test_after_the_web_process_restarts_the_page_shows_every_goal_once(
     assert not_reloaded(page)
 
 
-def test_a_completed_match_reorders_the_standings_live(page: Page, web: WebServer):
+def test_a_completed_match_reorders_the_standings_live(
+    page: Page, web: WebServer, wait_delivered: WaitDelivered
+):
     # Given Ajax on top after beating Celtic, and Benfica v Ajax live
     championship = ChampionshipFactory.create()
     ajax, benfica, celtic = (
@@ -132,9 +133,8 @@ def test_a_completed_match_reorders_the_standings_live(page: Page, web: WebServe
     play(championship, ajax, celtic, "1-0")
     match = MatchFactory.create(championship=championship, home_team=benfica, away_team=ajax)
     live(match)
-    wait_for(
+    wait_delivered(
         lambda: Standing.objects.filter(championship_id=championship.id, played=1).count() == 2,
-        30,
         "the worker to update the standings",
     )
     open_live(page, f"{web.url}/championships/{championship.id}/")
@@ -153,15 +153,19 @@ def test_a_completed_match_reorders_the_standings_live(page: Page, web: WebServe
 
 @pytest.mark.parametrize(("device", "width"), [("phone", 375), ("desktop", 1280)])
 def test_the_pages_fit_phone_and_desktop_widths(
-    page: Page, web: WebServer, screenshots: Path, device: str, width: int
+    page: Page,
+    web: WebServer,
+    wait_delivered: WaitDelivered,
+    screenshots: Path,
+    device: str,
+    width: int,
 ):
     # Given the demo (long team names, played rounds, a live match) with its standings
     call_command("load_demo")
-    wait_for(
+    wait_delivered(
         lambda: (
             Standing.objects.filter(championship_id=DEMO_CHAMPIONSHIP_ID, played=3).count() == 8
         ),
-        60,
         "the worker to deliver the demo standings",
     )
     match = Match.objects.get(championship_id=DEMO_CHAMPIONSHIP_ID, status="live")

@@ -102,14 +102,45 @@ class Worker:
         self._log.close()
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float,
+    what: str,
+    details: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``condition`` until it holds; on timeout fail with ``details()`` (what a
+    reader needs to tell why, e.g. ``delivery_state``) in the message."""
     deadline = time.monotonic() + timeout
     while True:
         if condition():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            message = f"timed out after {timeout:.0f}s waiting for {what}"
+            raise AssertionError(f"{message}\n{details()}" if details else message)
         time.sleep(0.1)
+
+
+def delivery_state(worker: Worker) -> str:
+    """Where delivery stands, for a live test that timed out: the wake-up keys of this
+    process's queue, the checkpoints that are behind, and the worker's last log lines."""
+    from events import wakeup
+    from events.models import Checkpoint, EventStream
+
+    lines = [
+        f"queue {celery_app.conf.task_default_queue}: dirty {wakeup.dirty_streams()[:20]}, "
+        f"drain flag ttl {wakeup.drain_flag_ttl()}, helper slots {wakeup.helper_slots()}",
+    ]
+    versions = dict(EventStream.objects.values_list("stream_id", "version"))
+    for name, stream_id, version in Checkpoint.objects.values_list(
+        "subscription", "stream_id", "version"
+    ):
+        if versions.get(stream_id, version) != version:
+            lines.append(f"behind: {name} {stream_id} at {version} of {versions[stream_id]}")
+    without = sorted(set(versions) - set(Checkpoint.objects.values_list("stream_id", flat=True)))
+    lines.append(f"streams without any checkpoint: {len(without)} {without[:5]}")
+    lines.append("worker log (last 40 lines):")
+    lines.extend(worker.log().splitlines()[-40:])
+    return "\n".join(lines)
 
 
 @pytest.fixture
