@@ -11,6 +11,11 @@ def test_a_timeout_carries_the_details():
 
 
 def test_details_are_not_asked_for_when_the_condition_holds():
-    asked = []
-    wait_for(lambda: True, 0, "anything", details=lambda: asked.append(1) or "")
+    asked: list[str] = []
+
+    def details() -> str:
+        asked.append("details")
+        return ""
+
+    wait_for(lambda: True, 0, "anything", details=details)
     assert asked == []
