@@ -135,6 +135,16 @@ def locked_entry(command: CommandRecord) -> TeamEntry:
     return TeamEntry.objects.select_for_update().get(id=command.payload["entry_id"])
 
 
+def locked_window(command: CommandRecord) -> EntryWindow:
+    """The window of the command's entry, locked, before any entry is: whatever decides
+    on slots locks the window first, then entries, so two such commands never wait on
+    each other crosswise (a championship's entry never changes championship)."""
+    championship_id = TeamEntry.objects.values_list("championship_id", flat=True).get(
+        id=command.payload["entry_id"]
+    )
+    return EntryWindow.objects.select_for_update().get(championship_id=championship_id)
+
+
 def slots_taken(championship_id: uuid.UUID) -> int:
     teams = Team.objects.filter(championship_id=championship_id, withdrawn=False).count()
     holding = TeamEntry.objects.filter(

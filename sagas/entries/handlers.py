@@ -16,6 +16,7 @@ from sagas.entries.commands import (
     entries_fill_from_waiting_list,
     entry_append,
     locked_entry,
+    locked_window,
     slots_taken,
 )
 from sagas.events import (
@@ -45,11 +46,31 @@ from sagas.payments import breaker
 
 @command_handler("ReserveSlot")
 def reserve_slot(command: CommandRecord) -> None:
+    """Slots go in the order entries were requested, whichever worker runs whose command
+    first: this one decides, oldest first, every entry still undecided that was requested
+    before its own, then its own (their own commands then find them decided)."""
+    # One command at a time per championship decides on the slots.
+    window = locked_window(command)
     entry = locked_entry(command)
     if entry.status != EntryStatus.REQUESTED:
         return
-    # One entry at a time per championship decides on the last slots.
-    window = EntryWindow.objects.select_for_update().get(championship_id=entry.championship_id)
+    undecided = (
+        TeamEntry.objects.select_for_update()
+        .filter(
+            championship_id=entry.championship_id,
+            status=EntryStatus.REQUESTED,
+            created_at__lte=entry.created_at,
+        )
+        .order_by("created_at", "id")
+    )
+    for each in undecided:
+        decide_slot(each, window)
+        if each.id == entry.id:
+            break  # any left were requested at the same instant, ordered after it
+
+
+def decide_slot(entry: TeamEntry, window: EntryWindow) -> None:
+    """A slot for a requested entry, or a place on the waiting list (window locked)."""
     if slots_taken(entry.championship_id) < window.capacity:
         entry.status = EntryStatus.RESERVED
         entry_append(
@@ -135,10 +156,10 @@ def void_payment(command: CommandRecord) -> None:
 
 @command_handler("ReleaseSlot")
 def release_slot(command: CommandRecord) -> None:
+    window = locked_window(command)  # first, as reserve_slot does
     entry = locked_entry(command)
     if entry.status in (EntryStatus.CANCELLED, EntryStatus.REGISTERED):
         return
-    window = EntryWindow.objects.select_for_update().get(championship_id=entry.championship_id)
     held = entry.status in SLOT_HOLDING
     entry.status = EntryStatus.CANCELLED
     entry.waiting_since = None

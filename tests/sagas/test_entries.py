@@ -17,7 +17,7 @@ from championships.commands import fixtures_generate
 from championships.models import Championship, Team
 from events.models import StoredEvent
 from events.testing import EventBus
-from sagas import engine, entries
+from sagas import bus, engine, entries
 from sagas.events import PaymentProcessed, SagaCompensationDone
 from sagas.models import CommandRecord, Payment, SagaInstance, TeamEntry
 from sagas.payments import breaker, fake, signing
@@ -176,6 +176,36 @@ def test_failed_payment_compensates_in_reverse_and_frees_the_slot_for_the_waitin
         "The entry of A is cancelled: payment failed: failed"
     ]
     assert not Team.objects.filter(id=first.id).exists()
+
+
+def test_slots_go_in_the_order_entries_were_requested_whichever_command_runs_first(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given three entries for two slots, their sagas started (one ReserveSlot each)
+    requested = [request_entry(open_championship, n) for n in ("First", "Second", "Third")]
+    event_bus.deliver()
+    reserve = {
+        c.payload["entry_id"]: c.id for c in CommandRecord.objects.filter(name="ReserveSlot")
+    }
+    assert len(reserve) == 3
+
+    # When a worker runs the last one's command first, then the others, newest first
+    for entry in reversed(requested):
+        bus.run(reserve[str(entry.id)])
+    settle(event_bus)
+
+    # Then the first two hold the slots and the third waits
+    statuses = {e.team_name: e.status for e in TeamEntry.objects.filter(id__in=reserve)}
+    assert statuses == {
+        "First": "awaiting_payment",
+        "Second": "awaiting_payment",
+        "Third": "waiting",
+    }
+    assert [saga_of(e).state["phase"] for e in requested] == [
+        "awaiting_payment",
+        "awaiting_payment",
+        "waiting_list",
+    ]
 
 
 def test_no_payment_before_the_deadline_times_out(event_bus: EventBus, open_championship) -> None:

@@ -363,9 +363,10 @@ def test_failed_payment_cancels_releases_the_slot_and_notifies_compensating_in_r
     championship = championship_open(capacity=1)
     declined = enter(championship, "Decline Rovers")
     waiting = enter(championship, "Wanderers")
-    # With beat, as deployed: without it this test stalled once in about six runs under
-    # load, every delivery caught up (see the diagnostics of ``Stack.wait``); beat's
-    # dispatcher and sweeper are what make up for a lost task or wake-up.
+    # With beat, as deployed. This test used to stall, every delivery caught up (4 runs
+    # in 6 on 2026-11-30): the worker's two processes ran the two entries' ReserveSlot
+    # at once and the later entry could take the only slot, leaving the declined one
+    # waiting for good. Slots now go in the order entries were requested.
     stack.worker("w1", beat=True)
 
     stack.wait(lambda: saga_of_done(declined), "the declined entry to be compensated")
