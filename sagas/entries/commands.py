@@ -81,6 +81,8 @@ def entries_open(
         )
         window.version += 1
         window.save()
+        # More room: the waiting list moves up before any newcomer is decided.
+        entries_fill_from_waiting_list(window)
         return window
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
@@ -10,9 +13,12 @@ from pybreaker import CircuitBreakerError
 from championships import commands as championship_commands
 from championships.commands.streams import get_championship
 from championships.models import Team
+from events.context import event_context
+from events.models import StoredEvent
 from sagas import payments
 from sagas.bus import RetryLater, command_handler
 from sagas.entries.commands import (
+    SAGA_TYPE,
     entries_fill_from_waiting_list,
     entry_append,
     locked_entry,
@@ -28,6 +34,7 @@ from sagas.events import (
     PaymentVoided,
     TeamEntryCancelled,
     TeamEntryConfirmed,
+    entry_stream,
 )
 from sagas.models import (
     SLOT_HOLDING,
@@ -36,6 +43,8 @@ from sagas.models import (
     EntryWindow,
     Payment,
     PaymentStatus,
+    SagaInstance,
+    SagaStatus,
     SentEmail,
     TeamEntry,
 )
@@ -47,14 +56,38 @@ from sagas.payments import breaker
 @command_handler("ReserveSlot")
 def reserve_slot(command: CommandRecord) -> None:
     """Slots go in the order entries were requested, whichever worker runs whose command
-    first: this one decides, oldest first, every entry still undecided that was requested
-    before its own, then its own (their own commands then find them decided)."""
+    first: this one first gives free slots to the waiting list, then decides, oldest
+    first, the undecided entries requested before its own whose sagas run (their own
+    commands then find them decided), then its own."""
+    if not TeamEntry.objects.filter(
+        id=command.payload["entry_id"], status=EntryStatus.REQUESTED
+    ).exists():
+        # Decided already (by an earlier command, or by a later entry's): no lock taken,
+        # so this never holds the window while its entry's lock is held elsewhere (a
+        # RequestPayment waiting on the provider).
+        return
     # One command at a time per championship decides on the slots.
     window = locked_window(command)
     entry = locked_entry(command)
     if entry.status != EntryStatus.REQUESTED:
         return
-    undecided = (
+    entries_fill_from_waiting_list(window)
+    for each, saga in undecided_before(entry):
+        if saga is None:
+            decide_slot(each, window)
+            continue
+        # Its events belong to its own saga's trace, caused by its own request.
+        with event_context(correlation_id=saga.correlation_id, causation_id=saga.cause):
+            decide_slot(each, window)
+
+
+def undecided_before(entry: TeamEntry) -> list[tuple[TeamEntry, RunningSaga | None]]:
+    """The entries of ``entry``'s championship still undecided and requested before it
+    (by ``created_at``, then id), locked, with ``entry`` last (its saga None: the caller's
+    context is its own). An earlier entry whose saga does not run (not started yet, or
+    stopped: its request parked as a dead letter) is left alone: a slot given to it now
+    would be held by nobody."""
+    candidates = list(
         TeamEntry.objects.select_for_update()
         .filter(
             championship_id=entry.championship_id,
@@ -63,10 +96,34 @@ def reserve_slot(command: CommandRecord) -> None:
         )
         .order_by("created_at", "id")
     )
-    for each in undecided:
-        decide_slot(each, window)
-        if each.id == entry.id:
-            break  # any left were requested at the same instant, ordered after it
+    earlier = candidates[: [c.id for c in candidates].index(entry.id)]
+    sagas = running_sagas([e.id for e in earlier])
+    return [(e, sagas[e.id]) for e in earlier if e.id in sagas] + [(entry, None)]
+
+
+@dataclass(frozen=True)
+class RunningSaga:
+    correlation_id: str
+    cause: str  # the id of the event that started it (the entry's request)
+
+
+def running_sagas(entry_ids: list[uuid.UUID]) -> dict[uuid.UUID, RunningSaga]:
+    if not entry_ids:
+        return {}
+    sagas = SagaInstance.objects.filter(
+        saga_type=SAGA_TYPE,
+        status=SagaStatus.RUNNING,
+        correlation_key__in=[str(i) for i in entry_ids],
+    ).values_list("correlation_key", "correlation_id")
+    requests = dict(
+        StoredEvent.objects.filter(
+            stream_id__in=[entry_stream(i) for i in entry_ids], version=1
+        ).values_list("stream_id", "event_id")
+    )
+    return {
+        uuid.UUID(key): RunningSaga(correlation_id, str(requests.get(entry_stream(key), "")))
+        for key, correlation_id in sagas
+    }
 
 
 def decide_slot(entry: TeamEntry, window: EntryWindow) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.db.models import OuterRef, Subquery
 
 from bench.workers import private_queue
 from events import wakeup
@@ -75,13 +76,15 @@ WaitDelivered = Callable[[Callable[[], object], str], None]
 
 
 def delivery_settled() -> bool:
-    """No drain runs or waits on this queue and no stream waits for one (a drain clears
-    the flag and frees its slot only after its last delivery committed)."""
-    return (
-        not wakeup.dirty_streams()
-        and wakeup.drain_flag_ttl() is None
-        and wakeup.helper_slots() == 0
-    )
+    """No drain runs or waits on this queue, no stream waits for one (a drain clears the
+    flag and frees its slot only after its last delivery committed), and no checkpoint
+    is behind its stream (a pair left for a retry or a busy pair's follow-up task)."""
+    from events.models import Checkpoint, EventStream
+
+    if wakeup.dirty_streams() or wakeup.drain_flag_ttl() is not None or wakeup.helper_slots():
+        return False
+    heads = EventStream.objects.filter(stream_id=OuterRef("stream_id")).values("version")
+    return not Checkpoint.objects.filter(version__lt=Subquery(heads)).exists()
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +93,7 @@ def _settled_before_flush(transactional_db: None, worker: Worker) -> Iterator[No
     still writing then would deadlock with it. So each test ends once the worker has
     delivered what the test wrote (torn down before the flush, which is set up first)."""
     yield
+    wakeup.flush()  # the wake-ups of the test's last commits, sent
     wait_for(
         delivery_settled,
         60,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -15,7 +16,7 @@ from rest_framework.test import APIClient
 
 from championships.commands import fixtures_generate
 from championships.models import Championship, Team
-from events.models import StoredEvent
+from events.models import Checkpoint, StoredEvent
 from events.testing import EventBus
 from sagas import bus, engine, entries
 from sagas.events import PaymentProcessed, SagaCompensationDone
@@ -206,6 +207,93 @@ def test_slots_go_in_the_order_entries_were_requested_whichever_command_runs_fir
         "awaiting_payment",
         "waiting_list",
     ]
+
+
+def test_an_earlier_entry_decided_by_a_later_command_is_traced_to_its_own_saga(
+    event_bus: EventBus, open_championship
+) -> None:
+    first, second = (request_entry(open_championship, n) for n in ("First", "Second"))
+    event_bus.deliver()
+    reserve = {
+        c.payload["entry_id"]: c.id for c in CommandRecord.objects.filter(name="ReserveSlot")
+    }
+
+    bus.run(reserve[str(second.id)])  # the later entry's command runs first
+
+    stream = f"entry-{first.id}"
+    reserved = StoredEvent.objects.get(event_type="EntrySlotReserved", stream_id=stream)
+    requested = StoredEvent.objects.get(stream_id=stream, version=1)
+    assert reserved.metadata["correlation_id"] == saga_of(first).correlation_id
+    assert reserved.metadata["causation_id"] == str(requested.event_id)
+
+
+def test_an_entry_whose_saga_does_not_run_is_not_given_a_slot(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given an entry whose request is parked for its saga (a dead letter), then two more
+    parked = request_entry(open_championship, "Parked")
+    Checkpoint.objects.create(
+        subscription="sagas.team_entry",
+        stream_id=f"entry-{parked.id}",
+        stream_type="team_entry",
+        version=0,
+        blocked=True,
+    )
+    later = [request_entry(open_championship, n) for n in ("Second", "Third")]
+
+    # When the others' sagas run, and the operator then skips the parked request
+    settle(event_bus)
+    Checkpoint.objects.filter(stream_id=f"entry-{parked.id}").update(version=1, blocked=False)
+    settle(event_bus)
+
+    # Then the two slots went to the entries whose sagas could use them
+    statuses = [TeamEntry.objects.get(id=e.id).status for e in (parked, *later)]
+    assert statuses == ["requested", "awaiting_payment", "awaiting_payment"]
+
+
+def test_more_capacity_goes_to_the_waiting_list_before_a_newcomer(
+    event_bus: EventBus, open_championship, organiser
+) -> None:
+    # Given two entries holding the two slots and a third waiting
+    *_, waiting = (request_entry(open_championship, n) for n in ("A", "B", "C"))
+    settle(event_bus)
+    assert TeamEntry.objects.get(id=waiting.id).status == "waiting"
+
+    # When the organiser makes room for a third team, and a fourth team enters
+    entries.entries_open(
+        actor_id=organiser.id,
+        championship_id=open_championship.id,
+        fee=Decimal("25.00"),
+        currency="EUR",
+        payment_deadline_seconds=60,
+        capacity=3,
+    )
+    newcomer = request_entry(open_championship, "D")
+    settle(event_bus)
+
+    # Then the waiting entry got the new slot and the newcomer waits
+    assert TeamEntry.objects.get(id=waiting.id).status == "awaiting_payment"
+    assert TeamEntry.objects.get(id=newcomer.id).status == "waiting"
+
+
+def test_a_slot_freed_outside_the_sagas_goes_to_the_waiting_list_first(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a full championship with an entry waiting, and a team that then leaves
+    # (removed by the organiser, not through a saga: no ReleaseSlot runs)
+    team = TeamFactory.create(championship=open_championship)
+    _holding, waiting = (request_entry(open_championship, n) for n in ("A", "B"))
+    settle(event_bus)
+    assert TeamEntry.objects.get(id=waiting.id).status == "waiting"
+    Team.objects.filter(id=team.id).update(withdrawn=True)
+
+    # When a newcomer enters
+    newcomer = request_entry(open_championship, "C")
+    settle(event_bus)
+
+    # Then the waiting entry had the slot first
+    assert TeamEntry.objects.get(id=waiting.id).status == "awaiting_payment"
+    assert TeamEntry.objects.get(id=newcomer.id).status == "waiting"
 
 
 def test_no_payment_before_the_deadline_times_out(event_bus: EventBus, open_championship) -> None:
