@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pybreaker import CircuitBreakerError
 
@@ -15,6 +17,7 @@ from championships.commands.streams import get_championship
 from championships.models import Team
 from events.context import event_context
 from events.models import StoredEvent
+from events.store import EventError
 from sagas import payments
 from sagas.bus import RetryLater, command_handler
 from sagas.entries.commands import (
@@ -50,6 +53,8 @@ from sagas.models import (
 )
 from sagas.payments import breaker
 
+logger = logging.getLogger(__name__)
+
 # --- command handlers ------------------------------------------------------------------
 
 
@@ -76,9 +81,18 @@ def reserve_slot(command: CommandRecord) -> None:
         if saga is None:
             decide_slot(each, window)
             continue
-        # Its events belong to its own saga's trace, caused by its own request.
-        with event_context(correlation_id=saga.correlation_id, causation_id=saga.cause):
-            decide_slot(each, window)
+        # Its events belong to its own saga's trace, caused by its own request. In a
+        # savepoint: an entry that cannot be decided here (its stream moved under it, a
+        # row it breaks) is left to its own command, and this command still decides its
+        # own.
+        try:
+            with (
+                transaction.atomic(),
+                event_context(correlation_id=saga.correlation_id, causation_id=saga.cause),
+            ):
+                decide_slot(each, window)
+        except (EventError, IntegrityError):
+            logger.exception("entry %s left to its own ReserveSlot", each.id)
 
 
 def undecided_before(entry: TeamEntry) -> list[tuple[TeamEntry, RunningSaga | None]]:

@@ -227,6 +227,23 @@ def test_an_earlier_entry_decided_by_a_later_command_is_traced_to_its_own_saga(
     assert reserved.metadata["causation_id"] == str(requested.event_id)
 
 
+def test_an_earlier_entry_that_cannot_be_decided_does_not_hold_up_a_later_one(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given two entries whose sagas run, the earlier one's row out of step with its stream
+    first, second = (request_entry(open_championship, n) for n in ("First", "Second"))
+    event_bus.deliver()
+    TeamEntry.objects.filter(id=first.id).update(version=99)
+    command = CommandRecord.objects.get(name="ReserveSlot", payload__entry_id=str(second.id))
+
+    # When the later entry's command runs
+    bus.run(command.id)
+
+    # Then it decided its own entry and left the earlier one to its own command
+    assert TeamEntry.objects.get(id=second.id).status == "reserved"
+    assert TeamEntry.objects.get(id=first.id).status == "requested"
+
+
 def test_an_entry_whose_saga_does_not_run_is_not_given_a_slot(
     event_bus: EventBus, open_championship
 ) -> None:
