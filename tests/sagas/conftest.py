@@ -42,17 +42,22 @@ def organiser():
     return UserFactory.create()
 
 
-@pytest.fixture
-def open_championship(organiser) -> Championship:
-    championship = ChampionshipFactory.create(actor_id=organiser.id)
+def open_entries(championship: Championship, organiser_id: int, capacity: int = 2) -> None:
+    """Open (or change) the championship's entries: 25 EUR, 60 s to pay."""
     entries.entries_open(
-        actor_id=organiser.id,
+        actor_id=organiser_id,
         championship_id=championship.id,
         fee=Decimal("25.00"),
         currency="EUR",
         payment_deadline_seconds=60,
-        capacity=2,
+        capacity=capacity,
     )
+
+
+@pytest.fixture
+def open_championship(organiser) -> Championship:
+    championship = ChampionshipFactory.create(actor_id=organiser.id)
+    open_entries(championship, organiser.id)
     return championship
 
 

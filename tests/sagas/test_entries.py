@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -23,7 +22,7 @@ from sagas.events import PaymentProcessed, SagaCompensationDone
 from sagas.models import CommandRecord, Payment, SagaInstance, TeamEntry
 from sagas.payments import breaker, fake, signing
 from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
-from tests.sagas.conftest import settle
+from tests.sagas.conftest import open_entries, settle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.usefixtures("clean_breaker")]
 
@@ -277,14 +276,7 @@ def test_more_capacity_goes_to_the_waiting_list_before_a_newcomer(
     assert TeamEntry.objects.get(id=waiting.id).status == "waiting"
 
     # When the organiser makes room for a third team, and a fourth team enters
-    entries.entries_open(
-        actor_id=organiser.id,
-        championship_id=open_championship.id,
-        fee=Decimal("25.00"),
-        currency="EUR",
-        payment_deadline_seconds=60,
-        capacity=3,
-    )
+    open_entries(open_championship, organiser.id, capacity=3)
     newcomer = request_entry(open_championship, "D")
     settle(event_bus)
 
