@@ -196,19 +196,22 @@ def payment_webhook_record(
     """Record what the provider reports, once per payment (a replay changes nothing).
     Returns whether it recorded anything."""
     with transaction.atomic():
-        payment = (
-            Payment.objects.select_for_update()
-            .select_related("entry")
-            .filter(provider_payment_id=provider_payment_id)
+        # The entry first, then its payment: the order of the saga's commands
+        # (VoidPayment, RequestPayment), so that a webhook and a command never wait on
+        # each other crosswise (a payment never changes entry).
+        entry_id = (
+            Payment.objects.filter(provider_payment_id=provider_payment_id)
+            .values_list("entry_id", flat=True)
             .first()
         )
-        if payment is None:
+        if entry_id is None:
             raise UnknownPayment(provider_payment_id)
+        entry = TeamEntry.objects.select_for_update().get(id=entry_id)
+        payment = Payment.objects.select_for_update().get(provider_payment_id=provider_payment_id)
         payment.webhooks_received += 1
         if payment.status != PaymentStatus.PENDING:
             payment.save(update_fields=["webhooks_received"])
             return False
-        entry = TeamEntry.objects.select_for_update().get(id=payment.entry_id)
         event: Event
         if status == "succeeded":
             payment.status = PaymentStatus.SUCCEEDED
