@@ -23,6 +23,10 @@ from sagas.models import (
     SagaStatus,
 )
 
+# The commands sent once the entry is registered: the pivot is past, they are retried,
+# never compensated.
+AFTER_REGISTRATION = frozenset({"NotifyManager"})
+
 # --- the saga --------------------------------------------------------------------------
 
 
@@ -84,6 +88,17 @@ class TeamEntrySaga(Saga):
         if event.kind == "entry_confirmed":
             ctx.state["phase"] = "registered"
             ctx.complete()
+
+    def on_command_failed(self, ctx: StepContext, command: str, error: str) -> None:
+        """Once the team is registered (paid and in the championship) nothing is undone:
+        the manager's email failing for good (the mail server down through every
+        attempt) stops the saga for an operator to retry the step, instead of voiding the
+        payment of a team that stays registered."""
+        if command in AFTER_REGISTRATION:
+            ctx.state["phase"] = "notification_failed"
+            ctx.fail(f"{command} failed: {error}")
+            return
+        super().on_command_failed(ctx, command, error)
 
     def on_timeout(self, ctx: StepContext) -> None:
         ctx.state["phase"] = "deadline_passed"

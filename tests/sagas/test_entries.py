@@ -4,6 +4,7 @@ capacity waiting list and the circuit breaker."""
 from __future__ import annotations
 
 import json
+import smtplib
 import time
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from championships.models import Championship, Team
 from events.models import Checkpoint, StoredEvent
 from events.testing import EventBus
 from sagas import bus, engine, entries
+from sagas.entries import handlers
 from sagas.events import PaymentProcessed, SagaCompensationDone
 from sagas.models import CommandRecord, Payment, SagaInstance, TeamEntry
 from sagas.payments import breaker, fake, signing
@@ -81,6 +83,39 @@ def test_paid_entry_registers_the_team(event_bus: EventBus, open_championship) -
     processed = event_bus.published(PaymentProcessed)[0]
     assert registered.metadata["causation_id"] == str(processed.event_id)
     assert registered.metadata["correlation_id"] == saga.correlation_id
+
+
+def test_a_registered_teams_email_failing_for_good_stops_the_saga_undoing_nothing(
+    event_bus: EventBus, open_championship, monkeypatch
+) -> None:
+    # Given a paid entry, and a mail server that refuses every attempt
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    webhook(paid(entry))
+
+    def refused(*args: object, **kwargs: object) -> int:
+        raise smtplib.SMTPServerDisconnected("mail server away")
+
+    working = handlers.send_mail
+    monkeypatch.setattr(handlers, "send_mail", refused)
+
+    # When the saga runs through every attempt of the manager's email
+    settle(event_bus)
+
+    # Then the team stays registered and paid, and the saga waits for an operator
+    saga = saga_of(entry)
+    assert (saga.status, saga.state["phase"]) == ("failed", "notification_failed")
+    assert TeamEntry.objects.get(id=entry.id).status == "registered"
+    assert Payment.objects.get(entry=entry).status == "succeeded"
+    assert Team.objects.filter(id=entry.id).exists()
+    assert not CommandRecord.objects.filter(name="VoidPayment").exists()
+
+    # And once the mail server is back, the operator's retry sends the email and completes
+    monkeypatch.setattr(handlers, "send_mail", working)
+    assert engine.saga_retry_step(saga_id=saga.id, actor="ops") == 1
+    settle(event_bus)
+    assert saga_of(entry).status == "completed"
+    assert [m.subject for m in mail.outbox] == ["Lions is entered: payment received"]
 
 
 def test_a_replayed_webhook_records_one_payment(event_bus: EventBus, open_championship) -> None:
