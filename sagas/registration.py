@@ -11,6 +11,7 @@ the welcome (or waiting-list) email.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -242,16 +243,27 @@ def assign_to_default_league(command: CommandRecord) -> None:
     )
 
 
-def _send_player_email(command: CommandRecord, kind: str, subject: str, body: str) -> None:
+def _send_player_email(
+    command: CommandRecord,
+    kind: str,
+    subject: str,
+    body: str,
+    still_true: Callable[[PlayerProfile], bool] | None = None,
+) -> None:
     """Send once per command: the row, the event, then the mail, all before the commit
-    (a mail that cannot be sent rolls the rest back and is retried)."""
+    (a mail that cannot be sent rolls the rest back and is retried). ``still_true``: what
+    the mail says, checked with the profile locked (a retry may come after it changed):
+    when it no longer holds, nothing is sent."""
     if SentEmail.objects.filter(command_id=command.id).exists():
         return
+    # Only the profile's row: the user's stays free for logins while the mail is sent.
     profile = (
-        PlayerProfile.objects.select_for_update()
+        PlayerProfile.objects.select_for_update(of=("self",))
         .select_related("user")
         .get(user_id=command.payload["user_id"])
     )
+    if still_true is not None and not still_true(profile):
+        return
     to = profile.user.email
     SentEmail.objects.create(command_id=command.id, kind=kind, to=to, subject=subject)
     _append(profile, [EmailSent(user_id=profile.user_id, kind=kind, to=to, command_id=command.id)])
@@ -279,6 +291,8 @@ def send_waiting_list_email(command: CommandRecord) -> None:
         f"Hello {command.payload['username']},\n\n{league.name} is full: you are number "
         f"{command.payload['position']} on its waiting list. We will write when a place "
         "frees up.\n",
+        # A retry after a place freed must not tell a player with a place to wait.
+        still_true=lambda profile: profile.waiting_for_id is not None,
     )
 
 
@@ -343,6 +357,16 @@ class PlayerRegistrationSaga(Saga):
         if event.kind == "welcome":
             ctx.state["phase"] = "completed"
             ctx.complete()
+
+    def on_command_failed(self, ctx: StepContext, command: str, error: str) -> None:
+        """Nothing here is undone (the account stays, a place once given is the
+        player's): a command failing for good stops the saga for an operator to retry
+        it, except the waiting-list email, which is only news: the saga goes on waiting
+        for a place (and its welcome)."""
+        if command == "SendWaitingListEmail":
+            ctx.state["waiting_list_email"] = f"failed: {error}"[:200]
+            return
+        ctx.fail(f"{command} failed: {error}")
 
 
 def registration_status(user_id: int) -> str:

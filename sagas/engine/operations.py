@@ -97,18 +97,22 @@ def saga_retry_step(*, saga_id: uuid.UUID, actor: str = "") -> int:
     """Send the saga's failed (or stuck pending) commands again; a failed saga resumes
     where it stopped. Returns how many commands were sent."""
     with transaction.atomic():
+        # The commands first, then the saga: the order of a worker running a command
+        # (bus.run locks the command, then its saga to report it failed or done), so the
+        # two never wait on each other crosswise. A command being run is waited for, and
+        # skipped if it is done by then.
+        commands = list(
+            CommandRecord.objects.select_for_update()
+            .filter(saga_id=saga_id)
+            .exclude(status="done")
+            .order_by("created_at")
+        )
         instance = locked_instance(SagaInstance.objects.filter(id=saga_id))
         if instance is None:
             raise SagaActionError(f"saga {saga_id} does not exist")
         if instance.status in (SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.TIMED_OUT):
             raise SagaActionError(f"saga {saga_id} is {instance.status}: nothing to retry")
         previous = instance.status
-        commands = list(
-            CommandRecord.objects.select_for_update()
-            .filter(saga=instance)
-            .exclude(status="done")
-            .order_by("created_at")
-        )
         for record in commands:
             if record.status == "failed":
                 bus.retry_failed(record)

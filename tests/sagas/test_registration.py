@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from events.models import StoredEvent
 from events.testing import EventBus
-from sagas import engine, registration
+from sagas import bus, engine, registration
 from sagas.events import EmailSent, LeagueAssigned, PlayerProfileCreated, UserRegistered
 from sagas.models import CommandRecord, League, PlayerProfile, SagaInstance, SagaStep
 from tests.sagas.conftest import settle
@@ -229,3 +229,103 @@ def test_staff_free_a_place_from_the_admin(
     settle(event_bus)
     assert me(api, tokens[2])["registration"] == "completed"
     assert me(api, tokens[0])["league"] is None
+
+
+# --- mail failures: nothing a player was given is undone --------------------------------
+
+REAL_SEND_MAIL = registration.send_mail
+
+
+def refusing(prefix: str):
+    """send_mail, refusing (the mail server down) every mail whose subject starts so."""
+
+    def send_mail(subject: str, body: str, sender: str | None, to: list[str]) -> int:
+        if subject.startswith(prefix):
+            raise ConnectionRefusedError("mail server down")
+        return REAL_SEND_MAIL(subject, body, sender, to)
+
+    return send_mail
+
+
+def registration_saga(username: str) -> SagaInstance:
+    user = User.objects.get(username=username)
+    return SagaInstance.objects.get(saga_type="player_registration", correlation_key=str(user.id))
+
+
+def settle_without(event_bus: EventBus, command: str) -> None:
+    """``settle``, except that ``command`` never runs (its mail server hiccups on)."""
+    for _ in range(50):
+        delivered = event_bus.deliver()
+        due = list(
+            CommandRecord.objects.filter(status="pending")
+            .exclude(name=command)
+            .order_by("created_at")
+            .values_list("id", flat=True)
+        )
+        for command_id in due:
+            bus.run(command_id)
+        if not delivered and not due:
+            return
+    raise AssertionError("sagas did not settle")
+
+
+def test_a_welcome_failing_for_good_stops_the_saga_for_a_retry(
+    event_bus: EventBus, default_league, monkeypatch
+) -> None:
+    # Given a new player with a place, and a mail server refusing the welcome every time
+    client = APIClient()
+    token = register(client, "zed")["body"]["token"]
+    monkeypatch.setattr(registration, "send_mail", refusing("Welcome"))
+
+    # When the saga runs through every attempt
+    settle(event_bus)
+
+    # Then the place stays and the saga waits for an operator, who retries it later
+    assert me(client, token)["league"] is not None
+    saga = registration_saga("zed")
+    assert saga.status == "failed"
+    monkeypatch.setattr(registration, "send_mail", REAL_SEND_MAIL)
+    engine.saga_retry_step(saga_id=saga.id, actor="ops")
+    settle(event_bus)
+    assert me(client, token)["registration"] == "completed"
+    assert [m.subject for m in mail.outbox] == ["Welcome to Players"]
+
+
+def test_a_waiting_list_mail_failing_for_good_still_lets_the_player_in_later(
+    event_bus: EventBus, default_league, monkeypatch
+) -> None:
+    # Given a full league (2 places) and a third player whose waiting-list mail fails
+    client = APIClient()
+    tokens = [register(client, name)["body"]["token"] for name in ("p1", "p2", "p3")]
+    monkeypatch.setattr(registration, "send_mail", refusing("You are on the waiting list"))
+    settle(event_bus)
+    monkeypatch.setattr(registration, "send_mail", REAL_SEND_MAIL)
+
+    # When a place frees
+    registration.player_leave_league(user_id=User.objects.get(username="p1").id)
+    settle(event_bus)
+
+    # Then the third player gets it, and the welcome
+    p3 = me(client, tokens[2])
+    assert p3["league"] is not None
+    assert p3["registration"] == "completed"
+    assert registration_saga("p3").state["waiting_list_email"].startswith("failed")
+
+
+def test_no_waiting_list_mail_once_the_player_has_a_place(
+    event_bus: EventBus, default_league
+) -> None:
+    # Given a third player whose waiting-list mail is held up (the mail server hiccups)
+    client = APIClient()
+    for name in ("p1", "p2", "p3"):
+        register(client, name)
+    settle_without(event_bus, "SendWaitingListEmail")
+
+    # When a place frees meanwhile, and then the waiting-list mail's retry runs
+    registration.player_leave_league(user_id=User.objects.get(username="p1").id)
+    settle(event_bus)
+
+    # Then the player got the welcome and no "you are on the waiting list"
+    to_p3 = [m.subject for m in mail.outbox if m.to == ["p3@example.com"]]
+    assert to_p3 == ["Welcome to Players"]
+    assert registration_saga("p3").status == "completed"
