@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
-from django.db import connection
+from django.contrib.auth.models import User
+from django.db import connection, transaction
 
 from bench.workers import database_url
 from events.testing import EventBus
@@ -24,6 +25,32 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("clean_breaker"),
 ]
+
+
+STRONG = "x9-Tq!mz-77"
+
+
+def in_thread(work: Callable[[], object], errors: list[BaseException]) -> threading.Thread:
+    """Run ``work`` in a thread of its own (a connection of its own); what it raises goes
+    to ``errors``."""
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def own_pid() -> int:
+    """The PostgreSQL backend of this thread's connection."""
+    connection.ensure_connection()
+    return int(connection.connection.info.backend_pid)
 
 
 def waiting_for_a_lock(other_than: int) -> bool:
@@ -85,7 +112,7 @@ def test_an_operators_retry_while_a_worker_finishes_the_command_does_not_deadloc
     event_bus: EventBus, default_league, monkeypatch
 ) -> None:
     # Given a saga whose command a worker is running for the last time, and will fail
-    registration.player_register(username="dl", email="dl@example.com", password="x9-Tq!mz-77")
+    registration.player_register(username="dl", email="dl@example.com", password=STRONG)
     event_bus.deliver()
     record = CommandRecord.objects.get(name="CreatePlayerProfile")
     CommandRecord.objects.filter(id=record.id).update(attempts=bus.MAX_ATTEMPTS - 1)
@@ -98,29 +125,15 @@ def test_an_operators_retry_while_a_worker_finishes_the_command_does_not_deadloc
 
     monkeypatch.setitem(bus._handlers, "CreatePlayerProfile", slow_failing)
     errors: list[BaseException] = []
-
-    def in_thread(work: Callable[[], object]) -> threading.Thread:
-        def run() -> None:
-            try:
-                work()
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    worker = in_thread(lambda: bus.run(record.id))
+    worker = in_thread(lambda: bus.run(record.id), errors)
     assert started.wait(10)
 
     # When an operator retries the saga's step meanwhile
     saga_id = record.saga_id
     assert saga_id is not None
-    operator = in_thread(lambda: engine.saga_retry_step(saga_id=saga_id, actor="ops"))
+    operator = in_thread(lambda: engine.saga_retry_step(saga_id=saga_id, actor="ops"), errors)
     deadline = time.monotonic() + 10
-    while not waiting_for_a_lock(connection.connection.info.backend_pid):
+    while not waiting_for_a_lock(own_pid()):
         assert time.monotonic() < deadline, "the operator never waited for the command"
         time.sleep(0.05)
     go.set()
@@ -130,3 +143,40 @@ def test_an_operators_retry_while_a_worker_finishes_the_command_does_not_deadloc
     # Then both finish: the command failed for good, and the operator's retry sent it again
     assert errors == []
     assert CommandRecord.objects.get(id=record.id).attempts == 0
+
+
+def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user() -> None:
+    # Given "Bob" signing up, his transaction not yet committed
+    inside, release = threading.Event(), threading.Event()
+
+    def bob() -> None:
+        with transaction.atomic():
+            registration.player_register(username="Bob", email="b1@example.com", password=STRONG)
+            inside.set()
+            release.wait(10)
+
+    errors: list[BaseException] = []
+    first = in_thread(bob, errors)
+    assert inside.wait(10)
+
+    # When "bob" signs up meanwhile (the check before the insert cannot see Bob yet)
+    second = in_thread(
+        lambda: registration.player_register(
+            username="bob", email="b2@example.com", password=STRONG
+        ),
+        errors,
+    )
+    deadline = time.monotonic() + 10
+    while not waiting_for_a_lock(own_pid()):
+        if not second.is_alive():
+            break  # it did not wait: it got through or was refused at once
+        assert time.monotonic() < deadline, "the second sign-up neither waited nor ended"
+        time.sleep(0.05)
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    # Then the second is refused as a taken name, and only Bob exists
+    assert [type(e) for e in errors] == [registration.RegistrationInvalid]
+    assert errors[0].args[0] == {"username": ["A user with that username already exists."]}
+    assert list(User.objects.values_list("username", flat=True)) == ["Bob"]
