@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from events.models import StoredEvent
@@ -329,3 +331,52 @@ def test_no_waiting_list_mail_once_the_player_has_a_place(
     to_p3 = [m.subject for m in mail.outbox if m.to == ["p3@example.com"]]
     assert to_p3 == ["Welcome to Players"]
     assert registration_saga("p3").status == "completed"
+
+
+# --- the order of places ----------------------------------------------------------------
+
+
+def test_the_last_place_goes_to_the_earlier_sign_up(event_bus: EventBus) -> None:
+    # Given a league with one place, and two sign-ups
+    registration.league_create(name="Solo", capacity=1, is_default=True)
+    client = APIClient()
+    early = register(client, "early")["body"]["token"]
+    late = register(client, "late")["body"]["token"]
+    late_id = User.objects.get(username="late").id
+
+    # When a worker runs the later player's commands first
+    for _ in range(10):
+        event_bus.deliver()
+        for record in CommandRecord.objects.filter(status="pending"):
+            if record.payload.get("user_id") == late_id:
+                bus.run(record.id)
+    settle(event_bus)
+
+    # Then the earlier sign-up has the place and the later one waits
+    assert me(client, early)["league"] is not None
+    assert me(client, late)["waiting_list_position"] == 1
+
+
+def test_the_waiting_list_does_not_follow_a_workers_clock(event_bus: EventBus, monkeypatch) -> None:
+    # Given a full one-place league and a player waiting
+    registration.league_create(name="Solo", capacity=1, is_default=True)
+    client = APIClient()
+    register(client, "x")
+    settle(event_bus)
+    first = register(client, "a")["body"]["token"]
+    settle(event_bus)
+    assert me(client, first)["waiting_list_position"] == 1
+
+    # When the next player is wait-listed by a worker whose clock is 5 s behind
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() - timedelta(seconds=5))
+    second = register(client, "b")["body"]["token"]
+    settle(event_bus)
+    monkeypatch.setattr(timezone, "now", real_now)
+
+    # Then the first still comes first, and gets the place that frees
+    assert me(client, second)["waiting_list_position"] == 2
+    registration.player_leave_league(user_id=User.objects.get(username="x").id)
+    settle(event_bus)
+    assert me(client, first)["league"] is not None
+    assert me(client, second)["waiting_list_position"] == 1
