@@ -26,11 +26,10 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from events import store
 from events.clock import database_now
-from events.context import event_context
 from events.registry import Event
 from events.store import RecordedEvent
 from sagas.bus import command_handler
@@ -224,69 +223,26 @@ def _append(profile: PlayerProfile, events: list[Event]) -> None:
 def create_player_profile(command: CommandRecord) -> None:
     user_id = command.payload["user_id"]
     if PlayerProfile.objects.filter(user_id=user_id).exists():
-        return  # made by a later player's AssignToDefaultLeague, with its event
-    _create_profile(user_id)
-
-
-def _create_profile(user_id: int) -> PlayerProfile:
+        return
     user = get_user_model().objects.get(id=user_id)
     profile = PlayerProfile.objects.create(user=user, display_name=user.get_username())
     _append(profile, [PlayerProfileCreated(user_id=user_id, display_name=profile.display_name)])
-    return profile
-
-
-def _locked_profile(user_id: int) -> PlayerProfile:
-    """The player's profile, locked; made now (with its event) if its own
-    CreatePlayerProfile has not run yet."""
-    profile = PlayerProfile.objects.select_for_update().filter(user_id=user_id).first()
-    if profile is not None:
-        return profile
-    try:
-        with transaction.atomic():
-            return _create_profile(user_id)
-    except IntegrityError:  # its own command made it meanwhile
-        return PlayerProfile.objects.select_for_update().get(user_id=user_id)
 
 
 @command_handler("AssignToDefaultLeague")
 def assign_to_default_league(command: CommandRecord) -> None:
-    """Places go in sign-up order, whichever worker runs whose command first: this one
-    first gives free places to the waiting list, then decides, in sign-up order (user
-    id), the players signed up before this one whose sagas wait for the same command,
-    then this player."""
-    user_id = command.payload["user_id"]
-    if not _undecided(PlayerProfile.objects.filter(user_id=user_id)).exists():
-        return  # decided already (by its own command or a later player's): nothing locked
-    # The league first, then profiles: the order of every path that decides places.
+    """A place in the default league, or its waiting list. Places go in the order these
+    commands run, which is close to sign-up order but not guaranteed with several
+    workers (see the README). Free places go to the waiting list first."""
+    profile = PlayerProfile.objects.select_for_update().get(user_id=command.payload["user_id"])
+    if profile.league_id is not None or profile.waiting_for_id is not None:
+        return
+    # The profile, then the league: the order of player_leave_league.
     league = League.objects.select_for_update().filter(is_default=True).first()
     if league is None:
         raise LookupError("there is no default league")
-    profile = PlayerProfile.objects.select_for_update().get(user_id=user_id)
-    if profile.league_id is not None or profile.waiting_for_id is not None:
-        return
     league_fill_from_waiting_list(league)
-    for other, correlation_id in _signed_up_before(user_id):
-        # Its events belong to its own saga's trace.
-        with event_context(correlation_id=correlation_id):
-            earlier = _locked_profile(other)
-            if earlier.league_id is None and earlier.waiting_for_id is None:
-                _decide_place(earlier, league)
     _decide_place(profile, league)
-
-
-def _undecided(profiles: QuerySet[PlayerProfile]) -> QuerySet[PlayerProfile]:
-    return profiles.filter(league__isnull=True, waiting_for__isnull=True)
-
-
-def _signed_up_before(user_id: int) -> list[tuple[int, str]]:
-    """(user id, saga correlation id) of the players who signed up before ``user_id``
-    (user ids are given in sign-up order) and whose running sagas have not had their
-    league decided yet, in sign-up order. A player who left a league since has a
-    finished saga; one whose saga stopped is left to an operator."""
-    sagas = SagaInstance.objects.filter(
-        saga_type=SAGA_TYPE, status=SagaStatus.RUNNING, state__phase__in=["profile", "league"]
-    ).values_list("correlation_key", "correlation_id")
-    return sorted((int(key), cid) for key, cid in sagas if int(key) < user_id)
 
 
 def _decide_place(profile: PlayerProfile, league: League) -> None:

@@ -336,25 +336,25 @@ def test_no_waiting_list_mail_once_the_player_has_a_place(
 # --- the order of places ----------------------------------------------------------------
 
 
-def test_the_last_place_goes_to_the_earlier_sign_up(event_bus: EventBus) -> None:
-    # Given a league with one place, and two sign-ups
-    registration.league_create(name="Solo", capacity=1, is_default=True)
+def test_a_place_made_free_goes_to_the_waiting_list_before_a_newcomer(
+    event_bus: EventBus,
+) -> None:
+    # Given a full one-place league and a player waiting
+    league = registration.league_create(name="Solo", capacity=1, is_default=True)
     client = APIClient()
-    early = register(client, "early")["body"]["token"]
-    late = register(client, "late")["body"]["token"]
-    late_id = User.objects.get(username="late").id
+    register(client, "x")
+    waiting = register(client, "a")["body"]["token"]
+    settle(event_bus)
+    assert me(client, waiting)["waiting_list_position"] == 1
 
-    # When a worker runs the later player's commands first
-    for _ in range(10):
-        event_bus.deliver()
-        for record in CommandRecord.objects.filter(status="pending"):
-            if record.payload.get("user_id") == late_id:
-                bus.run(record.id)
+    # When the league gets a second place (an operator's change) and a newcomer signs up
+    League.objects.filter(id=league.id).update(capacity=2)
+    newcomer = register(client, "b")["body"]["token"]
     settle(event_bus)
 
-    # Then the earlier sign-up has the place and the later one waits
-    assert me(client, early)["league"] is not None
-    assert me(client, late)["waiting_list_position"] == 1
+    # Then the waiting player has the place and the newcomer waits
+    assert me(client, waiting)["league"] is not None
+    assert me(client, newcomer)["waiting_list_position"] == 1
 
 
 def test_the_waiting_list_does_not_follow_a_workers_clock(event_bus: EventBus, monkeypatch) -> None:
