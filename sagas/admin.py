@@ -9,6 +9,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -194,3 +198,29 @@ class TeamEntryAdmin(ReadOnlyAdmin):
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = ("provider_payment_id", "entry", "amount", "currency", "status")
     list_filter = ("status",)
+
+
+# --- users: usernames unique ignoring case (migration 0003's index) ---------------------
+
+
+class UserChangeFormIgnoringCase(UserChangeForm):
+    def clean_username(self) -> str:
+        username = str(self.cleaned_data.get("username") or "")
+        taken = (
+            get_user_model()
+            .objects.filter(username__iexact=username)
+            .exclude(pk=self.instance.pk)
+            .exists()
+        )
+        if taken:
+            # A form error, not the database index's IntegrityError (a 500).
+            raise ValidationError("A user with that username already exists.")
+        return username
+
+
+class EasyChampUserAdmin(UserAdmin):
+    form = UserChangeFormIgnoringCase
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), EasyChampUserAdmin)

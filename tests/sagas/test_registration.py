@@ -233,6 +233,30 @@ def test_staff_free_a_place_from_the_admin(
     assert me(api, tokens[0])["league"] is None
 
 
+def test_the_admin_refuses_a_username_taken_in_another_case(client) -> None:
+    # Given a user "bob", and staff editing another user, "carl"
+    User.objects.create_user("bob", "bob@example.com", STRONG)
+    carl = User.objects.create_user("carl", "carl@example.com", STRONG)
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    form = {
+        "email": "carl@example.com",
+        "is_active": "on",
+        "date_joined_0": "2026-11-30",
+        "date_joined_1": "12:00:00",
+    }
+    url = f"/admin/auth/user/{carl.pk}/change/"
+
+    # When they rename carl "Bob", then "Carl"
+    taken = client.post(url, {**form, "username": "Bob"})
+    renamed = client.post(url, {**form, "username": "Carl"})
+
+    # Then the first is a form error (not the database index's 500), the second is saved
+    assert taken.status_code == 200
+    assert "A user with that username already exists." in taken.content.decode()
+    assert renamed.status_code == 302
+    assert User.objects.get(pk=carl.pk).username == "Carl"
+
+
 # --- mail failures: nothing a player was given is undone --------------------------------
 
 REAL_SEND_MAIL = registration.send_mail
