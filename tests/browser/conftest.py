@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.db.models import OuterRef, Subquery
 
 from bench.workers import private_queue
 from events import wakeup
 from tests.championships.servers import WebServer
-from tests.events.workers import Worker, delivery_state, wait_for
+from tests.events.workers import Worker, behind, delivery_state, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -79,12 +78,9 @@ def delivery_settled() -> bool:
     """No drain runs or waits on this queue, no stream waits for one (a drain clears the
     flag and frees its slot only after its last delivery committed), and no checkpoint
     is behind its stream (a pair left for a retry or a busy pair's follow-up task)."""
-    from events.models import Checkpoint, EventStream
-
     if wakeup.dirty_streams() or wakeup.drain_flag_ttl() is not None or wakeup.helper_slots():
         return False
-    heads = EventStream.objects.filter(stream_id=OuterRef("stream_id")).values("version")
-    return not Checkpoint.objects.filter(version__lt=Subquery(heads)).exists()
+    return not behind()
 
 
 @pytest.fixture(autouse=True)

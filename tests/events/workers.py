@@ -120,6 +120,18 @@ def wait_for(
         time.sleep(0.1)
 
 
+def behind() -> list[tuple[str, str, int, int]]:
+    """(subscription, stream, checkpoint, head) of every pair not caught up."""
+    from events.models import Checkpoint, EventStream
+
+    heads = dict(EventStream.objects.values_list("stream_id", "version"))
+    return [
+        (c.subscription, c.stream_id, c.version, heads.get(c.stream_id, 0))
+        for c in Checkpoint.objects.all()
+        if c.version < heads.get(c.stream_id, 0)
+    ]
+
+
 def delivery_state(worker: Worker) -> str:
     """Where delivery stands, for a live test that timed out: the wake-up keys of this
     process's queue, the checkpoints that are behind, and the worker's last log lines."""
@@ -130,13 +142,10 @@ def delivery_state(worker: Worker) -> str:
         f"queue {celery_app.conf.task_default_queue}: dirty {wakeup.dirty_streams()[:20]}, "
         f"drain flag ttl {wakeup.drain_flag_ttl()}, helper slots {wakeup.helper_slots()}",
     ]
-    versions = dict(EventStream.objects.values_list("stream_id", "version"))
-    for name, stream_id, version in Checkpoint.objects.values_list(
-        "subscription", "stream_id", "version"
-    ):
-        if versions.get(stream_id, version) != version:
-            lines.append(f"behind: {name} {stream_id} at {version} of {versions[stream_id]}")
-    without = sorted(set(versions) - set(Checkpoint.objects.values_list("stream_id", flat=True)))
+    for name, stream_id, version, head in behind():
+        lines.append(f"behind: {name} {stream_id} at {version} of {head}")
+    streams = EventStream.objects.values_list("stream_id", flat=True)
+    without = sorted(set(streams) - set(Checkpoint.objects.values_list("stream_id", flat=True)))
     lines.append(f"streams without any checkpoint: {len(without)} {without[:5]}")
     lines.append("worker log (last 40 lines):")
     lines.extend(worker.log().splitlines()[-40:])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import time
-from collections.abc import Callable
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
@@ -28,14 +26,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def database_url(name: str) -> str:

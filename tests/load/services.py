@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from easychamp.launcher import _redis_answers, _redis_server_binary
-from tests.load.processes import wait_for
+from tests.events.workers import wait_for
 
 
 def _postgres_bin() -> Path | None:

@@ -22,13 +22,13 @@ import psutil
 import pytest
 from django.conf import settings
 
+from tests.events.workers import wait_for
 from tests.load.processes import (
     database_url,
     drop_database,
     free_port,
     port_is_free,
     recreate_database,
-    wait_for,
 )
 
 pytestmark = [pytest.mark.load, pytest.mark.postgres]

@@ -4,7 +4,6 @@ same order, so neither holds one while waiting for the other (no deadlock to abo
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import psycopg
@@ -16,6 +15,7 @@ from bench.workers import database_url
 from events.testing import EventBus
 from sagas import bus, engine, entries, registration
 from sagas.models import CommandRecord, Payment
+from tests.events.workers import wait_for
 from tests.sagas.conftest import settle
 from tests.sagas.test_entries import request_entry
 
@@ -79,31 +79,25 @@ def test_a_webhook_waiting_for_its_entry_holds_no_lock_on_the_payment(
 
         # When the provider's webhook arrives meanwhile
         recorded: list[bool] = []
-
-        def webhook() -> None:
-            try:
-                recorded.append(
-                    entries.payment_webhook_record(
-                        provider_payment_id=payment.provider_payment_id,
-                        status="succeeded",
-                        amount=str(payment.amount),
-                        currency=payment.currency,
-                    )
+        errors: list[BaseException] = []
+        thread = in_thread(
+            lambda: recorded.append(
+                entries.payment_webhook_record(
+                    provider_payment_id=payment.provider_payment_id,
+                    status="succeeded",
+                    amount=str(payment.amount),
+                    currency=payment.currency,
                 )
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=webhook)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not waiting_for_a_lock(holder):
-            assert time.monotonic() < deadline, "the webhook never waited for the entry"
-            time.sleep(0.05)
+            ),
+            errors,
+        )
+        wait_for(lambda: waiting_for_a_lock(holder), 10, "the webhook to wait for the entry")
 
         # Then the command can still take the payment's row (the webhook holds nothing)
         command.execute("SELECT 1 FROM sagas_payment WHERE id = %s FOR UPDATE NOWAIT", [payment.id])
         command.rollback()
     thread.join(10)
+    assert errors == []
     assert recorded == [True]
     assert Payment.objects.get(id=payment.id).status == "succeeded"
 
@@ -132,10 +126,7 @@ def test_an_operators_retry_while_a_worker_finishes_the_command_does_not_deadloc
     saga_id = record.saga_id
     assert saga_id is not None
     operator = in_thread(lambda: engine.saga_retry_step(saga_id=saga_id, actor="ops"), errors)
-    deadline = time.monotonic() + 10
-    while not waiting_for_a_lock(own_pid()):
-        assert time.monotonic() < deadline, "the operator never waited for the command"
-        time.sleep(0.05)
+    wait_for(lambda: waiting_for_a_lock(own_pid()), 10, "the operator to wait for the command")
     go.set()
     worker.join(20)
     operator.join(20)
@@ -166,12 +157,12 @@ def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user() 
         ),
         errors,
     )
-    deadline = time.monotonic() + 10
-    while not waiting_for_a_lock(own_pid()):
-        if not second.is_alive():
-            break  # it did not wait: it got through or was refused at once
-        assert time.monotonic() < deadline, "the second sign-up neither waited nor ended"
-        time.sleep(0.05)
+    # (or it did not wait: it got through, or was refused at once)
+    wait_for(
+        lambda: waiting_for_a_lock(own_pid()) or not second.is_alive(),
+        10,
+        "the second sign-up to wait or end",
+    )
     release.set()
     first.join(10)
     second.join(10)

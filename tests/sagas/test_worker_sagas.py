@@ -21,7 +21,7 @@ import pytest
 from django.test import Client
 
 from championships.models import Championship, Team
-from events.models import Checkpoint, EventStream, StoredEvent
+from events.models import Checkpoint, StoredEvent
 from sagas import entries, registration
 from sagas.events import SagaCompensationDone
 from sagas.models import (
@@ -36,7 +36,7 @@ from sagas.models import (
 from sagas.payments import breaker, fake, signing
 from tests.championships.factories import ChampionshipFactory, UserFactory
 from tests.championships.servers import WebServer
-from tests.events.workers import Worker, wait_for
+from tests.events.workers import Worker, behind, wait_for
 from tests.sagas import worker_main
 
 pytestmark = [
@@ -119,16 +119,6 @@ def stack(tmp_path: Path, workers, settings, worker_id: str) -> Iterator[Stack]:
     yield Stack(tmp_path, workers, env)
     breaker.reset()
     fake.set_down(False)
-
-
-def behind() -> list[tuple[str, str, int, int]]:
-    """(subscription, stream, checkpoint, head) of every pair not caught up."""
-    heads = dict(EventStream.objects.values_list("stream_id", "version"))
-    return [
-        (c.subscription, c.stream_id, c.version, heads.get(c.stream_id, 0))
-        for c in Checkpoint.objects.all()
-        if c.version < heads.get(c.stream_id, 0)
-    ]
 
 
 def sign_up(username: str) -> int:
