@@ -242,11 +242,6 @@ def assign_to_default_league(command: CommandRecord) -> None:
     if league is None:
         raise LookupError("there is no default league")
     league_fill_from_waiting_list(league)
-    _decide_place(profile, league)
-
-
-def _decide_place(profile: PlayerProfile, league: League) -> None:
-    """A place in the league, or the waiting list (league locked)."""
     if league.players.count() < league.capacity:
         profile.league = league
         _append(profile, [LeagueAssigned(user_id=profile.user_id, league_id=league.id)])

@@ -78,9 +78,6 @@ def reserve_slot(command: CommandRecord) -> None:
         return
     entries_fill_from_waiting_list(window)
     for each, saga in undecided_before(entry):
-        if saga is None:
-            decide_slot(each, window)
-            continue
         # Its events belong to its own saga's trace, caused by its own request. In a
         # savepoint: an entry that cannot be decided here (its stream moved under it, a
         # row it breaks) is left to its own command, and this command still decides its
@@ -93,14 +90,14 @@ def reserve_slot(command: CommandRecord) -> None:
                 decide_slot(each, window)
         except (EventError, IntegrityError):
             logger.exception("entry %s left to its own ReserveSlot", each.id)
+    decide_slot(entry, window)
 
 
-def undecided_before(entry: TeamEntry) -> list[tuple[TeamEntry, RunningSaga | None]]:
+def undecided_before(entry: TeamEntry) -> list[tuple[TeamEntry, RunningSaga]]:
     """The entries of ``entry``'s championship still undecided and requested before it
-    (by ``created_at``, then id), locked, with ``entry`` last (its saga None: the caller's
-    context is its own). An earlier entry whose saga does not run (not started yet, or
-    stopped: its request parked as a dead letter) is left alone: a slot given to it now
-    would be held by nobody."""
+    (by ``created_at``, then id), locked, with their running sagas. An earlier entry whose
+    saga does not run (not started yet, or stopped: its request parked as a dead letter)
+    is left alone: a slot given to it now would be held by nobody."""
     candidates = list(
         TeamEntry.objects.select_for_update()
         .filter(
@@ -112,7 +109,7 @@ def undecided_before(entry: TeamEntry) -> list[tuple[TeamEntry, RunningSaga | No
     )
     earlier = candidates[: [c.id for c in candidates].index(entry.id)]
     sagas = running_sagas([e.id for e in earlier])
-    return [(e, sagas[e.id]) for e in earlier if e.id in sagas] + [(entry, None)]
+    return [(e, sagas[e.id]) for e in earlier if e.id in sagas]
 
 
 @dataclass(frozen=True)
