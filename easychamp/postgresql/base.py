@@ -24,14 +24,21 @@ DEFAULT_CHECK_IDLE_SECONDS = 1.0
 
 
 class IdleCheck:
-    """The pool's ``reset`` (a connection comes back: note when) and ``check`` (a
-    connection goes out: an empty query if it was back for long enough)."""
+    """When a connection came back (``returned``, called by the backend as it hands the
+    connection back) and the pool's ``check`` (a connection goes out: an empty query if
+    it was back for long enough).
+
+    Not the pool's ``reset`` callback: with one, psycopg_pool hands every returned
+    connection to its maintenance thread (a thread wake-up per request, some 5 % of a
+    web process's CPU under load, and the connection unavailable until that thread ran).
+    Without one, the connection is rolled back if need be and put back in the caller's
+    thread."""
 
     def __init__(self, idle_seconds: float) -> None:
         self.idle_seconds = idle_seconds
         self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
-    def reset(self, conn: Any) -> None:
+    def returned(self, conn: Any) -> None:
         self._returned[conn] = time.monotonic()
 
     def check(self, conn: Any) -> None:
@@ -40,7 +47,21 @@ class IdleCheck:
             ConnectionPool.check_connection(conn)
 
 
+# Each pool's IdleCheck (a pool is replaced when the settings change, in tests).
+_idle_checks: weakref.WeakKeyDictionary[ConnectionPool[Any], IdleCheck] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def _close(self) -> None:
+        # The pool the connection came from: Django's _close hands it back there.
+        pool = getattr(self.connection, "_pool", None)
+        idle = None if pool is None else _idle_checks.get(pool)
+        if idle is not None:
+            idle.returned(self.connection)
+        super()._close()  # type: ignore[misc]  # untyped in django-stubs
+
     @property
     def pool(self) -> ConnectionPool[Any] | None:
         options = self.settings_dict["OPTIONS"].get("pool")
@@ -62,9 +83,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 open=False,
                 configure=django_wrapper._configure_connection,
                 check=idle.check if checks else None,
-                reset=idle.reset if checks else None,
                 **options,
             )
+            if checks:
+                _idle_checks[pool] = idle
             # The first of racing threads wins, as in Django.
             pools.setdefault(self.alias, pool)
         pool_: ConnectionPool[Any] = pools[self.alias]

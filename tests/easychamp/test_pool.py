@@ -162,3 +162,35 @@ def test_a_connection_handed_back_a_moment_ago_is_handed_out_unchecked(checked_a
 
     # Then the pool discarded it, and the request after gets a working connection
     assert _backend_pid() != pid
+
+
+def test_a_connection_is_back_in_the_pool_as_soon_as_it_is_handed_back(checked_every_time):
+    # Given the pool's only connection, in use
+    pid = _backend_pid()
+    assert checked_every_time.get_stats()["pool_available"] == 0
+
+    # When the request hands it back
+    connection.close()
+
+    # Then it is available at once: put back in this thread, not queued for the pool's
+    # maintenance thread (a wake-up per request, and a connection out of reach meanwhile)
+    assert checked_every_time.get_stats()["pool_available"] == 1
+    # and, having been back for longer than check_idle (0), it is checked and handed out
+    assert _backend_pid() == pid
+
+
+def test_a_connection_handed_back_inside_a_transaction_is_rolled_back(checked_every_time):
+    # Given a connection returned while its transaction was still open
+    connection.ensure_connection()
+    raw: Any = connection.connection
+    raw.execute("BEGIN")
+    raw.execute("CREATE TEMPORARY TABLE handed_back (n int)")
+    connection.close()
+
+    # When the next request takes it
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'handed_back'")
+        (found,) = cursor.fetchone()
+
+    # Then the open transaction was rolled back by the pool, not carried into it
+    assert found == 0
