@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
@@ -35,8 +36,8 @@ class BracketView(generics.GenericAPIView[Championship]):
         summary="The knockout bracket: rounds, third-place match, champion",
         responses={200: _BRACKET, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         drawn = bracket.bracket_for_championship(championship_id=championship.id)
         body: dict[str, Any] = bracket.bracket_json(drawn)
         return Response(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
@@ -98,8 +99,8 @@ class LotsView(generics.GenericAPIView[Championship]):
 @extend_schema(tags=["championships"], parameters=[schema.ID])
 class ScorersView(generics.GenericAPIView[Championship]):
     @extend_schema(summary="Top scorers", responses={200: _SCORERS, **schema.READ_ERRORS})
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         scorers = stats.scorers_for_championship(championship_id=championship.id)
         return Response(
             {
@@ -122,8 +123,8 @@ class CardsView(generics.GenericAPIView[Championship]):
         summary="Cards and FIFA fair-play points per player and per team",
         responses={200: _CARDS, **schema.READ_ERRORS},
     )
-    def get(self, request: Request, pk: str) -> Response:
-        championship = selectors.championship_get(championship_id=pk)  # type: ignore[arg-type]
+    def get(self, request: Request, pk: UUID) -> Response:
+        championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         players, teams = stats.discipline_for_championship(championship_id=championship.id)
 
         def row(d: stats.Discipline) -> dict[str, Any]:

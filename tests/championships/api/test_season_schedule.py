@@ -133,6 +133,11 @@ def test_a_draft_is_visible_to_its_organisers_only_until_published(
         f"championships/{championship.id}/events/",
         f"championships/{championship.id}/deductions/",
         f"championships/{championship.id}/fixtures.csv",
+        f"championships/{championship.id}/fixtures.ics",
+        f"championships/{championship.id}/standings.csv",
+        f"championships/{championship.id}/scorers/",
+        f"championships/{championship.id}/cards/",
+        f"championships/{championship.id}/bracket/",
         f"matches/{match.id}/",
     ]
 
