@@ -1,7 +1,9 @@
 """The ASGI application: HTTP through Django, websockets through Channels."""
 
+import asyncio
 import gc
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,7 +13,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
-from django.http import FileResponse, HttpResponseBase
+from django.http import FileResponse, HttpResponseBase, JsonResponse
 from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "easychamp.settings")
@@ -52,18 +54,80 @@ class OneHopASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        except _BodyTooLarge:
+            await self.send_response(_too_large(), send)
+            return
         set_script_prefix(get_script_prefix(scope))
         try:
             response = await self._respond(scope, body_file)
-            await self.send_response(response, send)
             if response.streaming:
-                await sync_to_async(response.close)()
+                await self._stream(response, receive, send)
+            else:
+                await self.send_response(response, send)
         finally:
             body_file.close()
+
+    async def read_body(self, receive: Any) -> Any:
+        """The body, spooled to a file past FILE_UPLOAD_MAX_MEMORY_SIZE, as Django reads
+        it; but no more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes (no view here takes file
+        uploads): stock Django would spool a body of any size to disk, announced or
+        chunked, before anything looked at it."""
+        from django.conf import settings
+
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        # Handed to the caller, which closes it.
+        body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
+        )
+        size = 0
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise RequestAborted()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise _BodyTooLarge()
+                body_file.write(chunk)
+                if not message.get("more_body", False):
+                    break
+        except BaseException:
+            body_file.close()
+            raise
+        body_file.seek(0)
+        return body_file
+
+    async def _stream(self, response: HttpResponseBase, receive: Any, send: Any) -> None:
+        """Send a streaming response (the SSE stream) until it ends or the client leaves.
+
+        The server's ``send`` to a closed connection returns without an error, so only
+        the ``http.disconnect`` message tells that the client is gone; then the
+        response's generator is cancelled (its ``finally`` leaves the channel group) and
+        the request's thread is let go. Stock Django listens the same way."""
+        sending = asyncio.ensure_future(self.send_response(response, send))
+        listening = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sending, listening):
+                task.cancel()
+            await asyncio.gather(sending, listening, return_exceptions=True)
+            await sync_to_async(response.close)()
+        failure = None if sending.cancelled() else sending.exception()
+        if failure is not None:
+            raise failure
 
     def respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body_file)
+        if request is not None and not request.META.get("CONTENT_LENGTH"):
+            # A chunked body has no Content-Length, and DRF reads no body without one:
+            # its data would silently be {}. The body is whole here: tell its length.
+            size = body_file.seek(0, os.SEEK_END)
+            body_file.seek(0)
+            if size:
+                request.META["CONTENT_LENGTH"] = str(size)
         response: Any = error_response if request is None else self.get_response(request)
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
@@ -71,6 +135,19 @@ class OneHopASGIHandler(ASGIHandler):
         if not response.streaming:
             response.close()
         return response
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large() -> JsonResponse:
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        {"detail": f"the request body is too large: at most {limit} bytes"}, status=413
+    )
 
 
 django_asgi_app = OneHopASGIHandler()

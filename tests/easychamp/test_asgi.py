@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.urls import get_script_prefix
+from rest_framework.authtoken.models import Token
 
 from easychamp.asgi import application, django_asgi_app
+from tests.championships.conftest import live
+from tests.championships.factories import MatchFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def _get(path: str, root_path: str = "") -> list[dict[str, Any]]:
-    scope = {
+def _scope(
+    method: str, path: str, headers: Sequence[tuple[bytes, bytes]] = (), root_path: str = ""
+) -> dict[str, Any]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": root_path,
-        "headers": [(b"host", b"localhost"), (b"x-correlation-id", b"one-hop")],
+        "headers": [(b"host", b"localhost"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def _get(path: str, root_path: str = "") -> list[dict[str, Any]]:
+    scope = _scope("GET", path, [(b"x-correlation-id", b"one-hop")], root_path)
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
     messages = [await communicator.receive_output(10), await communicator.receive_output(10)]
@@ -153,3 +164,86 @@ def test_a_client_gone_before_its_body_ends_gets_no_request():
             {"type": "http.request", "body": b"{", "more_body": True},
             {"type": "http.disconnect"},
         )
+
+
+async def _exchange(
+    method: str, path: str, messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]]
+) -> tuple[dict[str, Any], bytes]:
+    """Send ``messages`` to the application and return the response's start and body."""
+    communicator = ApplicationCommunicator(application, _scope(method, path, headers))
+    for message in messages:
+        await communicator.send_input(message)
+    start = await communicator.receive_output(10)
+    body = b""
+    while True:
+        part = await communicator.receive_output(10)
+        body += part.get("body", b"")
+        if not part.get("more_body"):
+            break
+    await communicator.wait(10)
+    return start, body
+
+
+def test_a_chunked_body_reaches_the_api_whole():
+    # Given an organiser's token, and a body sent chunked (no Content-Length), in parts
+    user = UserFactory.create()
+    token = Token.objects.create(user=user)
+    headers = [
+        (b"authorization", f"Token {token.key}".encode()),
+        (b"content-type", b"application/json"),
+        (b"transfer-encoding", b"chunked"),
+    ]
+    parts = [
+        {"type": "http.request", "body": b'{"name": "Chun', "more_body": True},
+        {"type": "http.request", "body": b'ked Cup"}', "more_body": False},
+    ]
+
+    # When it is posted
+    start, body = async_to_sync(_exchange)("POST", "/api/v1/championships/", parts, headers)
+
+    # Then the API read it (before, DRF saw no Content-Length and parsed {}: 400 "name
+    # is required", or for all-optional bodies a command run with the defaults)
+    assert start["status"] == 201, body
+    assert json.loads(body)["name"] == "Chunked Cup"
+
+
+def test_a_body_over_the_upload_limit_is_refused_with_413_before_it_ends(settings):
+    # Given a limit of 1,000 bytes, and a client that sends 1,001 and keeps sending
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    parts = [{"type": "http.request", "body": b"x" * 1001, "more_body": True}]
+
+    # When the application has read that much
+    start, body = async_to_sync(_exchange)(
+        "POST", "/api/v1/championships/", parts, [(b"content-type", b"application/json")]
+    )
+
+    # Then it answers 413 in JSON at once (not after spooling the rest to disk, nor 500)
+    assert start["status"] == 413
+    assert json.loads(body) == {"detail": "the request body is too large: at most 1000 bytes"}
+
+
+def test_an_sse_client_that_leaves_ends_its_stream():
+    # Given a live match's SSE stream, open, its first frame received
+    match = live(MatchFactory.create())
+    path = f"/api/v1/matches/{match.id}/stream/"
+
+    async def leave() -> tuple[int, bytes, bool]:
+        communicator = ApplicationCommunicator(application, _scope("GET", path))
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(10)
+        first = await communicator.receive_output(10)
+        # When the client disconnects
+        await communicator.send_input({"type": "http.disconnect"})
+        # (wait() cancels an application still running after 10 s, silently)
+        await communicator.wait(10)
+        future = communicator.future
+        return start["status"], first["body"], future.done() and not future.cancelled()
+
+    status, first, ended_by_itself = async_to_sync(leave)()
+
+    assert status == 200
+    assert first.startswith(b"retry:")
+    # Then the request ended by itself (its generator stopped, its thread let go):
+    # before, the stream ran on for good, polling the store, as the server's send to a
+    # closed connection does not fail
+    assert ended_by_itself
