@@ -295,7 +295,7 @@ REST_FRAMEWORK = {
     # only from the proxies in FORWARDED_ALLOW_IPS: DRF must not read the header again,
     # or any client could pick the address it is throttled as.
     "NUM_PROXIES": 0,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["championships.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "championships.api.pagination.Pagination",
     "PAGE_SIZE": 50,

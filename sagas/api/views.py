@@ -232,7 +232,7 @@ def payment_webhook(request: HttpRequest) -> JsonResponse:
         body = json.loads(raw)
         if not isinstance(body, dict):
             raise ValueError("not an object")
-    except ValueError:
+    except (ValueError, RecursionError):
         return JsonResponse({"detail": "the body is not a JSON object"}, status=400)
     errors = {
         name: ["This field is required."]

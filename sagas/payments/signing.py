@@ -34,8 +34,10 @@ def verify(body: bytes, header: str | None, secret: str, tolerance: float) -> No
         timestamp = int(parts["t"][0])
     except (KeyError, ValueError):
         raise InvalidSignature("malformed signature: no timestamp") from None
-    expected = _digest(body, secret, timestamp)
-    if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
+    expected = _digest(body, secret, timestamp).encode()
+    # Compared as bytes: compare_digest refuses (TypeError) a str that is not ASCII.
+    given = [v.encode("utf-8", "replace") for v in parts.get("v1", [])]
+    if not any(hmac.compare_digest(expected, g) for g in given):
         raise InvalidSignature("signature does not match")
     if abs(time.time() - timestamp) > tolerance:
         raise InvalidSignature("timestamp outside the tolerance")

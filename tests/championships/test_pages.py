@@ -139,7 +139,11 @@ def test_the_sse_stream_of_an_unknown_match_is_a_404(client, match_id):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("last_event_id", ["-1", "x", "99999999999", "1.5"])
+@pytest.mark.parametrize(
+    # past 4,300 digits int() itself refuses (it was a 500), however many leading zeros
+    "last_event_id",
+    ["-1", "x", "99999999999", "1.5", "9" * 4301, "0" * 4300 + "1" * 11],
+)
 def test_the_sse_stream_refuses_a_last_event_id_that_is_no_version(client, last_event_id):
     match = MatchFactory.create()
 
@@ -148,6 +152,17 @@ def test_the_sse_stream_refuses_a_last_event_id_that_is_no_version(client, last_
     )
 
     assert response.status_code == 400
+
+
+def test_the_sse_stream_takes_a_version_with_thousands_of_leading_zeros(client):
+    match = live(MatchFactory.create())
+
+    response = client.get(
+        f"/api/v1/matches/{match.id}/stream/", headers={"Last-Event-ID": "0" * 4301 + "1"}
+    )
+
+    assert response.status_code == 200
+    response.close()
 
 
 def test_a_draft_championships_pages_and_sse_stream_are_404(client):

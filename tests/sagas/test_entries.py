@@ -153,6 +153,19 @@ def test_a_webhook_that_is_not_signed_now_is_refused_and_records_nothing(
     assert Payment.objects.get(entry=entry).webhooks_received == 0
 
 
+def test_a_signature_that_is_not_ascii_is_refused_not_an_error() -> None:
+    raw = b'{"payment_id": "x", "status": "succeeded"}'
+    header = f"t={int(time.time())},v1=\u00e9t\u00e9".encode().decode("latin-1")
+    response = Client().post(
+        "/api/v1/webhooks/payments/",
+        raw,
+        content_type="application/json",
+        HTTP_X_PAYMENT_SIGNATURE=header,
+    )
+    assert response.status_code == 401
+    assert response.json() == {"detail": "signature does not match"}
+
+
 def test_a_tampered_body_is_refused(event_bus: EventBus, open_championship) -> None:
     entry = request_entry(open_championship, "Wolves")
     settle(event_bus)
@@ -175,6 +188,8 @@ def test_a_tampered_body_is_refused(event_bus: EventBus, open_championship) -> N
         (b'{"payment_id": "x"}', 400),
         (b'{"payment_id": "x", "status": "maybe"}', 400),
         (b'{"payment_id": "nobody", "status": "succeeded"}', 404),
+        # deeper than Python's parser goes (a RecursionError, it was a 500)
+        (b"[" * 100_000 + b"]" * 100_000, 400),
     ],
 )
 def test_malformed_or_unknown_webhooks_get_json_errors(body: bytes, status: int) -> None:

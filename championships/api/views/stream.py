@@ -34,9 +34,14 @@ RETRY_MS = 2000
 
 def _after(request: HttpRequest) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
-    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_VERSION:
+    if not raw.isascii() or not raw.isdigit():
         return None
-    return int(raw)
+    # Leading zeros off and the length checked before int(), which refuses (ValueError)
+    # strings of more than 4,300 digits.
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+        return None
+    return int(digits)
 
 
 def _frame(recorded: store.RecordedEvent) -> str:

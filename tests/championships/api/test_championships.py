@@ -121,6 +121,15 @@ def test_invalid_json_is_400(api):
     assert "JSON parse error" in response.json()["detail"]
 
 
+def test_json_nested_deeper_than_the_parser_goes_is_400(api):
+    nested = '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    response = api.post(url("championships/"), data=nested, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+
+
 def test_a_json_list_instead_of_an_object_is_400(api):
     response = api.post(url("championships/"), ["Cup"], format="json")
 
