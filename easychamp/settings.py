@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
     # or any client could pick the address it is throttled as.
     "NUM_PROXIES": 0,
     "DEFAULT_PARSER_CLASSES": ["championships.api.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["championships.api.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "championships.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

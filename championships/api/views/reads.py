@@ -9,7 +9,6 @@ from uuid import UUID
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,7 +17,7 @@ from championships.api import exports, schema
 from championships.api import serializers as s
 from championships.api.caching import cache_get, cache_set, standings_key
 from championships.api.etags import not_modified
-from championships.api.renderers import CSVRenderer, ICalendarRenderer
+from championships.api.renderers import CSVRenderer, ICalendarRenderer, JSONRenderer
 from championships.api.views.base import int_param, with_etag
 from championships.models import Standing
 

@@ -130,6 +130,18 @@ def test_json_nested_deeper_than_the_parser_goes_is_400(api):
     assert "JSON parse error" in response.json()["detail"]
 
 
+def test_a_lone_surrogate_echoed_in_an_error_is_a_json_400(api):
+    # The 400 repeats the invalid choice, which cannot be written as UTF-8 (it was an
+    # HTML 500): the body escapes it instead
+    data = '{"name": "Cup", "visibility": "\\ud800"}'
+
+    response = api.post(url("championships/"), data=data, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "\ud800" in response.json()["visibility"][0]
+
+
 def test_a_json_list_instead_of_an_object_is_400(api):
     response = api.post(url("championships/"), ["Cup"], format="json")
 
