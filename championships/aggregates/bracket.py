@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from championships import events as ev
 from championships import knockout
 from championships import knockout_events as kev
-from championships.aggregates.championship import ChampionshipState, generate_fixtures
+from championships.aggregates.championship import (
+    ChampionshipState,
+    generate_fixtures,
+    round_kickoff,
+)
 from championships.exceptions import InvalidCommand, InvalidState
 from championships.models import ChampionshipFormat
 from events.registry import Event
@@ -147,11 +151,7 @@ def draw(
         first_round_number=first_round,
     )
     for m in planned:
-        kickoff = (
-            first_kickoff + timedelta(days=days_between_rounds * (m.round - 1))
-            if first_kickoff is not None
-            else None
-        )
+        kickoff = round_kickoff(first_kickoff, days_between_rounds, m.round)
         scheduled.append(
             ev.MatchScheduled(
                 match_id=m.match_id,

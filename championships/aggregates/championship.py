@@ -302,7 +302,11 @@ def normalise_group(state: ChampionshipState, group: str, *, exclude: UUID | Non
     for team in sorted(state.teams.values(), key=lambda t: (t.group, t.team_id)):
         if team.team_id != exclude and team.group.casefold() == cleaned.casefold():
             return team.group
-    return cleaned[:1].upper() + cleaned[1:]
+    spelled = cleaned[:1].upper() + cleaned[1:]
+    # Capitals can be longer than the letter ("ﬃ" is "FFI"): checked as stored.
+    if len(spelled) > 20:
+        raise InvalidCommand("group must be at most 20 characters")
+    return spelled
 
 
 def _unique_name(state: ChampionshipState, name: str, *, exclude: UUID | None = None) -> str:
@@ -473,7 +477,7 @@ def generate_fixtures(
         )
         rounds_total = max(rounds_total, len(rounds))
         for number, pairs in enumerate(rounds, start=1):
-            kickoff = _round_kickoff(first_kickoff, days_between_rounds, number)
+            kickoff = round_kickoff(first_kickoff, days_between_rounds, number)
             scheduled += [
                 ev.MatchScheduled(
                     match_id=new_id(),
@@ -498,7 +502,8 @@ def generate_fixtures(
     return [summary], scheduled
 
 
-def _round_kickoff(first: datetime | None, days_between: int, number: int) -> datetime | None:
+def round_kickoff(first: datetime | None, days_between: int, number: int) -> datetime | None:
+    """Round ``number``'s kickoff, ``days_between`` days per round after ``first``."""
     if first is None:
         return None
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from championships import commands
@@ -84,6 +86,20 @@ def test_register_with_a_group_in_a_groups_championship(api, owner):
 
     assert response.status_code == 201
     assert response.json()["group"] == "A"
+
+
+def test_a_group_name_longer_than_20_once_capitalised_is_a_400(api, owner):
+    # "ﬃ" (one character) is "FFI" in capitals: 20 characters as sent, 22 as stored
+    grouped = ChampionshipFactory.create(actor_id=owner.id, format="groups")
+
+    response = api.post(
+        url(f"championships/{grouped.id}/teams/"),
+        {"name": "Rovers", "group": "\ufb03" + "x" * 19},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "at most 20 characters" in json.dumps(response.json())
 
 
 def test_generate_fixtures_returns_every_match(api, championship, event_bus):
@@ -247,6 +263,30 @@ def test_matches_list_with_a_bad_round_is_400(anonymous, championship):
 
     assert response.status_code == 400
     assert response.json() == {"detail": "round must be an integer"}
+
+
+@pytest.mark.parametrize(
+    ("format", "options"),
+    [
+        ("knockout", {}),
+        ("knockout", {"legs": 2}),
+        ("groups_knockout", {"qualifiers_per_group": 1}),
+    ],
+)
+def test_a_bracket_whose_rounds_would_pass_the_year_9999_is_a_400(api, owner, format, options):
+    cup = ChampionshipFactory.create(actor_id=owner.id, format=format)
+    for n in range(4):
+        group = {"group": "AB"[n % 2]} if format == "groups_knockout" else {}
+        TeamFactory.create(championship=cup, name=f"T{n}", **group)
+
+    response = api.post(
+        url(f"championships/{cup.id}/fixtures/"),
+        {"first_kickoff_at": "9999-12-25T15:00:00Z", **options},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "9999" in response.json()["detail"]
 
 
 def test_fixtures_whose_rounds_would_pass_the_year_9999_are_a_400(api, championship, home, away):
