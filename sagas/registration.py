@@ -69,6 +69,7 @@ class RegistrationInvalid(Exception):
 def registration_errors(username: str, email: str, password: str) -> dict[str, list[str]]:
     """What is wrong with a sign-up, per field (empty when it may go ahead)."""
     User = get_user_model()
+    username = User.normalize_username(username)
     errors: dict[str, list[str]] = {}
     username_field = User._meta.get_field("username")
     try:
@@ -99,6 +100,8 @@ def player_register(*, username: str, email: str, password: str) -> Any:
     """Create the user and record ``UserRegistered``, in one transaction. Raises
     ``RegistrationInvalid`` (nothing created) for a taken username, an invalid email or
     a weak password."""
+    # As create_user stores it (NFKC): checked in that form, since it can be longer.
+    username = get_user_model().normalize_username(username)
     errors = registration_errors(username, email, password)
     if errors:
         raise RegistrationInvalid(errors)

@@ -109,6 +109,10 @@ def test_events_carry_the_saga_correlation_id_and_their_cause(
         ("newbie", "new@example.com", "password", "password"),
         ("bad name!", "new@example.com", STRONG, "username"),
         ("", "new@example.com", STRONG, "username"),
+        # 51 characters, 153 once NFKC-normalised as stored (it was a DataError, 500)
+        ("\ufb03" * 51, "new@example.com", STRONG, "username"),
+        # "taken" in full-width letters is stored as "taken"
+        ("\uff54\uff41\uff4b\uff45\uff4e", "new@example.com", STRONG, "username"),
     ],
 )
 def test_bad_input_gets_field_errors_and_creates_nothing(
