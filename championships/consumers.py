@@ -127,13 +127,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
             raise BadRequest(f"unknown message type {kind!r}: expected resume or fetch")
 
     async def catch_up(self, versions: dict[str, int]) -> None:
-        texts, heads = await database_sync_to_async(self.missed)(versions)
+        found = await database_sync_to_async(self.missed)(versions)
+        if found is None:
+            # The championship became a draft since this page connected.
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        texts, heads = found
         for text in texts:
             await self.send(text_data=text)
         await self.send(text_data=orjson.dumps({"type": "synced", "versions": heads}).decode())
 
-    def missed(self, versions: dict[str, int]) -> tuple[list[str], dict[str, int]]:
-        """The encoded events after each version, and the heads of those streams."""
+    def missed(self, versions: dict[str, int]) -> tuple[list[str], dict[str, int]] | None:
+        """The encoded events after each version, and the heads of those streams; None
+        when the page's championship is no longer public."""
+        if not self.exists():
+            return None
         wanted = self.streams_in_scope(set(versions))
         heads = dict(
             EventStream.objects.filter(stream_id__in=wanted).values_list("stream_id", "version")
@@ -157,6 +165,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def live_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])
+        if message.get("hidden"):
+            # The championship became a draft: this public channel ends here.
+            await self.close(code=CLOSE_NOT_FOUND)
 
     async def error(self, detail: str, close: int | None = None) -> None:
         await self.send(text_data=orjson.dumps({"type": "error", "error": detail}).decode())
@@ -168,6 +179,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.requests = [t for t in self.requests if now - t < RATE_WINDOW_SECONDS]
         self.requests.append(now)
         return len(self.requests) > RATE_MAX_REQUESTS
+
+
+class NoRouteConsumer(AsyncWebsocketConsumer):
+    """A websocket to a path no page has: refused."""
+
+    async def connect(self) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)
 
 
 class MatchConsumer(LiveConsumer):
@@ -200,8 +218,12 @@ class ChampionshipConsumer(LiveConsumer):
         candidates = []
         for stream_id in stream_ids - own:
             try:
-                candidates.append(UUID(stream_id))
+                parsed = UUID(stream_id)
             except ValueError:
                 continue
+            # Only as the store spells it: "{...}" or capitals would come back from the
+            # query spelled otherwise, as a stream the page did not ask for.
+            if str(parsed) == stream_id:
+                candidates.append(parsed)
         matches = Match.objects.filter(championship_id=self.key, id__in=candidates)
         return (stream_ids & own) | {str(m) for m in matches.values_list("id", flat=True)}

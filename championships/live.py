@@ -35,7 +35,9 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
+from championships import events as ev
 from championships.events import CHAMPIONSHIP_STREAM, MATCH_STREAM, STANDINGS_STREAM
+from championships.models import Match, Visibility
 from easychamp import redis_guard
 from events.store import RecordedEvent
 
@@ -66,10 +68,25 @@ def championship_group(championship_id: UUID | str) -> str:
     return f"championship.{championship_id}"
 
 
+def hides(recorded: RecordedEvent) -> bool:
+    """Whether the event makes its championship a draft: open public channels (the
+    championship's and its matches' pages, SSE streams) end on it."""
+    data = recorded.data
+    return isinstance(data, ev.ChampionshipVisibilityChanged) and data.visibility == (
+        Visibility.DRAFT
+    )
+
+
 def groups_for(recorded: RecordedEvent) -> list[str]:
-    """The groups of the pages that show this event's stream."""
+    """The groups of the pages that show this event's stream; for an event that makes
+    the championship a draft, every match's group too (their pages close on it)."""
     if recorded.stream_type == CHAMPIONSHIP_STREAM:
-        return [championship_group(recorded.stream_id)]
+        groups = [championship_group(recorded.stream_id)]
+        if hides(recorded):
+            # Rare (an organiser's action), so one query here is fine.
+            match_ids = Match.objects.filter(championship_id=recorded.stream_id)
+            groups += [match_group(m) for m in match_ids.values_list("id", flat=True)]
+        return groups
     championship_id = getattr(recorded.data, "championship_id", None)
     groups = [championship_group(championship_id)] if championship_id is not None else []
     if recorded.stream_type == MATCH_STREAM:
@@ -96,6 +113,8 @@ def message(recorded: RecordedEvent) -> dict[str, Any]:
         "stream_id": recorded.stream_id,
         "version": recorded.version,
         "text": encode(recorded),
+        # The pages and streams receiving it close (``hides``).
+        "hidden": hides(recorded),
     }
 
 

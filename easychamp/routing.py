@@ -1,7 +1,12 @@
 """Websocket routes of every app, collected in one place for the ASGI router."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
+from championships.consumers import NoRouteConsumer
 from championships.routing import websocket_urlpatterns as championship_routes
 
-websocket_urlpatterns: list[URLPattern] = [*championship_routes]
+websocket_urlpatterns: list[URLPattern] = [
+    *championship_routes,
+    # Anything else is refused (4404), not a "No route found" error logged per attempt.
+    re_path(r"", NoRouteConsumer.as_asgi()),
+]

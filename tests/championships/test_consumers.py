@@ -273,3 +273,88 @@ def test_a_draft_championships_live_channels_are_refused():
             assert await socket.connect() == (False, 4404)
 
     run(scenario)
+
+
+@database_sync_to_async
+def make_draft(match: Match) -> None:
+    commands.championship_update(
+        actor_id=match.championship.owner_id,
+        championship_id=match.championship_id,
+        visibility="draft",
+    )
+
+
+def test_open_channels_close_when_their_championship_becomes_a_draft():
+    async def scenario() -> None:
+        # Given a match page and its championship page, open and synced
+        match = await live_match()
+        await deliver()
+        match_page = await open_socket(f"/ws/matches/{match.id}/")
+        championship_page = await open_socket(f"/ws/championships/{match.championship_id}/")
+
+        # When the organiser makes the championship a draft, and that is delivered
+        await make_draft(match)
+        await deliver()
+
+        # Then both pages get that event and are closed (before, they went on receiving
+        # the draft's goals)
+        for page in (match_page, championship_page):
+            pushed = await page.receive_json_from(timeout=5)
+            assert pushed["event_type"] == "ChampionshipVisibilityChanged"
+            assert await page.receive_output(timeout=5) == {
+                "type": "websocket.close",
+                "code": 4404,
+            }
+
+    run(scenario)
+
+
+def test_a_page_whose_championship_became_a_draft_unseen_is_closed_at_its_next_request():
+    async def scenario() -> None:
+        # Given an open match page, and the championship made a draft with no push
+        # reaching the page (pushes are at most once)
+        match = await live_match()
+        page = await open_socket(f"/ws/matches/{match.id}/")
+        await make_draft(match)
+
+        # When the page resumes
+        await page.send_json_to({"type": "resume", "versions": {str(match.id): 0}})
+
+        # Then it gets nothing of the draft: the connection closes
+        assert await page.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [str.upper, lambda s: "{" + s + "}", lambda s: "urn:uuid:" + s],
+    ids=["capitals", "braces", "urn"],
+)
+def test_a_match_stream_id_spelled_otherwise_is_ignored_not_a_crash(spelling):
+    async def scenario() -> None:
+        match = await live_match()
+        page = await open_socket(f"/ws/championships/{match.championship_id}/")
+
+        await page.send_json_to({"type": "resume", "versions": {spelling(str(match.id)): 0}})
+        resumed = await receive_until_synced(page)
+        await page.send_json_to({"type": "fetch", "stream_id": spelling(str(match.id)), "after": 0})
+        fetched = await receive_until_synced(page)
+
+        # Not a stream of this page as spelled (the store spells ids in lower case):
+        # nothing sent, the connection alive (it crashed on a KeyError)
+        assert resumed == fetched == [{"type": "synced", "versions": {}}]
+        await page.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("path", ["/ws/nothing/", "/ws/matches/not-a-uuid/", "/ws/matches/x/y"])
+def test_a_websocket_to_no_route_is_refused_without_an_error(path, caplog):
+    async def scenario() -> None:
+        socket = WebsocketCommunicator(application, path, [ORIGIN])
+        assert await socket.connect() == (False, 4404)
+
+    run(scenario)
+
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

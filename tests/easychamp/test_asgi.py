@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
 from django.urls import get_script_prefix
 from rest_framework.authtoken.models import Token
 
+from championships import commands
 from easychamp.asgi import application, django_asgi_app
+from events import delivery
 from tests.championships.conftest import live
 from tests.championships.factories import MatchFactory, UserFactory
 
@@ -247,3 +251,34 @@ def test_an_sse_client_that_leaves_ends_its_stream():
     # before, the stream ran on for good, polling the store, as the server's send to a
     # closed connection does not fail
     assert ended_by_itself
+
+
+def test_an_sse_stream_ends_when_its_championship_becomes_a_draft():
+    # Given a live match's SSE stream, open
+    match = live(MatchFactory.create())
+    path = f"/api/v1/matches/{match.id}/stream/"
+
+    async def watch() -> bool:
+        communicator = ApplicationCommunicator(application, _scope("GET", path))
+        await communicator.send_input({"type": "http.request", "body": b""})
+        await communicator.receive_output(10)  # the response's start
+        await communicator.receive_output(10)  # retry:
+        await communicator.receive_output(10)  # MatchScheduled, MatchStarted
+        await communicator.receive_output(10)
+        # When the organiser makes the championship a draft, and that is delivered
+        await database_sync_to_async(commands.championship_update)(
+            actor_id=match.championship.owner_id,
+            championship_id=match.championship_id,
+            visibility="draft",
+        )
+        await database_sync_to_async(delivery.deliver_all)()
+        # Then the stream ends by itself (before, it went on with the draft's goals)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            output = await communicator.receive_output(10)
+            if not output.get("more_body"):
+                break
+        await communicator.wait(1)
+        return communicator.future.done() and not communicator.future.cancelled()
+
+    assert async_to_sync(watch)()

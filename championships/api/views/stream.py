@@ -18,6 +18,7 @@ from uuid import UUID
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
@@ -44,6 +45,10 @@ def _after(request: HttpRequest) -> int | None:
     return int(digits)
 
 
+def _published(match_id: UUID | str) -> QuerySet[Match]:
+    return Match.objects.filter(id=match_id, championship__visibility=Visibility.PUBLISHED)
+
+
 def _frame(recorded: store.RecordedEvent) -> str:
     return f"id: {recorded.version}\ndata: {live.encode(recorded)}\n\n"
 
@@ -52,8 +57,7 @@ def _frame(recorded: store.RecordedEvent) -> str:
 async def match_stream(request: HttpRequest, pk: UUID) -> HttpResponseBase:
     match_id = pk  # parsed by the URL's converter (a malformed id matches no route)
     # A public channel: a draft championship's matches are not streamed.
-    published = Match.objects.filter(id=match_id, championship__visibility=Visibility.PUBLISHED)
-    if not await published.aexists():
+    if not await _published(match_id).aexists():
         return JsonResponse({"detail": f"match {pk} does not exist"}, status=404)
     after = _after(request)
     if after is None:
@@ -93,10 +97,14 @@ async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
                 receiving = asyncio.ensure_future(layer.receive(channel))
             done, _ = await asyncio.wait({receiving}, timeout=POLL_SECONDS)
             if not done:
+                if not await _published(stream_id).aexists():
+                    return  # made a draft, and its push was lost
                 yield ": keep-alive\n\n"
                 read_store = True
                 continue
             message, receiving = receiving.result(), None
+            if message.get("hidden"):
+                return  # the championship became a draft: this public stream ends
             if message.get("version") == after + 1:
                 yield f"id: {after + 1}\ndata: {message['text']}\n\n"
                 after += 1
