@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
@@ -21,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from championships.api.authentication import token_expires_at, token_for
-from championships.api.views.base import actor, parse
+from championships.api.views.base import actor, allow_methods, parse
 from championships.exceptions import NotFound
 from sagas import entries, registration
 from sagas.models import PlayerProfile, TeamEntry
@@ -214,7 +213,7 @@ def _uuid(value: str) -> uuid.UUID:
 
 
 @csrf_exempt
-@require_POST
+@allow_methods("POST")
 def payment_webhook(request: HttpRequest) -> JsonResponse:
     """The provider reports a payment: signed (HMAC-SHA256 over the raw body), recent,
     and recorded once per provider payment id (a replay answers 200, records nothing)."""

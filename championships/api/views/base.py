@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes, schema
 from rest_framework.exceptions import NotFound
@@ -21,6 +25,38 @@ from championships.api.etags import etag
 def not_found(request: Request, *args: Any, **kwargs: Any) -> Response:
     """Any /api/v1/ URL no route matches, a malformed id included: a JSON 404."""
     raise NotFound(f"no such resource: {request.path}")
+
+
+def allow_methods(*methods: str) -> Callable[[Any], Any]:
+    """For the plain Django views under /api/v1/ (not DRF): another method is a JSON 405
+    with ``Allow``, like the rest of the API (Django's require_GET answers an empty
+    text/html one). Sync or async views."""
+
+    def decorate(view: Any) -> Any:
+        def refused(request: HttpRequest) -> JsonResponse | None:
+            if request.method in methods:
+                return None
+            response = JsonResponse(
+                {"detail": f'Method "{request.method}" not allowed.'}, status=405
+            )
+            response["Allow"] = ", ".join(methods)
+            return response
+
+        if asyncio.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                return refused(request) or await view(request, *args, **kwargs)
+
+            return async_view
+
+        @functools.wraps(view)
+        def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            return refused(request) or view(request, *args, **kwargs)
+
+        return sync_view
+
+    return decorate
 
 
 def actor(request: Request) -> int:

@@ -21,9 +21,10 @@ from channels.layers import get_channel_layer
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 from championships import live
+from championships.api.views.base import allow_methods
 from championships.consumers import MAX_VERSION
 from championships.models import Match, Visibility
 from events import store
@@ -53,7 +54,8 @@ def _frame(recorded: store.RecordedEvent) -> str:
     return f"id: {recorded.version}\ndata: {live.encode(recorded)}\n\n"
 
 
-@require_GET
+@csrf_exempt  # read-only: a POST gets the 405 below, not an HTML CSRF page
+@allow_methods("GET")
 async def match_stream(request: HttpRequest, pk: UUID) -> HttpResponseBase:
     match_id = pk  # parsed by the URL's converter (a malformed id matches no route)
     # A public channel: a draft championship's matches are not streamed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from tests.championships.api.conftest import url
 
@@ -126,3 +127,27 @@ def test_hostile_input_to_the_season_endpoints_is_a_client_error(
     assert response.status_code in (400, 404, 409)
     assert response["Content-Type"] == "application/json"
     assert response.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("post", "matches/{m}/stream/", "GET"),
+        ("delete", "matches/{m}/stream/", "GET"),
+        ("options", "matches/{m}/stream/", "GET"),
+        ("head", "matches/{m}/stream/", "GET"),
+        ("get", "webhooks/payments/", "POST"),
+        ("put", "webhooks/payments/", "POST"),
+    ],
+)
+def test_the_plain_views_answer_another_method_with_a_json_405(match, method, path, allowed):
+    # The SSE stream and the payment webhook are plain Django views: a POST to the
+    # stream got Django's HTML CSRF page, other methods an empty text/html 405
+    client = Client(enforce_csrf_checks=True)
+    response = getattr(client, method)(url(path.format(m=match.id)))
+
+    assert response.status_code == 405
+    assert response["Allow"] == allowed
+    assert response["Content-Type"] == "application/json"
+    if method != "head":
+        assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}
