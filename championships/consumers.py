@@ -16,10 +16,12 @@ Bad input (binary or oversized frames, invalid JSON, unknown types, flooding) ge
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -38,6 +40,15 @@ MAX_CATCH_UP = 500
 RATE_WINDOW_SECONDS = 10.0
 RATE_MAX_REQUESTS = 30
 MAX_VERSION = 2**31 - 1
+
+# The consumers' reads run on threads of their own, not on the one thread every
+# thread-sensitive call of the process shares (outside a request, Channels runs them
+# all there): a storm of resumes from some pages then held every other page's
+# handshake and catch-up for seconds. Connect-time checks (one small query) apart from
+# catch-ups (store reads), so new pages are not held by catch-ups either. Each thread
+# holds a pooled connection only while it reads.
+_CHECKS = ThreadPoolExecutor(1, thread_name_prefix="live-check")
+_READS = ThreadPoolExecutor(2, thread_name_prefix="live-read")
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNSUPPORTED = 1003
@@ -84,7 +95,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.key: UUID = self.scope["url_route"]["kwargs"]["id"]
         self.requests: list[float] = []
-        if not await database_sync_to_async(self.exists)():
+        exists = database_sync_to_async(self.exists, thread_sensitive=False, executor=_CHECKS)
+        if not await exists():
             await self.close(code=CLOSE_NOT_FOUND)
             return
         # Joined before anything is read from the store: an event committed after that
@@ -127,7 +139,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             raise BadRequest(f"unknown message type {kind!r}: expected resume or fetch")
 
     async def catch_up(self, versions: dict[str, int]) -> None:
-        found = await database_sync_to_async(self.missed)(versions)
+        missed = database_sync_to_async(self.missed, thread_sensitive=False, executor=_READS)
+        found = await missed(versions)
         if found is None:
             # The championship became a draft since this page connected.
             await self.close(code=CLOSE_NOT_FOUND)
@@ -155,13 +168,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return texts, heads
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        if message["type"] == live.MESSAGE_TYPE:
-            # Channels closes stale database connections before each message, through a
-            # thread hop; relaying a push touches no database, and with every page of a
-            # match getting every goal that hop was the largest cost of the fan-out.
-            await self.live_event(message)
-        else:
-            await super().dispatch(message)
+        # Channels closes stale database connections before each message, through a hop
+        # to the process's shared thread: relaying a push touches no database (with every
+        # page of a match getting every goal, that hop was the largest cost of the
+        # fan-out), and the reads here close theirs in their own threads.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def live_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])

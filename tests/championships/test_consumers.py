@@ -7,13 +7,15 @@ connection between calls: these tests commit for real (``transaction=True``).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
@@ -358,3 +360,28 @@ def test_a_websocket_to_no_route_is_refused_without_an_error(path, caplog):
     run(scenario)
 
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_a_new_page_connects_and_catches_up_while_the_shared_thread_is_busy():
+    async def scenario() -> None:
+        match = await live_match()
+        # Given the thread every consumer's catch-up reads share, busy (a long catch-up)
+        release = threading.Event()
+        busy = asyncio.ensure_future(sync_to_async(release.wait, thread_sensitive=True)(20))
+        try:
+            # When a new page connects and resumes
+            socket = WebsocketCommunicator(application, f"/ws/matches/{match.id}/", [ORIGIN])
+            connected, _ = await socket.connect(timeout=5)
+            await socket.send_json_to({"type": "resume", "versions": {str(match.id): 0}})
+            received = await receive_until_synced(socket)
+
+            # Then neither waits for it (they queued behind: a storm of resumes held
+            # every new page's handshake and catch-up for seconds)
+            assert connected
+            assert received[-1] == {"type": "synced", "versions": {str(match.id): 2}}
+            await socket.disconnect()
+        finally:
+            release.set()
+            await busy
+
+    run(scenario)
