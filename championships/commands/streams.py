@@ -36,6 +36,7 @@ from championships.models import (
     Match,
     MatchStatus,
     Team,
+    Visibility,
 )
 from events import store
 from events.registry import Event
@@ -98,6 +99,9 @@ def authorise(championship: Championship, actor_id: int) -> None:
         return
     if get_user_model().objects.filter(id=actor_id, is_superuser=True, is_active=True).exists():
         return
+    if championship.visibility == Visibility.DRAFT:
+        # A draft does not exist for anybody else, writing or reading (404, not 403).
+        raise NotFound(f"championship {championship.id} does not exist")
     raise PermissionDenied("only the owner or a co-organiser may change this championship")
 
 

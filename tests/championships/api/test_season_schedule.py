@@ -162,6 +162,27 @@ def test_a_draft_is_visible_to_its_organisers_only_until_published(
     assert {anonymous.get(url(p)).status_code for p in paths} == {200}
 
 
+def test_writing_to_a_draft_of_somebody_else_is_a_404_not_a_403(api, stranger, championship, match):
+    # A 403 told that the draft exists; reads already answered 404
+    api.patch(url(f"championships/{championship.id}/"), {"visibility": "draft"}, format="json")
+    writes = [
+        ("patch", f"championships/{championship.id}/", {"name": "Mine now"}),
+        ("post", f"championships/{championship.id}/teams/", {"name": "Intruders"}),
+        ("post", f"matches/{match.id}/start/", {}),
+    ]
+
+    statuses = [
+        getattr(stranger, m)(url(p), body, format="json").status_code for m, p, body in writes
+    ]
+
+    assert statuses == [404, 404, 404]
+    published = api.patch(
+        url(f"championships/{championship.id}/"), {"visibility": "published"}, format="json"
+    )
+    assert published.status_code == 200
+    assert stranger.post(url(f"matches/{match.id}/start/"), {}, format="json").status_code == 403
+
+
 def test_a_championship_can_be_created_as_a_draft(api, anonymous, event_bus):
     response = api.post(
         url("championships/"), {"name": "Secret Cup", "visibility": "draft"}, format="json"
