@@ -13,6 +13,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
+from django.db import connections
 from django.http import FileResponse, HttpResponseBase, JsonResponse
 from django.urls import set_script_prefix
 
@@ -50,6 +51,10 @@ class OneHopASGIHandler(ASGIHandler):
         self._respond = sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if _declared_too_large(scope):
+            # Refused before reading a byte (nor a 100 Continue sent).
+            await self.send_response(_too_large(), send)
+            return
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -132,7 +137,12 @@ class OneHopASGIHandler(ASGIHandler):
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
-        if not response.streaming:
+        if response.streaming:
+            # Sent, then closed (request_finished) from other threads: whatever the view
+            # used here (the SSE stream's visibility check) goes back to the pool now,
+            # not when this thread happens to serve another request.
+            connections.close_all()
+        else:
             response.close()
         return response
 
@@ -141,13 +151,29 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def _declared_too_large(scope: dict[str, Any]) -> bool:
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return value.isdigit() and (len(value) > 18 or int(value) > limit)
+    return False
+
+
 def _too_large() -> JsonResponse:
     from django.conf import settings
 
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return JsonResponse(
+    response = JsonResponse(
         {"detail": f"the request body is too large: at most {limit} bytes"}, status=413
     )
+    # The rest of the body is not read: the server closes the connection after this
+    # response instead of reading (and discarding) it for keep-alive.
+    response["Connection"] = "close"
+    return response
 
 
 django_asgi_app = OneHopASGIHandler()

@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
+from django.db import connection
 from django.urls import get_script_prefix
 from rest_framework.authtoken.models import Token
 
@@ -20,6 +21,7 @@ from easychamp.asgi import application, django_asgi_app
 from events import delivery
 from tests.championships.conftest import live
 from tests.championships.factories import MatchFactory, UserFactory
+from tests.events.workers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -282,3 +284,51 @@ def test_an_sse_stream_ends_when_its_championship_becomes_a_draft():
         return communicator.future.done() and not communicator.future.cancelled()
 
     assert async_to_sync(watch)()
+
+
+def test_a_body_declared_over_the_upload_limit_is_refused_before_any_is_read(settings):
+    # Given a limit of 1,000 bytes, and a request announcing 5,000 (nothing sent yet)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"5000")]
+
+    # When it reaches the application
+    start, body = async_to_sync(_exchange)("POST", "/api/v1/championships/", [], headers)
+
+    # Then it is refused at once (no 100 Continue, nothing read), and the connection is
+    # not kept alive for the server to read and discard the rest
+    assert start["status"] == 413
+    assert (b"Connection", b"close") in start["headers"]
+    assert json.loads(body)["detail"].startswith("the request body is too large")
+
+
+def _other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
+def test_an_sse_request_hands_its_database_connections_back():
+    # Given a live match, and the sessions open on the database before its stream
+    match = live(MatchFactory.create())
+    before = _other_sessions()
+
+    # When a client opens its SSE stream and leaves
+    async def leave() -> None:
+        path = f"/api/v1/matches/{match.id}/stream/"
+        communicator = ApplicationCommunicator(application, _scope("GET", path))
+        await communicator.send_input({"type": "http.request", "body": b""})
+        for _ in range(4):  # start, retry:, MatchScheduled, MatchStarted
+            await communicator.receive_output(10)
+        await communicator.send_input({"type": "http.disconnect"})
+        await communicator.wait(10)
+
+    async_to_sync(leave)()
+
+    # Then no thread of the request keeps a connection: before, the thread that ran the
+    # view kept the one its visibility check took, until it served another request
+    # (with the pool's size of threads, a few streams took every pooled connection)
+    wait_for(lambda: _other_sessions() <= before, 10, "the request's connections closed")

@@ -99,7 +99,9 @@ async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
                 receiving = asyncio.ensure_future(layer.receive(channel))
             done, _ = await asyncio.wait({receiving}, timeout=POLL_SECONDS)
             if not done:
-                if not await _published(stream_id).aexists():
+                # Its connection handed back at once, not held across the yield below
+                # (a client that does not read can hold that send up for long).
+                if not await database_sync_to_async(_published(stream_id).exists)():
                     return  # made a draft, and its push was lost
                 yield ": keep-alive\n\n"
                 read_store = True
