@@ -19,7 +19,7 @@ from championships.commands.streams import (
     match_state,
     save_match,
 )
-from championships.exceptions import InvalidState
+from championships.exceptions import InvalidState, NotFound
 from championships.models import Match, MatchStatus, WithdrawalPolicy
 from events.registry import Event
 
@@ -39,7 +39,11 @@ def _run(
     """``decide_row``: a decision that needs the row too (knockout rules); ``check``:
     a guard given the decided events before they are saved."""
     row = get_match(championship_id, match_id)
-    authorise(row.championship, actor_id)
+    try:
+        authorise(row.championship, actor_id)
+    except NotFound:
+        # A draft's match: as unknown as any, without naming its championship.
+        raise NotFound(f"match {match_id} does not exist") from None
     check_expected(str(row.id), expected_version, row.version)
     state = match_state(row)
     _refuse_if_withdrawn(row)

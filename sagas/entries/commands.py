@@ -10,8 +10,8 @@ from typing import Any
 from django.db import transaction
 
 from championships.commands.streams import authorise, get_championship
-from championships.exceptions import InvalidCommand, InvalidState
-from championships.models import Team
+from championships.exceptions import InvalidCommand, InvalidState, NotFound
+from championships.models import Team, Visibility
 from events import store
 from events.registry import Event
 from sagas.events import (
@@ -93,6 +93,9 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
         raise InvalidCommand("team_name may not be blank")
     with transaction.atomic():
         championship = get_championship(championship_id)
+        if championship.visibility == Visibility.DRAFT:
+            # A draft does not exist for anybody but its organisers, who enter no teams.
+            raise NotFound(f"championship {championship_id} does not exist")
         window = EntryWindow.objects.filter(championship=championship, is_open=True).first()
         if window is None or championship.fixtures_generated:
             raise InvalidState("entries to this championship are not open")

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from championships.commands import fixtures_generate
+from championships.commands import championship_update, fixtures_generate
 from championships.models import Championship, Team
 from events.models import Checkpoint, StoredEvent
 from events.testing import EventBus
@@ -410,6 +410,28 @@ def test_entries_need_open_entries_and_a_free_name(event_bus: EventBus, organise
     assert response.status_code == 409
     nope = client.post("/api/v1/championships/nope/entries/", {"team_name": "X"}, format="json")
     assert nope.status_code == 404
+
+
+def test_a_draft_takes_no_entries_and_tells_nothing_of_its_teams(
+    event_bus: EventBus, open_championship, organiser
+) -> None:
+    # Given a championship with open entries and a team entered, then made a draft
+    request_entry(open_championship, "Alpha")
+    championship_update(
+        actor_id=organiser.id, championship_id=open_championship.id, visibility="draft"
+    )
+    client = APIClient()
+    client.force_authenticate(UserFactory.create())
+    url = f"/api/v1/championships/{open_championship.id}/entries/"
+
+    # When somebody else enters a team, with a new name or a taken one
+    new = client.post(url, {"team_name": "Gamma"}, format="json")
+    taken = client.post(url, {"team_name": "Alpha"}, format="json")
+
+    # Then the draft does not exist for them (before: an entry created, and a 409
+    # naming the team already entered)
+    assert (new.status_code, taken.status_code) == (404, 404)
+    assert TeamEntry.objects.filter(championship=open_championship).count() == 1
 
 
 def test_organisers_open_entries_through_the_api(organiser) -> None:

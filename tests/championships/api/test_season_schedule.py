@@ -176,6 +176,9 @@ def test_writing_to_a_draft_of_somebody_else_is_a_404_not_a_403(api, stranger, c
     ]
 
     assert statuses == [404, 404, 404]
+    # a draft's match, as unknown as any: its championship not named
+    detail = stranger.post(url(f"matches/{match.id}/start/"), {}, format="json").json()["detail"]
+    assert detail == f"match {match.id} does not exist"
     published = api.patch(
         url(f"championships/{championship.id}/"), {"visibility": "published"}, format="json"
     )
