@@ -129,6 +129,9 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Usernames are matched as sign-up stored them (NFKC), see sagas.backends.
+AUTHENTICATION_BACKENDS = ["sagas.backends.NormalisedUsernameBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]

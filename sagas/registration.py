@@ -112,7 +112,8 @@ def player_register(*, username: str, email: str, password: str) -> Any:
             )
             store.append(
                 user_stream(user.id),
-                [UserRegistered(user_id=user.id, username=username, email=email)],
+                # As stored (the email's domain lower-cased by create_user).
+                [UserRegistered(user_id=user.id, username=user.username, email=user.email)],
                 0,
                 stream_type=USER_STREAM,
             )

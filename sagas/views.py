@@ -30,7 +30,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 for message in messages:
                     form.add_error(field, message)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user)
             return redirect("signup-done")
     return render(request, "sagas/signup.html", {"form": form})
 

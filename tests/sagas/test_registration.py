@@ -126,6 +126,28 @@ def test_bad_input_gets_field_errors_and_creates_nothing(
     assert (User.objects.count(), StoredEvent.objects.count()) == (users, events)
 
 
+def test_a_player_signs_in_with_the_username_they_signed_up_with(event_bus: EventBus) -> None:
+    # Given a player who signed up as "ﬃ_player" (stored NFKC-normalised: "ffi_player"),
+    # with an email whose domain has capitals
+    answer = register(APIClient(), "\ufb03_player", email="P@EXAMPLE.COM")
+    assert answer["status"] == 201
+
+    # When they ask for a token with the name they typed, or the stored one
+    typed, stored = (
+        APIClient().post(
+            "/api/v1/auth/token/", {"username": name, "password": STRONG}, format="json"
+        )
+        for name in ("\ufb03_player", "ffi_player")
+    )
+
+    # Then both sign in (the typed one was refused: "Unable to log in")
+    assert (typed.status_code, stored.status_code) == (200, 200)
+    # and the event says what was stored
+    registered = event_bus.published(UserRegistered)[-1].data
+    assert isinstance(registered, UserRegistered)
+    assert (registered.username, registered.email) == ("ffi_player", "P@example.com")
+
+
 def test_missing_fields_and_wrong_types_are_field_errors() -> None:
     response = APIClient().post("/api/v1/auth/register/", {"username": ["x"]}, format="json")
     assert response.status_code == 400
