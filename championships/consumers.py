@@ -195,11 +195,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return len(self.requests) > RATE_MAX_REQUESTS
 
 
-class NoRouteConsumer(AsyncWebsocketConsumer):
-    """A websocket to a path no page has: refused."""
-
-    async def connect(self) -> None:
-        await self.close(code=CLOSE_NOT_FOUND)
+async def refuse_websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A websocket to a path no page has: refused (4404), without a consumer (no channel
+    of the layer made and dropped for each scanner's probe)."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": CLOSE_NOT_FOUND})
 
 
 class MatchConsumer(LiveConsumer):

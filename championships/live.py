@@ -156,7 +156,13 @@ def _push_unclaimed(batch: list[RecordedEvent]) -> None:
     publisher = _publisher()
     if publisher is None:
         # Another layer: nobody pushes on commit, so there is nothing to skip.
-        send(_sends(batch))
+        try:
+            sends = _sends(batch)  # a draft notice reads its matches
+        except Exception as exc:  # after delivery: counted, logged, caught up by pages
+            push_failures.inc()
+            logger.error("live push of %d event(s) failed: %s", len(batch), exc, exc_info=True)
+            return
+        send(sends)
         return
     try:
         publisher.claim_and_publish(batch)

@@ -189,3 +189,28 @@ def test_the_pages_fit_phone_and_desktop_widths(
 
     # Then none scrolls sideways (a wide table scrolls inside its own box)
     assert overflowing == dict.fromkeys(pages, 0)
+
+
+def test_a_page_whose_championship_becomes_a_draft_stops_and_says_so(
+    page: Page, web: WebServer, live_match: Match
+):
+    # Given a spectator on the match page
+    open_live(page, f"{web.url}/matches/{live_match.id}/")
+
+    # When the organiser makes the championship a draft through the API
+    championship = Championship.objects.get(id=live_match.championship_id)
+    request = urllib.request.Request(
+        f"{web.url}/api/v1/championships/{championship.id}/",
+        data=json.dumps({"visibility": "draft"}).encode(),
+        headers={"Authorization": f"Token {token(live_match)}", "Content-Type": "application/json"},
+        method="PATCH",
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:
+        assert response.status == 200
+
+    # Then the page is closed and says it no longer updates; "gone", not "closed": a
+    # reconnect says "Reconnecting…" at once (a page closed with 4404 retried for good)
+    state = page.locator("[data-live-state]")
+    expect(state).to_have_attribute("data-state", "gone", timeout=TIMEOUT_MS)
+    expect(state).to_contain_text("No longer available")
+    assert not_reloaded(page)

@@ -166,6 +166,25 @@ def test_a_failed_push_is_counted_not_raised(
     assert live.push_failures._value.get() == before + 1
 
 
+def test_a_push_whose_groups_cannot_be_read_is_counted_not_raised(
+    event_bus, monkeypatch, django_capture_on_commit_callbacks
+):
+    # A draft notice reads its championship's matches to know their groups: a database
+    # failure there happens in an on_commit hook, where it must not escape
+    goal = recorded_goal(event_bus)
+
+    def unreadable(recorded: RecordedEvent) -> list[str]:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(live, "groups_for", unreadable)
+    before = live.push_failures._value.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        live.push_batch([goal])
+
+    assert live.push_failures._value.get() == before + 1
+
+
 @pytest.mark.redis
 def test_pushes_through_the_redis_layer_arrive_in_order(settings):
     # The worker's path: one event loop thread of its own per process, kept between pushes.

@@ -12,6 +12,7 @@
   "use strict";
 
   var SYNC_MS = 20000;
+  var CLOSE_NOT_FOUND = 4404;
   var BACKOFF_FIRST_MS = 500;
   var BACKOFF_MAX_MS = 15000;
   var STATUS_LABELS = {
@@ -71,12 +72,19 @@
       }
       self.receive(data);
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       clearInterval(self.timer);
-      if (self.socket === socket) {
-        self.socket = null;
-        self.reconnect();
+      if (self.socket !== socket) {
+        return;
       }
+      self.socket = null;
+      if (event.code === CLOSE_NOT_FOUND) {
+        // Gone (the championship became a draft, or never was public): retrying would
+        // only be refused again.
+        self.setState("gone", "No longer available: this page no longer updates.");
+        return;
+      }
+      self.reconnect();
     };
   };
 
