@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DatabaseError
 from rest_framework import exceptions, status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from championships import exceptions as domain
+from championships import selectors
+from championships.models import Championship, Deduction, Match, Visibility
 from easychamp.unavailable import DETAIL, RETRY_AFTER_SECONDS, is_unavailable
 from events.store import ConcurrencyError
 
@@ -58,7 +62,46 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": "internal server error"},
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-    return response
+    return _hidden_draft(response, context) or response
+
+
+# Client errors of a write that would tell a draft exists (a random id gets a 404).
+_REVEALING = {400, 403, 409, 412, 415, 422}
+# The first segment of a path under /api/v1/ whose <pk> names the object.
+_OWNERS = {"championships": "championship", "matches": "match", "deductions": "deduction"}
+
+
+def _hidden_draft(response: Response, context: dict[str, Any]) -> Response | None:
+    """A write to somebody else's draft fails as one to an unknown id would (404), even
+    when its body is refused first (validation runs before the championship is read):
+    a draft does not exist for anybody but its organisers. Only on error paths."""
+    request = context.get("request")
+    pk = (context.get("kwargs") or {}).get("pk")
+    if (
+        request is None
+        or pk is None
+        or request.method in SAFE_METHODS
+        or response.status_code not in _REVEALING
+    ):
+        return None
+    kind = _OWNERS.get(request.path.removeprefix("/api/v1/").split("/", 1)[0])
+    if kind is None:
+        return None
+    owned: Any = {"championship": None, "match": Match, "deduction": Deduction}[kind]
+    championships = (
+        Championship.objects.filter(id=pk)
+        if owned is None
+        else Championship.objects.filter(id__in=owned.objects.filter(id=pk).values("championship"))
+    )
+    try:
+        championship = championships.first()
+        if championship is None or championship.visibility != Visibility.DRAFT:
+            return None
+        if selectors.championship_organised_by(championship=championship, user=request.user):
+            return None
+    except DatabaseError:
+        return None  # the error as it was: better than a 500 for this check
+    return Response({"detail": f"{kind} {pk} does not exist"}, status=status.HTTP_404_NOT_FOUND)
 
 
 def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:

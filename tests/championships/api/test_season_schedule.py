@@ -186,6 +186,36 @@ def test_writing_to_a_draft_of_somebody_else_is_a_404_not_a_403(api, stranger, c
     assert stranger.post(url(f"matches/{match.id}/start/"), {}, format="json").status_code == 403
 
 
+def test_an_invalid_write_to_a_draft_of_somebody_else_is_a_404_too(
+    api, stranger, championship, match
+):
+    # Bodies are validated before the championship is read: a draft's 400 or 409 told
+    # that it exists where a random id got a 404
+    api.patch(url(f"championships/{championship.id}/"), {"visibility": "draft"}, format="json")
+    deduction = api.post(
+        url(f"championships/{championship.id}/deductions/"),
+        {"team": str(match.home_team_id), "points": 1, "reason": "late"},
+        format="json",
+    ).json()
+    writes = [
+        ("patch", f"championships/{championship.id}/", {"name": ""}),
+        ("post", f"championships/{championship.id}/deductions/", {}),
+        ("post", f"championships/{championship.id}/matches/", {}),
+        ("post", f"championships/{championship.id}/teams/", {}),
+        ("post", f"championships/{championship.id}/fixtures/", {"legs": "x"}),
+        ("post", f"matches/{match.id}/goals/", {}),
+        ("post", f"deductions/{deduction['id']}/amend/", {"points": "x"}),
+    ]
+
+    by_stranger = [getattr(stranger, m)(url(p), b, format="json") for m, p, b in writes]
+    by_organiser = [getattr(api, m)(url(p), b, format="json") for m, p, b in writes]
+
+    assert [r.status_code for r in by_stranger] == [404] * len(writes)
+    assert all("does not exist" in r.json()["detail"] for r in by_stranger)
+    # the organiser still gets the validation errors
+    assert [r.status_code for r in by_organiser] == [400] * len(writes)
+
+
 def test_a_championship_can_be_created_as_a_draft(api, anonymous, event_bus):
     response = api.post(
         url("championships/"), {"name": "Secret Cup", "visibility": "draft"}, format="json"
