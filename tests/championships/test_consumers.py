@@ -75,6 +75,15 @@ def deliver() -> None:
     delivery.deliver_all()
 
 
+async def both_pages() -> tuple[Match, WebsocketCommunicator, WebsocketCommunicator]:
+    """A live match, delivered, with a page of its own and its championship's page open."""
+    match = await live_match()
+    await deliver()
+    match_page = await open_socket(f"/ws/matches/{match.id}/")
+    championship_page = await open_socket(f"/ws/championships/{match.championship_id}/")
+    return match, match_page, championship_page
+
+
 def test_a_page_that_resumes_gets_the_events_it_missed_in_order_then_synced():
     async def scenario() -> None:
         # Given a live match at version 3 (scheduled, started, a goal)
@@ -99,10 +108,7 @@ def test_a_page_that_resumes_gets_the_events_it_missed_in_order_then_synced():
 def test_a_delivered_goal_is_pushed_to_the_match_and_championship_pages():
     async def scenario() -> None:
         # Given a match page and its championship page, connected and synced
-        match = await live_match()
-        await deliver()
-        match_page = await open_socket(f"/ws/matches/{match.id}/")
-        championship_page = await open_socket(f"/ws/championships/{match.championship_id}/")
+        match, match_page, championship_page = await both_pages()
 
         # When a goal is recorded and delivered
         await goal(match, minute=33)
@@ -289,10 +295,7 @@ def make_draft(match: Match) -> None:
 def test_open_channels_close_when_their_championship_becomes_a_draft():
     async def scenario() -> None:
         # Given a match page and its championship page, open and synced
-        match = await live_match()
-        await deliver()
-        match_page = await open_socket(f"/ws/matches/{match.id}/")
-        championship_page = await open_socket(f"/ws/championships/{match.championship_id}/")
+        match, match_page, championship_page = await both_pages()
 
         # When the organiser makes the championship a draft, and that is delivered
         await make_draft(match)
