@@ -10,6 +10,7 @@ reached (or a pool with no free connection in time) → 503 with ``Retry-After``
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.db import DatabaseError
@@ -65,16 +66,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return _hidden_draft(response, context) or response
 
 
-# Client errors of a write that would tell a draft exists (a random id gets a 404).
+# Client errors of a write that could tell whether its object exists.
 _REVEALING = {400, 403, 409, 412, 415, 422}
 # The first segment of a path under /api/v1/ whose <pk> names the object.
 _OWNERS = {"championships": "championship", "matches": "match", "deductions": "deduction"}
 
 
 def _hidden_draft(response: Response, context: dict[str, Any]) -> Response | None:
-    """A write to somebody else's draft fails as one to an unknown id would (404), even
-    when its body is refused first (validation runs before the championship is read):
-    a draft does not exist for anybody but its organisers. Only on error paths."""
+    """A write to an object that does not exist for the user (none with that id, or
+    under somebody else's draft) fails with the same 404 whatever its body: bodies are
+    validated before the object is read, so a 400 or 409 for a draft where a random id
+    got the same told nothing, but a draft's 403 or a random id's 404 did; here both are
+    the 404. Runs on error paths only."""
     request = context.get("request")
     pk = (context.get("kwargs") or {}).get("pk")
     if (
@@ -84,24 +87,36 @@ def _hidden_draft(response: Response, context: dict[str, Any]) -> Response | Non
         or response.status_code not in _REVEALING
     ):
         return None
-    kind = _OWNERS.get(request.path.removeprefix("/api/v1/").split("/", 1)[0])
+    # path_info: without the prefix a proxy serves the site under (SCRIPT_NAME).
+    kind = _OWNERS.get(request.path_info.removeprefix("/api/v1/").split("/", 1)[0])
     if kind is None:
         return None
+    not_found = Response(
+        {"detail": f"{kind} {pk} does not exist"}, status=status.HTTP_404_NOT_FOUND
+    )
+    try:
+        object_id = pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+    except ValueError:
+        return not_found  # no object has such an id (the sagas' routes take any string)
     owned: Any = {"championship": None, "match": Match, "deduction": Deduction}[kind]
     championships = (
-        Championship.objects.filter(id=pk)
+        Championship.objects.filter(id=object_id)
         if owned is None
-        else Championship.objects.filter(id__in=owned.objects.filter(id=pk).values("championship"))
+        else Championship.objects.filter(
+            id__in=owned.objects.filter(id=object_id).values("championship")
+        )
     )
     try:
         championship = championships.first()
-        if championship is None or championship.visibility != Visibility.DRAFT:
+        if championship is None:
+            return not_found
+        if championship.visibility != Visibility.DRAFT:
             return None
         if selectors.championship_organised_by(championship=championship, user=request.user):
             return None
     except DatabaseError:
         return None  # the error as it was: better than a 500 for this check
-    return Response({"detail": f"{kind} {pk} does not exist"}, status=status.HTTP_404_NOT_FOUND)
+    return not_found
 
 
 def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -42,8 +42,9 @@ def _run(
     try:
         authorise(row.championship, actor_id)
     except NotFound:
-        # A draft's match: as unknown as any, without naming its championship.
-        raise NotFound(f"match {match_id} does not exist") from None
+        # A draft's match: as unknown as any (get_match's words), its championship unnamed.
+        where = "" if championship_id is None else f" in championship {championship_id}"
+        raise NotFound(f"match {match_id} does not exist{where}") from None
     check_expected(str(row.id), expected_version, row.version)
     state = match_state(row)
     _refuse_if_withdrawn(row)

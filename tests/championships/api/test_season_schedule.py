@@ -3,6 +3,9 @@ fixtures through the API (issue #9)."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 
 from championships import commands
@@ -186,34 +189,66 @@ def test_writing_to_a_draft_of_somebody_else_is_a_404_not_a_403(api, stranger, c
     assert stranger.post(url(f"matches/{match.id}/start/"), {}, format="json").status_code == 403
 
 
-def test_an_invalid_write_to_a_draft_of_somebody_else_is_a_404_too(
+def _draft_writes(championship: Any, match: Any, deduction_id: str) -> list[tuple[str, str, dict]]:
+    """Writes with invalid bodies, under ``championship`` (and its match, deduction)."""
+    return [
+        ("patch", f"championships/{championship}/", {"name": ""}),
+        ("post", f"championships/{championship}/deductions/", {}),
+        ("post", f"championships/{championship}/matches/", {}),
+        ("post", f"championships/{championship}/teams/", {}),
+        ("post", f"championships/{championship}/fixtures/", {"legs": "x"}),
+        ("post", f"championships/{championship}/entries/", {}),
+        ("post", f"championships/{championship}/entries/open/", {"slots": "x"}),
+        ("post", f"matches/{match}/goals/", {}),
+        ("post", f"deductions/{deduction_id}/amend/", {"points": "x"}),
+    ]
+
+
+def test_an_invalid_write_to_a_draft_is_answered_as_for_an_unknown_id(
     api, stranger, championship, match
 ):
-    # Bodies are validated before the championship is read: a draft's 400 or 409 told
-    # that it exists where a random id got a 404
+    # Bodies are validated before the object is read: a draft must answer exactly what
+    # an id nobody has answers, or the difference tells that the draft exists
     api.patch(url(f"championships/{championship.id}/"), {"visibility": "draft"}, format="json")
     deduction = api.post(
         url(f"championships/{championship.id}/deductions/"),
         {"team": str(match.home_team_id), "points": 1, "reason": "late"},
         format="json",
     ).json()
-    writes = [
-        ("patch", f"championships/{championship.id}/", {"name": ""}),
-        ("post", f"championships/{championship.id}/deductions/", {}),
-        ("post", f"championships/{championship.id}/matches/", {}),
-        ("post", f"championships/{championship.id}/teams/", {}),
-        ("post", f"championships/{championship.id}/fixtures/", {"legs": "x"}),
-        ("post", f"matches/{match.id}/goals/", {}),
-        ("post", f"deductions/{deduction['id']}/amend/", {"points": "x"}),
-    ]
+    draft = _draft_writes(championship.id, match.id, deduction["id"])
+    unknown = _draft_writes(uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4()))
 
-    by_stranger = [getattr(stranger, m)(url(p), b, format="json") for m, p, b in writes]
-    by_organiser = [getattr(api, m)(url(p), b, format="json") for m, p, b in writes]
+    def answers(client: Any, writes: list[tuple[str, str, dict]]) -> list[tuple[int, str]]:
+        found = []
+        for method, path, body in writes:
+            response = getattr(client, method)(url(path), body, format="json")
+            found.append((response.status_code, response.json().get("detail", "")))
+        return found
 
-    assert [r.status_code for r in by_stranger] == [404] * len(writes)
-    assert all("does not exist" in r.json()["detail"] for r in by_stranger)
+    to_draft, to_unknown = answers(stranger, draft), answers(stranger, unknown)
+
+    assert [status for status, _ in to_draft] == [404] * len(draft)
+    assert [status for status, _ in to_unknown] == [404] * len(unknown)
+    assert all(detail.endswith("does not exist") for _, detail in to_draft + to_unknown)
     # the organiser still gets the validation errors
-    assert [r.status_code for r in by_organiser] == [400] * len(writes)
+    assert [status for status, _ in answers(api, draft)] == [400] * len(draft)
+
+
+def test_a_write_to_an_id_that_is_no_uuid_under_championships_is_a_404(stranger):
+    # The entries routes take any string as the id (it was a 500 from the check above)
+    response = stranger.post(url("championships/not-a-uuid/entries/"), {}, format="json")
+
+    assert response.status_code == 404
+
+
+def test_a_draft_is_hidden_under_a_script_prefix_too(api, stranger, championship, match):
+    api.patch(url(f"championships/{championship.id}/"), {"visibility": "draft"}, format="json")
+
+    response = stranger.post(
+        url(f"matches/{match.id}/goals/"), {}, format="json", SCRIPT_NAME="/ec"
+    )
+
+    assert response.status_code == 404
 
 
 def test_a_championship_can_be_created_as_a_draft(api, anonymous, event_bus):
