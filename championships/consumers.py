@@ -97,6 +97,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.requests: list[float] = []
         exists = database_sync_to_async(self.exists, thread_sensitive=False, executor=_CHECKS)
         if not await exists():
+            # Accepted, then closed: a close during the handshake reaches the browser as
+            # an HTTP 403 (close code 1006, which pages retry); 4404 tells them to stop.
+            await self.accept()
             await self.close(code=CLOSE_NOT_FOUND)
             return
         # Joined before anything is read from the store: an event committed after that
@@ -200,6 +203,8 @@ async def refuse_websocket(scope: dict[str, Any], receive: Any, send: Any) -> No
     of the layer made and dropped for each scanner's probe)."""
     message = await receive()
     if message["type"] == "websocket.connect":
+        # Accepted first, so that the client sees the code (see LiveConsumer.connect).
+        await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": CLOSE_NOT_FOUND})
 
 

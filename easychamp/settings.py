@@ -129,8 +129,12 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Usernames are matched as sign-up stored them (NFKC), see sagas.backends.
-AUTHENTICATION_BACKENDS = ["sagas.backends.NormalisedUsernameBackend"]
+# Usernames are matched as sign-up stored them (NFKC), see sagas.backends. Django's own
+# backend stays listed: sessions signed in before record it, and stay valid.
+AUTHENTICATION_BACKENDS = [
+    "sagas.backends.NormalisedUsernameBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

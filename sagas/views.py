@@ -30,7 +30,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 for message in messages:
                     form.add_error(field, message)
         else:
-            login(request, user)
+            login(request, user, backend="sagas.backends.NormalisedUsernameBackend")
             return redirect("signup-done")
     return render(request, "sagas/signup.html", {"form": form})
 

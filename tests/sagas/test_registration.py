@@ -228,6 +228,14 @@ def test_the_sign_up_page_creates_the_user_and_shows_the_registration(
     assert b'data-registration="completed"' in status.content
 
 
+def test_a_session_signed_in_through_djangos_backend_stays_signed_in(client) -> None:
+    # Sessions from before the normalising backend record Django's; they stay valid
+    user = User.objects.create_user("earlier", "earlier@example.com", STRONG)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+    assert client.get("/api/v1/me/").status_code == 200
+
+
 def test_me_needs_authentication() -> None:
     assert APIClient().get("/api/v1/me/").status_code == 401
 
