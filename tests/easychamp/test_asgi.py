@@ -332,3 +332,34 @@ def test_an_sse_request_hands_its_database_connections_back():
     # view kept the one its visibility check took, until it served another request
     # (with the pool's size of threads, a few streams took every pooled connection)
     wait_for(lambda: _other_sessions() <= before, 10, "the request's connections closed")
+
+
+def test_an_sse_stream_whose_draft_notice_was_lost_ends_at_its_next_poll(monkeypatch):
+    # Given an open SSE stream polling often, and its championship made a draft with
+    # no push reaching it (pushes are at most once; here nothing is delivered)
+    from championships.api.views import stream
+
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.2)
+    match = live(MatchFactory.create())
+    path = f"/api/v1/matches/{match.id}/stream/"
+
+    async def watch() -> bool:
+        communicator = ApplicationCommunicator(application, _scope("GET", path))
+        await communicator.send_input({"type": "http.request", "body": b""})
+        for _ in range(4):  # start, retry:, MatchScheduled, MatchStarted
+            await communicator.receive_output(10)
+        await database_sync_to_async(commands.championship_update)(
+            actor_id=match.championship.owner_id,
+            championship_id=match.championship_id,
+            visibility="draft",
+        )
+        # When it polls: then it ends by itself
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            output = await communicator.receive_output(10)
+            if not output.get("more_body"):
+                break
+        await communicator.wait(1)
+        return communicator.future.done() and not communicator.future.cancelled()
+
+    assert async_to_sync(watch)()
