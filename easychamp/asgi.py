@@ -9,6 +9,7 @@ from typing import Any
 
 import django
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -44,8 +45,6 @@ class OneHopASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-        from django.conf import settings
-
         self.executor = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="request")
         # Made once: asgiref's wrapper inspects the function when it is made.
         self._respond = sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)
@@ -77,8 +76,6 @@ class OneHopASGIHandler(ASGIHandler):
         it; but no more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes (no view here takes file
         uploads): stock Django would spool a body of any size to disk, announced or
         chunked, before anything looked at it."""
-        from django.conf import settings
-
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         # Handed to the caller, which closes it.
         body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
@@ -152,8 +149,6 @@ class _BodyTooLarge(Exception):
 
 
 def _declared_too_large(scope: dict[str, Any]) -> bool:
-    from django.conf import settings
-
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is None:
         return False
@@ -164,8 +159,6 @@ def _declared_too_large(scope: dict[str, Any]) -> bool:
 
 
 def _too_large() -> JsonResponse:
-    from django.conf import settings
-
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     response = JsonResponse(
         {"detail": f"the request body is too large: at most {limit} bytes"}, status=413

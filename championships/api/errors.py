@@ -21,7 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from championships import exceptions as domain
 from championships import selectors
-from championships.models import Championship, Deduction, Match, Visibility
+from championships.models import Championship, Visibility
 from easychamp.unavailable import DETAIL, RETRY_AFTER_SECONDS, is_unavailable
 from events.store import ConcurrencyError
 
@@ -70,6 +70,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 _REVEALING = {400, 403, 409, 412, 415, 422}
 # The first segment of a path under /api/v1/ whose <pk> names the object.
 _OWNERS = {"championships": "championship", "matches": "match", "deductions": "deduction"}
+# The championship of each, by the object's id.
+_LOOKUPS = {"championship": "id", "match": "matches__id", "deduction": "deductions__id"}
 
 
 def _hidden_draft(response: Response, context: dict[str, Any]) -> Response | None:
@@ -98,16 +100,8 @@ def _hidden_draft(response: Response, context: dict[str, Any]) -> Response | Non
         object_id = pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
     except ValueError:
         return not_found  # no object has such an id (the sagas' routes take any string)
-    owned: Any = {"championship": None, "match": Match, "deduction": Deduction}[kind]
-    championships = (
-        Championship.objects.filter(id=object_id)
-        if owned is None
-        else Championship.objects.filter(
-            id__in=owned.objects.filter(id=object_id).values("championship")
-        )
-    )
     try:
-        championship = championships.first()
+        championship = Championship.objects.filter(**{_LOOKUPS[kind]: object_id}).first()
         if championship is None:
             return not_found
         if championship.visibility != Visibility.DRAFT:

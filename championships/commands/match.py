@@ -16,6 +16,7 @@ from championships.commands.streams import (
     check_expected,
     command,
     get_match,
+    match_not_found,
     match_state,
     save_match,
 )
@@ -42,9 +43,8 @@ def _run(
     try:
         authorise(row.championship, actor_id)
     except NotFound:
-        # A draft's match: as unknown as any (get_match's words), its championship unnamed.
-        where = "" if championship_id is None else f" in championship {championship_id}"
-        raise NotFound(f"match {match_id} does not exist{where}") from None
+        # A draft's match: as unknown as any, its championship unnamed.
+        raise match_not_found(championship_id, match_id) from None
     check_expected(str(row.id), expected_version, row.version)
     state = match_state(row)
     _refuse_if_withdrawn(row)

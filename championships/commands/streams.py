@@ -254,16 +254,21 @@ def get_match(championship_id: UUID | None, match_id: UUID) -> Match:
     returns). ``championship_id`` scopes the lookup when the caller has one; the API's
     ``/matches/{id}/`` has only the match. Read with SQL built once (``rows``): a live
     match takes a command per goal."""
-    where = "" if championship_id is None else f" in championship {championship_id}"
     try:
         match_uuid = _uuid(match_id)
         scope = None if championship_id is None else _uuid(championship_id)
     except ValidationError:
-        raise NotFound(f"match {match_id} does not exist{where}") from None
+        raise match_not_found(championship_id, match_id) from None
     row = rows.match_with_teams(match_uuid, scope)
     if row is None:
-        raise NotFound(f"match {match_id} does not exist{where}")
+        raise match_not_found(championship_id, match_id)
     return row
+
+
+def match_not_found(championship_id: UUID | None, match_id: UUID) -> NotFound:
+    """What a command says of a match that does not exist (for the actor)."""
+    where = "" if championship_id is None else f" in championship {championship_id}"
+    return NotFound(f"match {match_id} does not exist{where}")
 
 
 def _uuid(value: object) -> UUID:
