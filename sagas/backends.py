@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 
@@ -23,4 +24,9 @@ class NormalisedUsernameBackend(ModelBackend):
     ) -> Any:
         if isinstance(username, str):
             username = get_user_model().normalize_username(username)
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None and username is not None:
+            # Settled here: Django's backend, listed after this one for the sessions it
+            # signed in, would only hash the same password a second time to say no.
+            raise PermissionDenied
+        return user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -234,6 +235,34 @@ def test_a_session_signed_in_through_djangos_backend_stays_signed_in(client) -> 
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
 
     assert client.get("/api/v1/me/").status_code == 200
+
+
+def test_a_failed_sign_in_hashes_the_password_once(monkeypatch) -> None:
+    # The normalising backend settles it: Django's, listed after it for older sessions,
+    # is not asked to hash the same wrong password again
+    User.objects.create_user("hashed", "hashed@example.com", STRONG)
+    hashed: list[str] = []
+    original_check, original_set = User.check_password, User.set_password
+
+    def check(user: Any, raw: str) -> bool:
+        hashed.append("check")
+        return original_check(user, raw)
+
+    def set_(user: Any, raw: str | None) -> None:
+        hashed.append("set")
+        original_set(user, raw)
+
+    monkeypatch.setattr(User, "check_password", check)
+    monkeypatch.setattr(User, "set_password", set_)
+
+    for username in ("hashed", "nobody"):
+        response = APIClient().post(
+            "/api/v1/auth/token/", {"username": username, "password": "wrong-1"}, format="json"
+        )
+        assert response.status_code == 400
+
+    # one hash per attempt: the known user's check, the unknown user's timing hash
+    assert hashed == ["check", "set"]
 
 
 def test_me_needs_authentication() -> None:
