@@ -119,6 +119,15 @@ def live(match: Match) -> Match:
     return commands.match_start(**ids(match))
 
 
+def draft(match: Match) -> None:
+    """The organiser makes the match's championship a draft."""
+    commands.championship_update(
+        actor_id=match.championship.owner_id,
+        championship_id=match.championship_id,
+        visibility="draft",
+    )
+
+
 def completed(match: Match, home: int = 2, away: int = 1) -> Match:
     return commands.match_complete(**ids(match), home_score=home, away_score=away)
 

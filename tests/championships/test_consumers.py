@@ -25,7 +25,7 @@ from championships.events import standings_stream_id
 from championships.models import Match
 from easychamp.asgi import application
 from events import delivery
-from tests.championships.conftest import ids
+from tests.championships.conftest import draft, ids
 from tests.championships.factories import MatchFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -291,13 +291,7 @@ def test_a_draft_championships_live_channels_are_refused():
     run(scenario)
 
 
-@database_sync_to_async
-def make_draft(match: Match) -> None:
-    commands.championship_update(
-        actor_id=match.championship.owner_id,
-        championship_id=match.championship_id,
-        visibility="draft",
-    )
+make_draft = database_sync_to_async(draft)
 
 
 def test_open_channels_close_when_their_championship_becomes_a_draft():

@@ -16,10 +16,9 @@ from django.db import connection
 from django.urls import get_script_prefix
 from rest_framework.authtoken.models import Token
 
-from championships import commands
 from easychamp.asgi import application, django_asgi_app
 from events import delivery
-from tests.championships.conftest import live
+from tests.championships.conftest import draft, live
 from tests.championships.factories import MatchFactory, UserFactory
 from tests.events.workers import wait_for
 
@@ -255,33 +254,38 @@ def test_an_sse_client_that_leaves_ends_its_stream():
     assert ended_by_itself
 
 
+async def _open_stream(match: Any) -> ApplicationCommunicator:
+    """A client on ``match``'s SSE stream (scheduled, started), past what it had."""
+    path = f"/api/v1/matches/{match.id}/stream/"
+    communicator = ApplicationCommunicator(application, _scope("GET", path))
+    await communicator.send_input({"type": "http.request", "body": b""})
+    for _ in range(4):  # start, retry:, MatchScheduled, MatchStarted
+        await communicator.receive_output(10)
+    return communicator
+
+
+async def _ends_by_itself(communicator: ApplicationCommunicator) -> bool:
+    """Whether the response comes to its end (within 15 s) and the request with it."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        output = await communicator.receive_output(10)
+        if not output.get("more_body"):
+            break
+    await communicator.wait(1)
+    return communicator.future.done() and not communicator.future.cancelled()
+
+
 def test_an_sse_stream_ends_when_its_championship_becomes_a_draft():
     # Given a live match's SSE stream, open
     match = live(MatchFactory.create())
-    path = f"/api/v1/matches/{match.id}/stream/"
 
     async def watch() -> bool:
-        communicator = ApplicationCommunicator(application, _scope("GET", path))
-        await communicator.send_input({"type": "http.request", "body": b""})
-        await communicator.receive_output(10)  # the response's start
-        await communicator.receive_output(10)  # retry:
-        await communicator.receive_output(10)  # MatchScheduled, MatchStarted
-        await communicator.receive_output(10)
+        communicator = await _open_stream(match)
         # When the organiser makes the championship a draft, and that is delivered
-        await database_sync_to_async(commands.championship_update)(
-            actor_id=match.championship.owner_id,
-            championship_id=match.championship_id,
-            visibility="draft",
-        )
+        await database_sync_to_async(draft)(match)
         await database_sync_to_async(delivery.deliver_all)()
         # Then the stream ends by itself (before, it went on with the draft's goals)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            output = await communicator.receive_output(10)
-            if not output.get("more_body"):
-                break
-        await communicator.wait(1)
-        return communicator.future.done() and not communicator.future.cancelled()
+        return await _ends_by_itself(communicator)
 
     assert async_to_sync(watch)()
 
@@ -318,11 +322,7 @@ def test_an_sse_request_hands_its_database_connections_back():
 
     # When a client opens its SSE stream and leaves
     async def leave() -> None:
-        path = f"/api/v1/matches/{match.id}/stream/"
-        communicator = ApplicationCommunicator(application, _scope("GET", path))
-        await communicator.send_input({"type": "http.request", "body": b""})
-        for _ in range(4):  # start, retry:, MatchScheduled, MatchStarted
-            await communicator.receive_output(10)
+        communicator = await _open_stream(match)
         await communicator.send_input({"type": "http.disconnect"})
         await communicator.wait(10)
 
@@ -341,25 +341,11 @@ def test_an_sse_stream_whose_draft_notice_was_lost_ends_at_its_next_poll(monkeyp
 
     monkeypatch.setattr(stream, "POLL_SECONDS", 0.2)
     match = live(MatchFactory.create())
-    path = f"/api/v1/matches/{match.id}/stream/"
 
     async def watch() -> bool:
-        communicator = ApplicationCommunicator(application, _scope("GET", path))
-        await communicator.send_input({"type": "http.request", "body": b""})
-        for _ in range(4):  # start, retry:, MatchScheduled, MatchStarted
-            await communicator.receive_output(10)
-        await database_sync_to_async(commands.championship_update)(
-            actor_id=match.championship.owner_id,
-            championship_id=match.championship_id,
-            visibility="draft",
-        )
+        communicator = await _open_stream(match)
+        await database_sync_to_async(draft)(match)
         # When it polls: then it ends by itself
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            output = await communicator.receive_output(10)
-            if not output.get("more_body"):
-                break
-        await communicator.wait(1)
-        return communicator.future.done() and not communicator.future.cancelled()
+        return await _ends_by_itself(communicator)
 
     assert async_to_sync(watch)()
