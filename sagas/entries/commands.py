@@ -36,6 +36,7 @@ from sagas.models import (
 )
 
 SAGA_TYPE = "team_entry"
+CENT = Decimal("0.01")
 
 
 # --- commands of organisers and managers ------------------------------------------------
@@ -51,6 +52,8 @@ def entries_open(
     capacity: int,
 ) -> EntryWindow:
     """Open (or change) a championship's entries."""
+    # Two places, as stored, and never "-0.00" (adding 0 turns a negative zero into 0).
+    fee = (fee + 0).quantize(CENT)
     with transaction.atomic():
         championship = get_championship(championship_id)
         authorise(championship, actor_id)

@@ -21,7 +21,7 @@ from events.testing import EventBus
 from sagas import bus, engine, entries
 from sagas.entries import handlers
 from sagas.events import PaymentProcessed, SagaCompensationDone
-from sagas.models import CommandRecord, Payment, SagaInstance, TeamEntry
+from sagas.models import CommandRecord, EntryWindow, Payment, SagaInstance, TeamEntry
 from sagas.payments import breaker, fake, signing
 from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
 from tests.sagas.conftest import open_entries, settle
@@ -449,6 +449,30 @@ def test_organisers_open_entries_through_the_api(organiser) -> None:
     assert ok.status_code == 200
     assert ok.json()["currency"] == "EUR"
     assert StoredEvent.objects.filter(event_type="EntriesOpened").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"), [("-0", "0.00"), ("-0.00", "0.00"), ("10", "10.00"), ("7.5", "7.50")]
+)
+def test_an_entry_fee_is_kept_with_two_places_and_never_negative_zero(
+    organiser, sent: str, stored: str
+) -> None:
+    # Given an organiser opening entries with a fee written in any way the API accepts
+    championship = ChampionshipFactory.create(actor_id=organiser.id)
+    client = APIClient()
+    client.force_authenticate(organiser)
+    body = {"fee": sent, "currency": "EUR", "payment_deadline_seconds": 60, "capacity": 4}
+    url = f"/api/v1/championships/{championship.id}/entries/open/"
+
+    # When the entries open
+    answer = client.post(url, body, format="json")
+
+    # Then the answer, the window and the event all say the same amount, with two places
+    # (before: "-0" came back as "-0.00" and the event said "-0", "10" as "10")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["fee"] == stored
+    assert str(EntryWindow.objects.get(championship=championship).fee) == stored
+    assert StoredEvent.objects.get(event_type="EntriesOpened").payload["fee"] == stored
 
 
 def test_managers_request_an_entry_through_the_api(event_bus: EventBus, open_championship) -> None:
