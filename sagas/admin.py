@@ -19,7 +19,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from championships.admin import organised
+from championships.models import Championship
 from sagas import engine, registration
+from sagas.entries.commands import SAGA_TYPE as ENTRY_SAGA
 from sagas.events import saga_stream
 from sagas.models import (
     CommandRecord,
@@ -68,6 +71,20 @@ class CommandInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+def visible_sagas(request: HttpRequest) -> QuerySet[SagaInstance]:
+    """The sagas the request's user may see and operate: all for a superuser; for an
+    organiser, the team entries of the championships they organise (player
+    registrations belong to the platform, not to a championship)."""
+    sagas = SagaInstance.objects.all()
+    if request.user.is_superuser:
+        return sagas
+    entries = TeamEntry.objects.filter(
+        championship__in=Championship.objects.filter(organised(request))
+    )
+    keys = [str(entry_id) for entry_id in entries.values_list("id", flat=True)]
+    return sagas.filter(saga_type=ENTRY_SAGA, correlation_key__in=keys)
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -109,6 +126,10 @@ class SagaInstanceAdmin(ReadOnlyAdmin):
     inlines = [SagaStepInline, CommandInline]
     actions = ["retry_step", "compensate"]
     change_list_template = "admin/sagas/sagainstance/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SagaInstance]:
+        # The list, the change pages and the actions' selection all come from here.
+        return visible_sagas(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_staff and super().has_view_permission(request, obj))
@@ -156,6 +177,12 @@ class CommandRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "name", "status", "attempts", "saga", "step")
     list_filter = ("status", "name")
     search_fields = ("=id", "correlation_id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CommandRecord]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(saga__in=visible_sagas(request))
 
 
 @admin.register(League)

@@ -9,11 +9,13 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from championships.admin import ORGANISERS_GROUP
 from championships.commands import championship_update, fixtures_generate
 from championships.models import Championship, Team
 from events.models import Checkpoint, StoredEvent
@@ -501,3 +503,46 @@ def test_no_entries_once_fixtures_are_generated(organiser) -> None:
     body = {"fee": "10.00", "currency": "EUR", "payment_deadline_seconds": 60, "capacity": 4}
     url = f"/api/v1/championships/{championship.id}/entries/open/"
     assert client.post(url, body, format="json").status_code == 409
+
+
+def test_organisers_see_and_operate_only_the_entry_sagas_of_their_championships(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given an entry saga running in one organiser's championship, and another organiser
+    # (both staff in the Organisers group, which may view and operate sagas)
+    owner = open_championship.owner
+    stranger = UserFactory.create()
+    for user in (owner, stranger):
+        user.is_staff = True
+        user.save()
+        user.groups.add(Group.objects.get(name=ORGANISERS_GROUP))
+    request_entry(open_championship, "Rovers")
+    settle(event_bus)
+    saga = SagaInstance.objects.get(saga_type="team_entry")
+    assert saga.status == "running"
+    client = Client()
+
+    # When the other organiser looks for it and asks to compensate it
+    client.force_login(stranger)
+    listing = client.get("/admin/sagas/sagainstance/")
+    detail = client.get(f"/admin/sagas/sagainstance/{saga.id}/change/")
+    commands_listing = client.get("/admin/sagas/commandrecord/")
+    client.post(
+        "/admin/sagas/sagainstance/", {"action": "compensate", "_selected_action": [str(saga.id)]}
+    )
+
+    # Then none of it is theirs to see or to change (before: listed, shown, compensated)
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 0
+    assert detail.status_code == 302  # the admin's "does not exist" redirect
+    assert commands_listing.context["cl"].result_count == 0
+    saga.refresh_from_db()
+    assert saga.status == "running"
+
+    # While their own organiser sees the saga and its commands
+    client.force_login(owner)
+    own = client.get("/admin/sagas/sagainstance/")
+    assert own.context["cl"].result_count == 1
+    assert b"Compensate selected sagas" in own.content
+    assert client.get(f"/admin/sagas/sagainstance/{saga.id}/change/").status_code == 200
+    assert client.get("/admin/sagas/commandrecord/").context["cl"].result_count >= 1
