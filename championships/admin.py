@@ -60,6 +60,11 @@ def _actor(request: HttpRequest) -> int:
     return user_id
 
 
+def _championship_version(row: Team | Deduction) -> int:
+    """Teams and deductions are written to their championship's stream."""
+    return row.championship.version
+
+
 def _fail(modeladmin: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
     modeladmin.message_user(request, str(exc), messages.ERROR)
 
@@ -76,9 +81,15 @@ def action_form(
     initial: Callable[[Any], dict[str, Any]] | None = None,
     describe: Callable[[Any], str] = str,
     form_kwargs: Callable[[Any], dict[str, Any]] | None = None,
+    version: Callable[[Any], int] | None = None,
 ) -> HttpResponse | None:
     """An action on exactly one row that first asks for input on an intermediate page,
-    then calls ``run(row, cleaned_data)`` (a command)."""
+    then calls ``run(row, cleaned_data)`` (a command).
+
+    ``version``: the version of the stream the command writes, as the page was shown; it
+    comes back as ``cleaned_data["expected_version"]``, so that a change somebody made
+    meanwhile refuses the command instead of being silently overwritten. (Optional, as
+    ``If-Match`` is in the API: a page always sends it.)"""
     if queryset.count() != 1:
         modeladmin.message_user(
             request, "Select exactly one row for this action.", messages.WARNING
@@ -90,9 +101,20 @@ def action_form(
         initial=initial(obj) if initial else None,
         **(form_kwargs(obj) if form_kwargs else {}),
     )
+    if version is not None:
+        form.fields["expected_version"] = forms.IntegerField(
+            widget=forms.HiddenInput, required=False, min_value=0, initial=version(obj)
+        )
     if form.is_valid():
         try:
             run(obj, form.cleaned_data)
+        except ConcurrencyError:
+            modeladmin.message_user(
+                request,
+                f"{describe(obj)} changed while this page was open: nothing was saved. "
+                "Look at it again, then retry.",
+                messages.ERROR,
+            )
         except WRITE_ERRORS as exc:
             _fail(modeladmin, request, exc)
         else:
@@ -619,6 +641,12 @@ class MatchAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # schedule matches with fixtures or the API
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The row is the aggregate's state: it changes through the actions' commands only.
+        # A change page that could be saved wrote back every column as read, over any
+        # command committed meanwhile (the row then lagged its stream for good).
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -720,6 +748,7 @@ class MatchAdmin(admin.ModelAdmin):
             describe=self.fixture,
             # A card's team is one of the match's.
             form_kwargs=(lambda m: {"match": m}) if form_class is CardForm else None,
+            version=lambda m: m.version,
         )
 
     @admin.action(description="Reschedule (a new kickoff)…", permissions=["change"])
@@ -744,9 +773,18 @@ class MatchAdmin(admin.ModelAdmin):
 
 
 class TeamForm(forms.ModelForm):
+    # The championship's version when the page was shown (teams are written to its
+    # stream): a rename over somebody else's change is refused, not silently applied.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
     class Meta:
         model = Team
         fields = ["championship", "name", "group"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.instance._state.adding:
+            self.fields["version"].initial = self.instance.championship.version
 
 
 class WithdrawForm(forms.Form):
@@ -808,6 +846,7 @@ class TeamAdmin(admin.ModelAdmin):
                 actor_id=_actor(request),
                 championship_id=obj.championship_id,
                 team_id=obj.id,
+                expected_version=data.get("version"),
                 **changes,
             )
 
@@ -868,7 +907,9 @@ class TeamAdmin(admin.ModelAdmin):
                 championship_id=team.championship_id,
                 team_id=team.id,
                 reason=data["reason"],
+                expected_version=data.get("expected_version"),
             ),
+            version=_championship_version,
         )
 
     @admin.action(description="Deduct points…", permissions=["change"])
@@ -886,6 +927,7 @@ class TeamAdmin(admin.ModelAdmin):
                 team_id=team.id,
                 **data,
             ),
+            version=_championship_version,
         )
 
 
@@ -916,6 +958,10 @@ class DeductionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Amended through the action only: the change page is for reading (see MatchAdmin).
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # amend to 0 instead: the history stays
 
@@ -935,6 +981,7 @@ class DeductionAdmin(admin.ModelAdmin):
                 **data,
             ),
             initial=lambda d: {"points": d.points, "reason": d.reason},
+            version=_championship_version,
         )
 
 

@@ -12,6 +12,7 @@ from championships import commands
 from championships import events as ev
 from championships.admin import ORGANISERS_GROUP
 from championships.models import Championship, Match
+from events.models import StoredEvent
 from tests.championships.api.conftest import event_count
 from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
 
@@ -368,3 +369,76 @@ def test_championships_cannot_be_deleted_in_the_admin(mine):
 
     assert response.status_code == 403
     assert Championship.objects.filter(id=championship.id).exists()
+
+
+def test_a_match_page_reads_but_never_saves_the_row(mine, my_match):
+    # Given a live match whose page an organiser opened, and a goal committed since
+    me, championship = mine
+    commands.match_start(actor_id=me.id, championship_id=championship.id, match_id=my_match.id)
+    client = browser(me)
+    url = reverse("admin:championships_match_change", args=[my_match.id])
+    page = client.get(url)
+    commands.match_record_goal(
+        actor_id=me.id,
+        championship_id=championship.id,
+        match_id=my_match.id,
+        team_id=my_match.home_team_id,
+        minute=10,
+    )
+    before = Match.objects.get(id=my_match.id)
+
+    # When the page's form is posted (Save)
+    saved = client.post(url, {"_save": "Save"})
+
+    # Then nothing is written (before: every column went back as the page read it,
+    # 0-0 at the old version, and every later command on the match failed)
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert saved.status_code == 403
+    after = Match.objects.get(id=my_match.id)
+    assert (after.home_score, after.version) == (before.home_score, before.version) == (1, 3)
+
+
+def test_an_action_form_left_open_over_a_change_saves_nothing(mine, my_match, event_bus):
+    # Given a completed match whose correction page an organiser opened
+    me, championship = mine
+    commands.match_complete(
+        actor_id=me.id,
+        championship_id=championship.id,
+        match_id=my_match.id,
+        home_score=2,
+        away_score=1,
+    )
+    client = browser(me)
+    page = _action(client, "match", "correct_with_reason", [my_match.id])
+    shown = Match.objects.get(id=my_match.id).version
+    assert f'name="expected_version" value="{shown}"' in page.content.decode()
+
+    # When another organiser corrects it first, then the page is submitted
+    commands.match_correct_result(
+        actor_id=me.id,
+        championship_id=championship.id,
+        match_id=my_match.id,
+        home_score=3,
+        away_score=1,
+        reason="goal missed",
+    )
+    stale = _action(
+        client,
+        "match",
+        "correct_with_reason",
+        [my_match.id],
+        apply="yes",
+        home_score=2,
+        away_score=2,
+        reason="late equaliser",
+        expected_version=shown,
+    )
+
+    # Then the page's correction is refused (before: it silently replaced the other)
+    assert stale.status_code == 302
+    assert any("changed while this page was open" in m for m in messages_of(stale))
+    after = Match.objects.get(id=my_match.id)
+    assert (after.home_score, after.away_score) == (3, 1)
+    corrections = StoredEvent.objects.filter(event_type=ev.MatchResultCorrected.event_type)
+    assert [e.payload["reason"] for e in corrections] == ["goal missed"]

@@ -177,3 +177,43 @@ def test_the_withdrawal_policy_is_set_in_the_admin(me, league, event_bus):
         ev.WithdrawalPolicyChanged, policy="award_remaining", award_for=2, award_against=0
     )
     assert Championship.objects.get(id=league.id).withdrawal_award_for == 2
+
+
+def test_a_deduction_page_reads_but_never_saves_the_row(me, league):
+    team = TeamFactory.create(championship=league, name="Everton")
+    deduction = commands.team_deduct_points(
+        actor_id=me.id, championship_id=league.id, team_id=team.id, points=6, reason="fine"
+    )
+    client = browser(me)
+    url = reverse("admin:championships_deduction_change", args=[deduction.id])
+    page = client.get(url)
+    commands.deduction_amend(
+        actor_id=me.id,
+        championship_id=league.id,
+        deduction_id=deduction.id,
+        points=0,
+        reason="appeal won",
+    )
+
+    saved = client.post(url, {"_save": "Save"})
+
+    # Before: the row went back to 6 "fine" while its history and events said 0
+    assert page.status_code == 200
+    assert saved.status_code == 403
+    assert Deduction.objects.get(id=deduction.id).points == 0
+
+
+def test_a_stale_team_rename_is_refused(me, league):
+    team = TeamFactory.create(championship=league, name="Everton")
+    client = browser(me)
+    url = reverse("admin:championships_team_change", args=[team.id])
+    shown = Championship.objects.get(id=league.id).version
+    assert f'name="version" value="{shown}"' in client.get(url).content.decode()
+    commands.team_update(
+        actor_id=me.id, championship_id=league.id, team_id=team.id, name="Everton FC"
+    )
+
+    response = client.post(url, {"name": "The Toffees", "group": "", "version": shown})
+
+    assert response.status_code == 302
+    assert Team.objects.get(id=team.id).name == "Everton FC"
