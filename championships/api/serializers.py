@@ -209,8 +209,14 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
 
 class TeamRegisterSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
+    # Blank is allowed, as its own default ("no group"): clients generated from the
+    # schema send the default, which a non-blank field refused.
     group = serializers.CharField(
-        max_length=20, required=False, default="", help_text="Only for the groups format."
+        max_length=20,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Only for the groups format; empty: none.",
     )
 
 

@@ -6,10 +6,12 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from championships.api.authentication import token_expires_at, token_for
@@ -21,9 +23,18 @@ THROTTLED = OpenApiResponse(description="Too many requests: retry after Retry-Af
 
 class TokenView(ObtainAuthToken):
     throttle_classes = [LoginThrottle]
+    # Signing in asks for no credentials but the body's: a client still sending its
+    # expired or revoked token got that token's 401 from the very endpoint it is told to
+    # get a new one from.
+    authentication_classes: list[type[BaseAuthentication]] = []
+    # JSON only, through the API's parser (depth limit, 415 for anything else), as on
+    # every other endpoint: DRF's own form and multipart parsers answered 500 on more
+    # than 1,000 fields.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(
         tags=["auth"],
+        auth=[],
         summary="Get your API token (then send Authorization: Token <token>)",
         description="The same token until it expires (TOKEN_TTL_HOURS after it was "
         "issued, see expires_at), then a new one. Attempts are limited per address.",

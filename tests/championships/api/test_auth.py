@@ -81,6 +81,44 @@ def test_an_expired_token_is_refused_and_logging_in_again_gives_a_new_one(anonym
     assert accepted.status_code == 204
 
 
+def test_a_client_still_sending_its_expired_or_revoked_token_can_sign_in_again(user):
+    # Given a client whose token expired, and one whose token was revoked, both still
+    # sending it (as a client generated from the schema does)
+    old = Token.objects.create(user=user)
+    Token.objects.filter(pk=old.pk).update(
+        created=timezone.now() - timedelta(hours=settings.TOKEN_TTL_HOURS, minutes=1)
+    )
+    expired = _with_token(old.key)
+    renewed = _login(expired, user)
+    revoked = _with_token(renewed.json()["token"])
+    assert revoked.post(url("auth/token/revoke/")).status_code == 204
+
+    # When they sign in with their password
+    again = _login(revoked, user)
+
+    # Then each gets a new token (before: the stale token's 401, "get a new one from
+    # POST /api/v1/auth/token/", from that very endpoint)
+    assert renewed.status_code == again.status_code == 200
+    assert len({old.key, renewed.json()["token"], again.json()["token"]}) == 3
+
+
+def test_signing_in_takes_json_only_and_never_answers_500(anonymous, user):
+    many_fields = "&".join(f"f{i}=1" for i in range(1200))
+    deep = "[" * 100_000 + "]" * 100_000
+
+    form = anonymous.post(
+        url("auth/token/"), many_fields, content_type="application/x-www-form-urlencoded"
+    )
+    nested = anonymous.post(url("auth/token/"), deep, content_type="application/json")
+
+    # Before: DRF's form parser gave a 500 on more than 1,000 fields, its JSON parser a
+    # 500 on the recursion; now as on every other endpoint
+    assert form.status_code == 415
+    assert nested.status_code == 400
+    assert "detail" in form.json()
+    assert "detail" in nested.json()
+
+
 def test_a_token_still_valid_is_returned_again(anonymous, user):
     first = _login(anonymous, user).json()["token"]
 
