@@ -11,10 +11,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from championships.api.authentication import token_expires_at, token_for
+from championships.api.parsers import JSONParser
 from championships.api.throttling import LoginThrottle
 from championships.api.views.base import actor
 
@@ -30,7 +30,7 @@ class TokenView(ObtainAuthToken):
     # JSON only, through the API's parser (depth limit, 415 for anything else), as on
     # every other endpoint: DRF's own form and multipart parsers answered 500 on more
     # than 1,000 fields.
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    parser_classes = [JSONParser]
 
     @extend_schema(
         tags=["auth"],
