@@ -77,6 +77,21 @@ BAD_REQUEST = OpenApiResponse(
         OpenApiExample("a rule", value={"detail": "a correction needs a reason"}),
     ],
 )
+
+
+def _retry(description: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        ErrorSerializer,
+        description=f"{description}: retry after the Retry-After header's seconds.",
+    )
+
+
+# Any endpoint may answer these.
+_ANSWER_ERRORS = {
+    406: OpenApiResponse(ErrorSerializer, description="Accept names no JSON type."),
+    429: _retry("Too many requests"),
+    503: _retry("Briefly unavailable"),
+}
 WRITE_ERRORS = {
     400: BAD_REQUEST,
     401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
@@ -110,14 +125,18 @@ WRITE_ERRORS = {
             )
         ],
     ),
-    422: OpenApiResponse(description="Idempotency-Key reused for a different request."),
-    429: OpenApiResponse(description="Too many requests: retry after Retry-After seconds."),
-    503: OpenApiResponse(description="Briefly unavailable: retry after Retry-After seconds."),
+    413: OpenApiResponse(ErrorSerializer, description="The body is over 2.5 MB."),
+    415: OpenApiResponse(ErrorSerializer, description="The body is not application/json."),
+    422: OpenApiResponse(
+        ErrorSerializer, description="Idempotency-Key reused for a different request."
+    ),
+    **_ANSWER_ERRORS,
 }
 READ_ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="A query parameter is invalid."),
+    401: OpenApiResponse(ErrorSerializer, description="The token sent is invalid or expired."),
     404: ERROR,
-    429: OpenApiResponse(description="Too many requests: retry after Retry-After seconds."),
-    503: OpenApiResponse(description="Briefly unavailable: retry after Retry-After seconds."),
+    **_ANSWER_ERRORS,
 }
 ID = OpenApiParameter(
     "id",

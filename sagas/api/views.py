@@ -19,7 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from championships.api import schema
 from championships.api.authentication import token_expires_at, token_for
+from championships.api.idempotency import idempotent
 from championships.api.views.base import actor, allow_methods, parse
 from championships.exceptions import NotFound
 from sagas import entries, registration
@@ -142,8 +144,10 @@ class EntriesOpenView(APIView):
         tags=["entries"],
         summary="Open entries (organisers): fee, currency, payment deadline, capacity",
         request=EntriesOpenSerializer,
-        responses={200: EntriesOpenSerializer},
+        responses={200: EntriesOpenSerializer, **schema.WRITE_ERRORS},
+        parameters=[schema.IDEMPOTENCY_KEY],
     )
+    @idempotent
     def post(self, request: Request, pk: str) -> Response:
         data = parse(EntriesOpenSerializer, request).validated_data
         window = entries.entries_open(actor_id=actor(request), championship_id=_uuid(pk), **data)
@@ -180,8 +184,10 @@ class EntryRequestView(APIView):
         tags=["entries"],
         summary="Request a team's entry (team managers); the saga asks for the payment",
         request=EntryRequestSerializer,
-        responses={201: EntrySerializer},
+        responses={201: EntrySerializer, **schema.WRITE_ERRORS},
+        parameters=[schema.IDEMPOTENCY_KEY],
     )
+    @idempotent
     def post(self, request: Request, pk: str) -> Response:
         data = parse(EntryRequestSerializer, request).validated_data
         entry = entries.team_entry_request(
@@ -196,7 +202,7 @@ class EntryDetailView(APIView):
     @extend_schema(
         tags=["entries"],
         summary="An entry you requested, and its status",
-        responses={200: EntrySerializer},
+        responses={200: EntrySerializer, **schema.READ_ERRORS},
     )
     def get(self, request: Request, pk: str) -> Response:
         entry = TeamEntry.objects.filter(id=_uuid(pk)).first()

@@ -546,3 +546,25 @@ def test_organisers_see_and_operate_only_the_entry_sagas_of_their_championships(
     assert b"Compensate selected sagas" in own.content
     assert client.get(f"/admin/sagas/sagainstance/{saga.id}/change/").status_code == 200
     assert client.get("/admin/sagas/commandrecord/").context["cl"].result_count >= 1
+
+
+def test_an_entry_request_retried_with_its_idempotency_key_is_replayed(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a team manager whose entry request's answer was lost
+    client = APIClient()
+    client.force_authenticate(UserFactory.create())
+    url = f"/api/v1/championships/{open_championship.id}/entries/"
+    headers = {"Idempotency-Key": "entry-1"}
+    first = client.post(url, {"team_name": "Bob FC"}, format="json", headers=headers)
+
+    # When the app retries it with the same key
+    retried = client.post(url, {"team_name": "Bob FC"}, format="json", headers=headers)
+
+    # Then it gets the first answer back, and one entry was requested (before: the key
+    # was ignored and the retry answered 409 "already entered")
+    assert first.status_code == retried.status_code == 201
+    assert retried.json() == first.json()
+    assert retried["Idempotent-Replayed"] == "true"
+    assert TeamEntry.objects.filter(championship=open_championship).count() == 1
+    assert StoredEvent.objects.filter(event_type="TeamEntryRequested").count() == 1

@@ -135,3 +135,22 @@ def test_bad_rules_are_a_400_per_field(api, championship, body):
 
     assert response.status_code == 400
     assert set(response.json()) <= {*body, "points_for_draw"}
+
+
+def test_schema_declares_the_errors_every_endpoint_can_answer(anonymous):
+    schema = anonymous.get(url("schema/"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    paths = schema["paths"]
+
+    goal = paths["/api/v1/matches/{id}/goals/"]["post"]["responses"]
+    standings = paths["/api/v1/championships/{id}/standings/"]["get"]["responses"]
+    entry = paths["/api/v1/championships/{id}/entries/"]["post"]
+    entry_names = {p["name"] for p in entry["parameters"]}
+
+    # Before: no 413/415/406 anywhere, 429/503 without a body, reads without 400/401, and
+    # the entries' POSTs declared their success alone (and ignored Idempotency-Key)
+    assert {"400", "401", "403", "404", "406", "409", "412", "413", "415", "422"} <= set(goal)
+    assert {"400", "401", "404", "406", "429", "503"} <= set(standings)
+    assert "content" in goal["429"]
+    assert "content" in standings["503"]
+    assert {"400", "401", "404", "409", "415"} <= set(entry["responses"])
+    assert "Idempotency-Key" in entry_names
