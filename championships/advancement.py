@@ -1,22 +1,29 @@
 """The advancement process manager: results move teams through the bracket.
 
-Subscribed (``championships.handlers``) to MatchCompleted, MatchResultCorrected and
-MatchAwarded. It reconciles rather than counts: from the tie's (or the group's) current
-results it works out who belongs in each later slot and appends TeamAdvanced to that
-match's stream only where the slot holds someone else. So a redelivered event, or an
-older event handled after a newer one, appends nothing; a correction that changes a
-winner moves the right team (the commands refuse it once the next match has started).
+Subscribed (``championships.handlers``) to MatchCompleted, MatchResultCorrected,
+MatchAwarded and CardShown on the match streams, and, as ``TABLES_SUBSCRIPTION``, to what
+changes a group's table on the championship's stream (deductions and their amendments,
+withdrawals, lots, the rules). It reconciles rather than counts: from the tie's (or the
+group's) current results it works out who belongs in each later slot and appends
+TeamAdvanced to that match's stream only where the slot holds someone else. So a
+redelivered event, or an older event handled after a newer one, appends nothing; a
+correction that changes a winner moves the right team (the commands refuse it once the
+next match has started).
 
-A slot that would have to change in a match already under way cannot be: the handler
-raises, delivery retries with backoff, then parks the event as a dead letter, and the
-bracket stays as it was until an organiser retries or skips it.
+A slot that would have to change in a match already under way cannot be. After a
+result, the handler raises, delivery retries with backoff, then parks the event as a
+dead letter, and the bracket stays as it was until an organiser retries or skips it.
+After a change to a group's table (a deduction, say, which is a fact the commands do not
+refuse), a tie that has kicked off keeps its teams: the table shows the new order, the
+bracket the one its match was started with.
 """
 
 from __future__ import annotations
 
 from championships import events as ev
 from championships.commands import knockout
-from championships.models import ChampionshipFormat, Match
+from championships.knockout_events import CardShown, LotsDrawn
+from championships.models import Championship, ChampionshipFormat, Match, Team
 from events.registry import Event
 from events.store import RecordedEvent
 
@@ -25,13 +32,27 @@ HANDLED_EVENTS: tuple[type[Event], ...] = (
     ev.MatchCompleted,
     ev.MatchResultCorrected,
     ev.MatchAwarded,
+    # A card entered after the final whistle changes the group's fair play.
+    CardShown,
+)
+TABLES_SUBSCRIPTION = "championships.advancement.tables"
+TABLE_EVENTS: tuple[type[Event], ...] = (
+    ev.PointsDeducted,
+    ev.DeductionAmended,
+    ev.TeamWithdrawn,
+    ev.ChampionshipUpdated,
+    LotsDrawn,
 )
 
 
 def advance_on_result(recorded: RecordedEvent) -> None:
     """Place the winner (and loser, for a third-place match) or a group's qualifiers."""
     event = recorded.data
-    assert isinstance(event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded)
+    assert isinstance(
+        event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded | CardShown
+    )
+    if isinstance(event, CardShown) and event.stage:
+        return  # fair play counts the group matches only
     if not event.stage and not event.group:
         # A league match (a group championship's teams all have a group): no bracket
         # to place anyone in, and no query to learn it.
@@ -44,9 +65,38 @@ def advance_on_result(recorded: RecordedEvent) -> None:
     if match is None:
         return
     if match.is_knockout:
-        _advance_tie(match)
+        if not isinstance(event, CardShown):
+            _advance_tie(match)
     elif match.group and match.championship.format == ChampionshipFormat.GROUPS_KNOCKOUT:
-        _advance_group(match)
+        _advance_group(match.championship, match.group)
+
+
+def advance_on_table_change(recorded: RecordedEvent) -> None:
+    """Place a group's qualifiers again after a change to its table, in the ties that
+    have not kicked off."""
+    event = recorded.data
+    assert isinstance(
+        event,
+        ev.PointsDeducted
+        | ev.DeductionAmended
+        | ev.TeamWithdrawn
+        | ev.ChampionshipUpdated
+        | LotsDrawn,
+    )
+    championship = Championship.objects.filter(
+        id=event.championship_id, format=ChampionshipFormat.GROUPS_KNOCKOUT
+    ).first()
+    if championship is None:
+        return
+    if isinstance(event, ev.ChampionshipUpdated):
+        groups = sorted(
+            set(Team.objects.filter(championship=championship).values_list("group", flat=True))
+        )
+    else:
+        groups = [event.group]
+    for group in groups:
+        if group:
+            _advance_group(championship, group, started_stay=True)
 
 
 def _advance_tie(match: Match) -> None:
@@ -59,12 +109,16 @@ def _advance_tie(match: Match) -> None:
         knockout.place(target, slot, team, from_match_id=legs[-1].id, source=source)
 
 
-def _advance_group(match: Match) -> None:
-    championship = match.championship
-    ranking = knockout.group_ranking(championship, match.group)
+def _advance_group(championship: Championship, group: str, *, started_stay: bool = False) -> None:
+    ranking = knockout.group_ranking(championship, group)
     if ranking is None:
         return
-    for target, side, team, label in knockout.qualifier_places(championship, match.group, ranking):
+    for target, side, team, label in knockout.qualifier_places(championship, group, ranking):
         # A second leg is placed with its first (home and away swapped).
-        if team is not None and target.leg != 2:
-            knockout.place(target.id, side, team, from_match_id=None, source=label)
+        if team is None or target.leg == 2:
+            continue
+        if started_stay and any(
+            leg.status not in knockout.OPEN for leg in knockout.tie_legs(target)
+        ):
+            continue
+        knockout.place(target.id, side, team, from_match_id=None, source=label)

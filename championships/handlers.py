@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from championships import advancement, live, projections
+from championships.events import CHAMPIONSHIP_STREAM
 from championships.projections import players
 from events.store import RecordedEvent
 from events.subscriptions import subscribe
@@ -27,6 +28,12 @@ def register() -> None:
         advancement.advance_on_result,
         event_types=advancement.HANDLED_EVENTS,
         stream_types=["match"],
+    )
+    subscribe(
+        advancement.TABLES_SUBSCRIPTION,
+        advancement.advance_on_table_change,
+        event_types=advancement.TABLE_EVENTS,
+        stream_types=[CHAMPIONSHIP_STREAM],
     )
     subscribe(
         players.SUBSCRIPTION,

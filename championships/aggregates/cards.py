@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
+from championships import events as ev
 from championships.aggregates.match import MAX_MINUTE, MatchState
 from championships.exceptions import InvalidCommand, InvalidState
 from championships.knockout_events import CARD_KINDS, CardShown
 from championships.models import MatchStatus
 from events.registry import Event
+
+
+def cards_in_play(events: Iterable[Event]) -> list[CardShown]:
+    """A match's cards that count, from its events in order: those shown since its last
+    postponement (a postponed or abandoned match is played again, and the cards of the
+    void attempt are void, as in the fair-play table)."""
+    cards: list[CardShown] = []
+    for event in events:
+        if isinstance(event, ev.MatchPostponed):
+            cards = []
+        elif isinstance(event, CardShown):
+            cards.append(event)
+    return cards
 
 
 def show_card(

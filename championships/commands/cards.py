@@ -8,7 +8,6 @@ from championships.aggregates import MatchState
 from championships.aggregates import cards as agg
 from championships.commands.match import run_on_match
 from championships.commands.streams import command
-from championships.knockout_events import CardShown
 from championships.models import Match
 from events import store
 from events.registry import Event
@@ -29,7 +28,9 @@ def match_show_card(
     """A yellow, second yellow or red card for a player of ``team_id``."""
 
     def decide(row: Match, state: MatchState) -> list[Event]:
-        earlier = [r.data for r in store.load(str(row.id)) if isinstance(r.data, CardShown)]
+        # Before: every card of the stream, a void attempt's included (a yellow there
+        # made the replay's first yellow a "second yellow").
+        earlier = agg.cards_in_play(r.data for r in store.load(str(row.id)))
         return agg.show_card(
             state, team_id=team_id, player=player, minute=minute, card=card, earlier=earlier
         )

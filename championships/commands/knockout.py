@@ -28,6 +28,7 @@ from championships import events as ev
 from championships import knockout
 from championships.aggregates import ChampionshipState, MatchState
 from championships.aggregates import bracket as bracket_agg
+from championships.aggregates import cards as cards_agg
 from championships.aggregates import match as match_agg
 from championships.commands.streams import (
     create_matches,
@@ -36,7 +37,7 @@ from championships.commands.streams import (
     save_match,
 )
 from championships.exceptions import InvalidState
-from championships.knockout_events import BracketDrawn
+from championships.knockout_events import FAIR_PLAY_POINTS, BracketDrawn, LotsDrawn
 from championships.models import (
     Championship,
     ChampionshipFormat,
@@ -45,7 +46,7 @@ from championships.models import (
     MatchStatus,
     Team,
 )
-from championships.tiebreakers import Result, TeamRecord, rank
+from championships.tiebreakers import Result, TeamRecord, rank_with_ties
 from events import store
 from events.registry import Event
 
@@ -201,17 +202,23 @@ def place(
 
 def group_ranking(
     championship: Championship, group: str, *, replaced: Match | None = None
-) -> list[UUID] | None:
+) -> list[UUID | None] | None:
     """The group's final order by the championship's rules (None until every match of
-    the group is done), from the matches themselves: the subscription and the guards
-    need it at once, not when the standings projection catches up."""
+    the group is done), from the matches and the streams themselves: the subscription
+    and the guards need it at once, not when the standings projection catches up.
+
+    The same inputs as the standings table: points after deductions, results of teams
+    withdrawn under ``expunge`` struck out, fair play (the cards that count), the lots
+    drawn in the group. A position shared by teams still level when the criteria and
+    the lots run out is None: nobody qualifies from it until lots are drawn."""
     matches = list(Match.objects.filter(championship=championship, group=group, stage=""))
     matches = _replace(matches, replaced)
     if not matches or any(m.status not in DONE for m in matches):
         return None
     teams = {t.id: t for t in Team.objects.filter(championship=championship, group=group)}
+    expunged, lots = _withdrawals_and_lots(championship, group)
     totals: dict[UUID, dict[str, int]] = {
-        t: {"points": -team.points_deducted, "won": 0, "gf": 0, "ga": 0, "away": 0}
+        t: {"points": -team.points_deducted, "won": 0, "gf": 0, "ga": 0, "away": 0, "fair": 0}
         for t, team in teams.items()
     }
     results = []
@@ -221,8 +228,13 @@ def group_ranking(
         championship.points_loss,
     )
     for m in matches:
+        for card in cards_agg.cards_in_play(r.data for r in store.load(str(m.id))):
+            if card.team_id in totals:
+                totals[card.team_id]["fair"] += FAIR_PLAY_POINTS[card.card]
         if m.status not in RESULTS or m.home_team_id is None or m.away_team_id is None:
             continue
+        if m.home_team_id in expunged or m.away_team_id in expunged:
+            continue  # annulled with the withdrawn team's every result
         results.append(Result(m.home_team_id, m.away_team_id, m.home_score, m.away_score))
         for team, scored, conceded, away in (
             (m.home_team_id, m.home_score, m.away_score, False),
@@ -249,6 +261,7 @@ def group_ranking(
             goals_against=r["ga"],
             away_goals_for=r["away"],
             withdrawn=teams[t].withdrawn,
+            fair_play=r["fair"],
         )
         for t, r in totals.items()
     ]
@@ -256,18 +269,39 @@ def group_ranking(
     def among(ids: frozenset[UUID]) -> list[Result]:
         return [r for r in results if r.home_team_id in ids and r.away_team_id in ids]
 
-    ranked = rank(
+    ranked, tied = rank_with_ties(
         records,
         criteria=championship.tie_breakers,
         head_to_head_reapply=championship.head_to_head_reapply,
         points_for=(win, draw_points, loss),
         results_among=among,
+        lots=lots,
     )
-    return [r.team_id for r in ranked]
+    level = set().union(*tied) if tied else set()
+    return [None if r.team_id in level else r.team_id for r in ranked]
+
+
+def _withdrawals_and_lots(championship: Championship, group: str) -> tuple[set[UUID], list[UUID]]:
+    """From the championship's stream: the teams withdrawn under ``expunge`` (the policy
+    applied then, whatever the championship's is now), and the latest lots drawn in
+    ``group``."""
+    expunged: set[UUID] = set()
+    lots: list[UUID] = []
+    for recorded in store.load(str(championship.id)):
+        event = recorded.data
+        if isinstance(event, ev.TeamWithdrawn) and event.policy == ev.EXPUNGE:
+            expunged.add(event.team_id)
+        elif isinstance(event, LotsDrawn) and event.group == group:
+            lots = list(event.team_ids)
+    return expunged, lots
 
 
 def qualifier_places(
-    championship: Championship, group: str, ranking: Sequence[UUID] | None, *, lock: bool = False
+    championship: Championship,
+    group: str,
+    ranking: Sequence[UUID | None] | None,
+    *,
+    lock: bool = False,
 ) -> list[tuple[Match, str, UUID | None, str]]:
     """(knockout match, side, team, label) for each slot a qualifier of ``group`` fills."""
     places = []
@@ -330,12 +364,13 @@ def _after(row: Match, state: MatchState, events: Sequence[Event]) -> Match:
 
 
 def check_result_change(row: Match, state: MatchState, events: Sequence[Event]) -> None:
-    """Refuse a correction or award that would move a team out of a match under way."""
-    if row.status not in RESULTS:
-        return  # a first result: the subscription places the teams
+    """Refuse a result, correction or award that would move a team out of a match under
+    way."""
     after = _after(row, state, events)
     championship = row.championship
     if row.is_knockout:
+        if row.status not in RESULTS:
+            return  # a first result: the subscription places the teams
         away_goals = rules_for(row.championship_id).away_goals
         legs = tie_legs(row)
         exit_leg = legs[-1]
@@ -355,6 +390,8 @@ def check_result_change(row: Match, state: MatchState, events: Sequence[Event]) 
                     )
         return
     if row.group and championship.format == ChampionshipFormat.GROUPS_KNOCKOUT:
+        # A first result too: a group match scheduled late can change a group whose
+        # qualifiers have kicked off already.
         ranking = group_ranking(championship, row.group, replaced=after)
         for match, side, team, label in qualifier_places(
             championship, row.group, ranking, lock=True
@@ -385,17 +422,25 @@ def check_start(row: Match) -> None:
             if match_id == first_leg_id:
                 expected[slot if row.leg in (0, 1) else _mirror(slot)] = team
     championship = row.championship
-    for side, label in (("home", row.home_source), ("away", row.away_source)):
+    # A second leg keeps the qualifiers its first leg kicked off with (a later change to
+    # the group's table does not move them: championships.advancement).
+    sources = () if row.leg == 2 else (("home", row.home_source), ("away", row.away_source))
+    for side, label in sources:
         parsed = knockout.parse_slot(label)
         if parsed is not None:
             ranking = group_ranking(championship, parsed[1])
             expected[side] = ranking[parsed[0] - 1] if ranking else None
+            if ranking and expected[side] is None:
+                raise InvalidState(
+                    f"the group's place {label} is shared by teams level on every "
+                    "criterion: draw lots first"
+                )
     for side, team in expected.items():
         current = row.home_team_id if side == "home" else row.away_team_id
         if current != team:
             raise InvalidState(
-                "the bracket is being updated after a result that feeds this match: "
-                "try again in a moment"
+                "the bracket is being updated after a result or a change to a table that "
+                "feeds this match: try again in a moment"
             )
 
 

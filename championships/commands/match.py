@@ -175,6 +175,8 @@ def match_complete(
             penalties=penalties,
             decider=knockout.decider(row),
         ),
+        # A group match's first result can change qualifiers already kicked off.
+        check=knockout.check_result_change,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from championships import commands, projections
-from championships.exceptions import InvalidCommand
+from championships.exceptions import InvalidCommand, InvalidState
 from championships.models import Championship, Match, Standing, Team
 from tests.championships.api.conftest import client_for
 from tests.championships.conftest import standings_snapshot
@@ -86,6 +86,27 @@ def test_a_postponed_matchs_cards_are_void(group, event_bus):
     event_bus.deliver()
 
     assert Standing.objects.get(team_id=t["Ajax"].id).fair_play == 0
+
+
+def test_the_replay_of_a_postponed_match_starts_with_no_cards(group, event_bus):
+    # Given a player sent off in a match that was then postponed (void), and replayed
+    championship, t = group
+    match = draw_between(championship, t["Ajax"], t["Benfica"])
+    card(match, t["Ajax"], "yellow")
+    card(match, t["Ajax"], "second_yellow")
+    commands.match_postpone(**ids(match), reason="storm")
+    replay = commands.match_start(**ids(match))
+
+    # When he is booked in the replay, then booked again
+    card(replay, t["Ajax"], "yellow")
+    card(replay, t["Ajax"], "second_yellow")
+
+    # Then both count, as in the fair-play table (before: "already sent off", the void
+    # attempt's cards still counted)
+    event_bus.deliver()
+    assert Standing.objects.get(team_id=t["Ajax"].id).fair_play == -3
+    with pytest.raises(InvalidState, match="sent off"):
+        card(replay, t["Ajax"], "yellow")
 
 
 def test_teams_level_on_everything_share_a_place_until_lots_are_drawn(group, owner, event_bus):

@@ -12,7 +12,8 @@ from championships import commands
 from championships.aggregates.bracket import DrawOptions
 from championships.exceptions import InvalidCommand, InvalidState
 from championships.knockout_events import TeamAdvanced
-from championships.models import Championship, Match, Team
+from championships.models import Championship, Match, Standing, Team
+from events.models import DeadLetter
 from tests.championships.factories import ChampionshipFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +166,135 @@ def test_odd_groups_need_slots_given(owner):
 
     with pytest.raises(InvalidCommand, match="give knockout_slots"):
         commands.fixtures_generate(actor_id=owner.id, championship_id=championship.id)
+
+
+# --- the bracket follows the group's table (review of the formats) --------------------
+
+
+def level_a2_a3(championship: Championship, t: dict[str, Team], *, card_for: Team | None) -> None:
+    """Group A: A1 beats both; A2 and A3 draw 1-1 (level on every criterion but fair play,
+    which a card for ``card_for`` decides). Group B as registered."""
+    result(championship, t["A1"], t["A2"])
+    result(championship, t["A1"], t["A3"])
+    for g in "B":
+        result(championship, t[f"{g}1"], t[f"{g}2"])
+        result(championship, t[f"{g}1"], t[f"{g}3"])
+        result(championship, t[f"{g}2"], t[f"{g}3"])
+    draw = group_match(championship, t["A2"], t["A3"])
+    commands.match_start(**ids(draw))
+    if card_for is not None:
+        commands.match_show_card(
+            **ids(draw), team_id=card_for.id, player="Davids", minute=30, card="yellow"
+        )
+    commands.match_complete(**ids(draw), home_score=1, away_score=1)
+
+
+def test_fair_play_decides_a_qualifier_as_in_the_table(owner, event_bus):
+    championship, t = world_cup(owner)
+
+    level_a2_a3(championship, t, card_for=t["A2"])
+    event_bus.deliver()
+
+    # Before: the bracket ranked without fair play (A2 by name) while the table had A3
+    table = Standing.objects.filter(championship_id=championship.id, group="A")
+    assert table.get(position=2).team_id == t["A3"].id
+    assert semis(championship)[1].away_team_id == t["A3"].id
+
+
+def test_a_place_level_on_everything_waits_for_the_lots(owner, event_bus):
+    championship, t = world_cup(owner)
+    level_a2_a3(championship, t, card_for=None)
+    event_bus.deliver()
+    second = semis(championship)[1]
+
+    # Nobody is second in group A yet (before: A2, by name, "for display only")
+    assert second.away_team_id is None
+    with pytest.raises(InvalidState, match="not decided yet"):
+        commands.match_start(**ids(second))
+
+    commands.championship_draw_lots(
+        actor_id=owner.id,
+        championship_id=championship.id,
+        group="A",
+        team_ids=[t["A3"].id, t["A2"].id],
+    )
+    event_bus.deliver()
+
+    assert semis(championship)[1].away_team_id == t["A3"].id
+    commands.match_start(**ids(semis(championship)[1]))
+
+
+def test_a_deduction_moves_the_qualifiers_until_their_tie_kicks_off(owner, event_bus):
+    championship, t = world_cup(owner)
+    play_groups(championship, t)  # A1 6, A2 3, A3 0
+    event_bus.deliver()
+    assert semis(championship)[1].away_team_id == t["A2"].id
+
+    # A deduction after the group's last match: A2 falls below A3
+    commands.team_deduct_points(
+        actor_id=owner.id,
+        championship_id=championship.id,
+        team_id=t["A2"].id,
+        points=4,
+        reason="ineligible player",
+    )
+    event_bus.deliver()
+
+    # Before: the bracket kept A2, and its match could never start ("being updated")
+    assert semis(championship)[1].away_team_id == t["A3"].id
+    started = commands.match_start(**ids(semis(championship)[1]))
+    assert started.status == "live"
+
+    # Once it kicked off, a later deduction changes the table but not the tie
+    commands.team_deduct_points(
+        actor_id=owner.id,
+        championship_id=championship.id,
+        team_id=t["A3"].id,
+        points=5,
+        reason="late registration",
+    )
+    event_bus.deliver()
+    assert semis(championship)[1].away_team_id == t["A3"].id
+    assert not DeadLetter.objects.exists()
+
+
+def test_an_expunged_teams_results_do_not_count_for_the_bracket(owner, event_bus):
+    championship, t = world_cup(owner)
+    thrashed = group_match(championship, t["A1"], t["A3"])
+    a1_home = thrashed.home_team_id == t["A1"].id
+    commands.match_complete(
+        **ids(thrashed), home_score=5 if a1_home else 0, away_score=0 if a1_home else 5
+    )
+    commands.team_withdraw(actor_id=owner.id, championship_id=championship.id, team_id=t["A3"].id)
+    result(championship, t["A2"], t["A1"])
+    for g in "B":
+        result(championship, t[f"{g}1"], t[f"{g}2"])
+        result(championship, t[f"{g}1"], t[f"{g}3"])
+        result(championship, t[f"{g}2"], t[f"{g}3"])
+    event_bus.deliver()
+
+    # A1's win over the expunged A3 is struck out: A2 (3 points) tops group A, as in the
+    # table (before: A1, on the annulled 5-0)
+    table = Standing.objects.filter(championship_id=championship.id, group="A")
+    assert table.get(position=1).team_id == t["A2"].id
+    first, second = semis(championship)
+    assert (first.home_team_id, second.away_team_id) == (t["A2"].id, t["A1"].id)
+
+
+def test_a_late_group_result_is_refused_once_its_qualifiers_kicked_off(owner, event_bus):
+    championship, t = world_cup(owner)
+    play_groups(championship, t)
+    event_bus.deliver()
+    commands.match_start(**ids(semis(championship)[1]))
+    replay = commands.match_schedule(
+        actor_id=owner.id,
+        championship_id=championship.id,
+        home_team_id=t["A3"].id,
+        away_team_id=t["A2"].id,
+        allow_duplicate=True,
+    )
+    commands.match_start(**ids(replay))
+
+    # Before: accepted, then the bracket could not follow (a dead letter)
+    with pytest.raises(InvalidState, match="has already started"):
+        commands.match_complete(**ids(replay), home_score=5, away_score=0)
