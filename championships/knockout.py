@@ -12,14 +12,12 @@ the byes are the missing bottom seeds' places, so they fall to the top seeds too
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 SEEDINGS = ("bracket", "standard")
 HOME, AWAY = "home", "away"
-SLOT_LABEL = re.compile(r"^([1-9][0-9]?)([A-Za-z0-9]{1,20})$")
 MAX_ENTRANTS = 256
 
 
@@ -204,22 +202,37 @@ def default_slots(groups: Sequence[str], qualifiers_per_group: int) -> list[str]
     pattern 1A 2B 1C 2D 1E 2F 1G 2H 1B 2A 1D 2C 1F 2E 1H 2G). One per group: group
     order. Otherwise None (the organiser must give ``knockout_slots``)."""
     if qualifiers_per_group == 1:
-        return [f"1{g}" for g in groups]
+        return [slot_label(1, g) for g in groups]
     if qualifiers_per_group == 2 and len(groups) % 2 == 0 and groups:
-        top = [s for i in range(0, len(groups), 2) for s in (f"1{groups[i]}", f"2{groups[i + 1]}")]
+        top = [
+            s
+            for i in range(0, len(groups), 2)
+            for s in (slot_label(1, groups[i]), slot_label(2, groups[i + 1]))
+        ]
         bottom = [
-            s for i in range(0, len(groups), 2) for s in (f"1{groups[i + 1]}", f"2{groups[i]}")
+            s
+            for i in range(0, len(groups), 2)
+            for s in (slot_label(1, groups[i + 1]), slot_label(2, groups[i]))
         ]
         return top + bottom
     return None
 
 
-def parse_slot(label: str) -> tuple[int, str] | None:
-    """``"2B"`` → (2, "B"); None when it is not a slot label."""
-    found = SLOT_LABEL.match(label)
-    if found is None:
-        return None
-    return int(found.group(1)), found.group(2)
+def slot_label(position: int, group: str) -> str:
+    """The label of a group's qualifier: position then group, ``"2B"``."""
+    return f"{position}{group}"
+
+
+def parse_slot(label: str, groups: Iterable[str]) -> tuple[int, str] | None:
+    """``"2B"`` → (2, "B") among the championship's ``groups``; None when it is no
+    group's slot. Any group name works ("Group A", "Ä", "10"): the label is read against
+    the names, not a pattern (the draw refuses names whose labels would collide)."""
+    for group in sorted(groups, key=len, reverse=True):
+        if group and label.endswith(group):
+            position = label[: -len(group)]
+            if position.isascii() and position.isdigit() and position[0] != "0":
+                return int(position), group
+    return None
 
 
 # --- who goes through ---------------------------------------------------------------

@@ -88,7 +88,15 @@ def _entrants_groups(
                 "give knockout_slots (the bracket order of the qualifiers, e.g. 1A, 2B, ...)",
                 field="knockout_slots",
             )
-    expected = {f"{p}{g}" for g in groups for p in range(1, qualifiers + 1)}
+    labels = [(knockout.slot_label(p, g), (p, g)) for g in groups for p in range(1, qualifiers + 1)]
+    for label, place in labels:
+        if knockout.parse_slot(label, groups) != place:
+            raise InvalidCommand(
+                f"group {place[1]!r}'s place {place[0]} reads as another group's ({label!r}): "
+                "rename the groups so that no name ends another one's after a number",
+                field="groups",
+            )
+    expected = {label for label, _ in labels}
     if len(set(slots)) != len(slots) or set(slots) != expected:
         raise InvalidCommand(
             f"knockout_slots must list each qualifier once: {sorted(expected)}",

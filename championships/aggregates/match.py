@@ -181,9 +181,10 @@ def _decided(
                 "penalties decide only a knockout match or the second leg of a tie",
                 field="penalties",
             )
-        if extra_time and not state.stage:
+        if extra_time and (not state.stage or state.leg == 1):
             raise InvalidCommand(
-                "extra time is played only in knockout matches", field="extra_time"
+                "extra time is played only in a knockout match or a tie's second leg",
+                field="extra_time",
             )
         return extra_time, None, None
     level = decider.level(home, away)

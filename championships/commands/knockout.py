@@ -296,6 +296,15 @@ def _withdrawals_and_lots(championship: Championship, group: str) -> tuple[set[U
     return expunged, lots
 
 
+def championship_groups(championship: Championship) -> list[str]:
+    return list(
+        Team.objects.filter(championship=championship)
+        .exclude(group="")
+        .values_list("group", flat=True)
+        .distinct()
+    )
+
+
 def qualifier_places(
     championship: Championship,
     group: str,
@@ -312,8 +321,8 @@ def qualifier_places(
         matches = matches.select_for_update()
     for m in matches.order_by("id"):
         for side, label in (("home", m.home_source), ("away", m.away_source)):
-            parsed = knockout.parse_slot(label)
-            if parsed is None or parsed[1] != group:
+            parsed = knockout.parse_slot(label, [group])
+            if parsed is None:
                 continue
             position = parsed[0]
             team = ranking[position - 1] if ranking and position <= len(ranking) else None
@@ -373,6 +382,8 @@ def check_result_change(row: Match, state: MatchState, events: Sequence[Event]) 
             return  # a first result: the subscription places the teams
         away_goals = rules_for(row.championship_id).away_goals
         legs = tie_legs(row)
+        if row.leg == 1:
+            _check_second_leg_still_ends(after, legs, away_goals=away_goals)
         exit_leg = legs[-1]
         before = outcome(legs, away_goals=away_goals)
         now = outcome(_replace(legs, after), away_goals=away_goals)
@@ -405,6 +416,42 @@ def check_result_change(row: Match, state: MatchState, events: Sequence[Event]) 
                 )
 
 
+def _check_second_leg_still_ends(first: Match, legs: Sequence[Match], *, away_goals: bool) -> None:
+    """A first leg corrected after the second was played must leave the second's end
+    valid: penalties exactly when the tie is level (else no winner, or a shoot-out that
+    decided nothing)."""
+    second = next((leg for leg in legs if leg.leg == 2), None)
+    if second is None or second.status != MatchStatus.COMPLETED:
+        return
+    assert first.home_team_id is not None
+    assert first.away_team_id is not None
+    level = knockout.level_after(
+        knockout.LegResult(
+            first_team_id=first.home_team_id,
+            second_team_id=first.away_team_id,
+            first_goals=first.home_score,
+            second_goals=first.away_score,
+            first_at_home=True,
+        ),
+        second.home_score,
+        second.away_score,
+        away_goals=away_goals,
+    )
+    shootout = second.penalties_home is not None
+    if level and not shootout:
+        raise InvalidState(
+            "with this first leg the tie is level after the second, which had no penalty "
+            "shoot-out: the tie would have no winner (a first leg that changes whether "
+            "the shoot-out was needed cannot be corrected on its own)"
+        )
+    if shootout and not level:
+        raise InvalidState(
+            "with this first leg the tie is decided without the second leg's penalty "
+            "shoot-out, which would then count for nothing (a first leg that changes "
+            "whether the shoot-out was needed cannot be corrected on its own)"
+        )
+
+
 def check_start(row: Match) -> None:
     """Refuse to kick off a knockout match whose teams are not what its feeders say."""
     if not row.is_knockout:
@@ -425,8 +472,9 @@ def check_start(row: Match) -> None:
     # A second leg keeps the qualifiers its first leg kicked off with (a later change to
     # the group's table does not move them: championships.advancement).
     sources = () if row.leg == 2 else (("home", row.home_source), ("away", row.away_source))
+    groups = championship_groups(championship) if sources else []
     for side, label in sources:
-        parsed = knockout.parse_slot(label)
+        parsed = knockout.parse_slot(label, groups)
         if parsed is not None:
             ranking = group_ranking(championship, parsed[1])
             expected[side] = ranking[parsed[0] - 1] if ranking else None

@@ -298,3 +298,49 @@ def test_a_late_group_result_is_refused_once_its_qualifiers_kicked_off(owner, ev
     # Before: accepted, then the bracket could not follow (a dead letter)
     with pytest.raises(InvalidState, match="has already started"):
         commands.match_complete(**ids(replay), home_score=5, away_score=0)
+
+
+@pytest.mark.parametrize("names", [("Group A", "Group B"), ("Ä", "Ö"), ("10", "20"), ("1", "21")])
+def test_any_group_names_send_their_qualifiers_into_the_bracket(owner, event_bus, names):
+    # Given groups named as organisers name them, one qualifier each
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="groups_knockout")
+    teams = {
+        (g, i): TeamFactory.create(championship=championship, name=f"{g} {i}", group=g)
+        for g in names
+        for i in (1, 2)
+    }
+    commands.fixtures_generate(
+        actor_id=owner.id,
+        championship_id=championship.id,
+        draw=DrawOptions(qualifiers_per_group=1),
+    )
+
+    # When every group match ends, the first team of each group winning
+    for g in names:
+        result(championship, teams[(g, 1)], teams[(g, 2)])
+    event_bus.deliver()
+
+    # Then the winners meet in the final (before: "1Group A" or "110" was no slot, and
+    # the final waited for teams that never came)
+    final = Match.objects.get(championship=championship, stage="knockout")
+    assert {final.home_team_id, final.away_team_id} == {teams[(g, 1)].id for g in names}
+    assert commands.match_start(**ids(final)).status == "live"
+
+
+def test_group_names_whose_places_read_alike_are_refused_at_the_draw(owner):
+    # "11A" is place 1 of group "1A" and place 11 of group "A"
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="groups_knockout")
+    for g in ("A", "1A"):
+        for i in range(11):
+            TeamFactory.create(championship=championship, name=f"{g}-{i}", group=g)
+
+    with pytest.raises(InvalidCommand, match="rename the groups") as refused:
+        commands.fixtures_generate(
+            actor_id=owner.id,
+            championship_id=championship.id,
+            draw=DrawOptions(
+                qualifiers_per_group=11,
+                knockout_slots=[f"{p}{g}" for g in ("A", "1A") for p in range(1, 12)],
+            ),
+        )
+    assert refused.value.field == "groups"

@@ -399,6 +399,42 @@ def test_a_two_legged_tie_is_decided_on_aggregate(owner, event_bus):
     assert final(championship).home_team_id == teams[0].id
 
 
+def test_no_extra_time_in_a_first_leg(owner):
+    championship, _ = two_legged(owner, away_goals=False)
+    first, _second = legs_of_first_tie(championship)
+
+    # Before: stored, and shown as "a.e.t." on a first leg
+    with pytest.raises(InvalidCommand, match="second leg") as refused:
+        play(first, 2, 1, extra_time=True)
+    assert refused.value.field == "extra_time"
+    assert play(first, 2, 1).extra_time is False
+
+
+def test_a_first_leg_correction_must_leave_the_second_legs_end_valid(owner, event_bus):
+    championship, teams = two_legged(owner, away_goals=False)
+    first, second = legs_of_first_tie(championship)
+    play(first, 2, 0)  # T01 2-0 T02
+    play(second, 1, 0)  # T02 1-0 T01: 2-1 on aggregate, no shoot-out
+    event_bus.deliver()
+
+    # Before: accepted; the tie was then level with no shoot-out, no winner, and the
+    # final (its team kept) could never start
+    with pytest.raises(InvalidState, match="would have no winner"):
+        commands.match_correct_result(**ids(first), home_score=1, away_score=0, reason="typo")
+    # A correction that keeps a winner is taken
+    commands.match_correct_result(**ids(first), home_score=3, away_score=0, reason="typo")
+    event_bus.deliver()
+    assert final(championship).home_team_id == teams[0].id
+
+    # And a shoot-out that the corrected first leg makes pointless is refused too
+    championship, _ = two_legged(owner, away_goals=False)
+    first, second = legs_of_first_tie(championship)
+    play(first, 1, 0)
+    play(second, 1, 0, penalties=(5, 4))
+    with pytest.raises(InvalidState, match="count for nothing"):
+        commands.match_correct_result(**ids(first), home_score=2, away_score=0, reason="typo")
+
+
 def test_a_two_legged_tie_is_decided_on_away_goals_when_the_rules_say_so(owner, event_bus):
     championship, teams = two_legged(owner, away_goals=True)
     first, second = legs_of_first_tie(championship)
