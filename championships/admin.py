@@ -29,6 +29,7 @@ from championships.exceptions import DomainError
 from championships.knockout import SEEDINGS
 from championships.knockout_events import CARD_KINDS
 from championships.models import (
+    BRACKET_FORMATS,
     Championship,
     Deduction,
     DeductionChange,
@@ -44,7 +45,7 @@ from events.store import ConcurrencyError
 
 ORGANISERS_GROUP = "Organisers"
 WRITE_ERRORS = (DomainError, ConcurrencyError)
-EVENT_HISTORY_LIMIT = 2000
+EVENT_HISTORY_PAGE = 500
 
 
 def organised(request: HttpRequest) -> Q:
@@ -262,7 +263,9 @@ class LotsForm(forms.Form):
 
     group = forms.CharField(max_length=20, required=False, help_text="Empty outside groups.")
     teams = forms.CharField(
-        help_text="The tied teams' names in the order drawn, best first, separated by commas."
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="The tied teams' names in the order drawn, best first: one per line (or, "
+        "on one line, separated by commas).",
     )
 
 
@@ -423,6 +426,16 @@ class ChampionshipAdmin(admin.ModelAdmin):
     @admin.action(description="Generate fixtures (round robin)", permissions=["change"])
     def generate_fixtures(self, request: HttpRequest, queryset: QuerySet[Championship]) -> None:
         for championship in queryset:
+            if championship.format in BRACKET_FORMATS:
+                # Drawn with options (seeding, legs, slots) that this one-click action
+                # would silently leave at their defaults, for good.
+                self.message_user(
+                    request,
+                    f"{championship}: a bracket format: use “Draw the bracket…”, which asks "
+                    "for the draw's options.",
+                    messages.ERROR,
+                )
+                continue
             try:
                 matches = commands.fixtures_generate(
                     actor_id=_actor(request), championship_id=championship.id
@@ -483,7 +496,10 @@ class ChampionshipAdmin(admin.ModelAdmin):
         form = LotsForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             by_name = {t.name.casefold(): t.id for t in championship.teams.all()}
-            names = [n.strip() for n in form.cleaned_data["teams"].split(",") if n.strip()]
+            text = form.cleaned_data["teams"]
+            # One name per line; on a single line, separated by commas.
+            parts = text.splitlines() if "\n" in text.strip() else text.split(",")
+            names = [n.strip() for n in parts if n.strip()]
             unknown = [n for n in names if n.casefold() not in by_name]
             if unknown:
                 self.message_user(request, f"Unknown teams: {', '.join(unknown)}", messages.ERROR)
@@ -526,9 +542,16 @@ class ChampionshipAdmin(admin.ModelAdmin):
         championship = get_object_or_404(self.get_queryset(request), pk=_uuid_or_404(object_id))
         if not self.has_view_or_change_permission(request, championship):
             return HttpResponseRedirect(reverse("admin:index"))
+        after = request.GET.get("after", "")
+        after_position = int(after) if after.isascii() and after.isdigit() else 0
+        # One more than a page: whether there is a next one.
         recorded = championship_events(
-            championship_id=championship.id, after=0, limit=EVENT_HISTORY_LIMIT
+            championship_id=championship.id,
+            after=after_position,
+            limit=EVENT_HISTORY_PAGE + 1,
         )
+        more = len(recorded) > EVENT_HISTORY_PAGE
+        recorded = recorded[:EVENT_HISTORY_PAGE]
         rows = [
             {"event": r, "payload": json.dumps(r.envelope()["payload"], indent=1, sort_keys=True)}
             for r in recorded
@@ -539,7 +562,8 @@ class ChampionshipAdmin(admin.ModelAdmin):
             "original": championship,
             "title": f"Event history: {championship}",
             "rows": rows,
-            "truncated": len(recorded) == EVENT_HISTORY_LIMIT,
+            "first_page": after_position == 0,
+            "next_after": recorded[-1].feed_position if more else None,
         }
         return TemplateResponse(
             request, "admin/championships/championship/event_history.html", context

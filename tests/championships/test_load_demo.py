@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
-from championships import selectors
+from championships import commands, selectors
 from championships.events import GoalScored, MatchCompleted, MatchStarted
 from championships.management.commands.load_demo import DEMO_CHAMPIONSHIP_ID
 from championships.models import Championship, Match
 from events.models import StoredEvent
+from tests.championships.factories import ChampionshipFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +58,30 @@ def test_simulate_match_starts_a_scheduled_match(event_bus):
     scheduled.refresh_from_db()
     event_bus.assert_published(MatchStarted, match_id=scheduled.id)
     assert (scheduled.status, scheduled.home_score, scheduled.away_score) == ("completed", 0, 0)
+
+
+def test_simulate_match_refuses_what_it_cannot_play_with_a_message(owner, event_bus):
+    call_command("load_demo")
+    live = Match.objects.get(championship_id=DEMO_CHAMPIONSHIP_ID, status="live")
+    commands.match_update(
+        actor_id=live.championship.owner_id,
+        championship_id=live.championship_id,
+        match_id=live.id,
+        minute=90,
+    )
+
+    # Before: tracebacks (ValueError from random.sample; the undecided bracket match's
+    # InvalidState)
+    with pytest.raises(CommandError, match="0 or more"):
+        call_command("simulate_match", "--goals", "-2")
+    call_command("simulate_match", str(live.id), "--seconds", "0", "--goals", "2")
+    live.refresh_from_db()
+    assert live.status == "completed"  # at minute 90: no minute left for goals
+
+    cup = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for n in range(4):
+        TeamFactory.create(championship=cup, name=f"T{n}")
+    commands.fixtures_generate(actor_id=owner.id, championship_id=cup.id)
+    final = Match.objects.get(championship=cup, bracket_round=2)
+    with pytest.raises(CommandError, match="not decided yet"):
+        call_command("simulate_match", str(final.id), "--seconds", "0")

@@ -12,7 +12,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from championships import commands
+from championships.exceptions import DomainError
 from championships.models import Match, MatchStatus
+from events.store import ConcurrencyError
 
 MINUTES = 90
 
@@ -27,7 +29,15 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None, help="for a repeatable match")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._play(options)
+        except (DomainError, ConcurrencyError) as exc:  # a rule, said as the API says it
+            raise CommandError(str(exc)) from exc
+
+    def _play(self, options: dict[str, Any]) -> None:
         rng = random.Random(options["seed"])
+        if options["goals"] is not None and options["goals"] < 0:
+            raise CommandError("--goals must be 0 or more")
         match = self._match(options["match_id"])
         ids: dict[str, Any] = {
             "actor_id": match.championship.owner_id,
@@ -41,7 +51,8 @@ class Command(BaseCommand):
             self.stdout.write("Kick-off")
         first = (match.minute or 0) + 1
         goals = options["goals"] if options["goals"] is not None else rng.randint(1, 5)
-        goal_minutes = sorted(rng.sample(range(first, MINUTES + 1), min(goals, MINUTES - first)))
+        minutes_left = range(first, MINUTES + 1)  # empty once the clock shows 90
+        goal_minutes = sorted(rng.sample(minutes_left, min(goals, len(minutes_left))))
         pause = max(0.0, options["seconds"]) / max(1, MINUTES - first + 1)
         for minute in range(first, MINUTES + 1):
             time.sleep(pause)
@@ -66,6 +77,8 @@ class Command(BaseCommand):
                 raise CommandError(f"no match {match_id}")
         else:
             ordered = matches.order_by("round", "kickoff", "id")
+            # A bracket match whose teams are not decided yet cannot be played.
+            ordered = ordered.filter(home_team__isnull=False, away_team__isnull=False)
             match = (
                 ordered.filter(status=MatchStatus.LIVE).first()
                 or ordered.filter(status=MatchStatus.SCHEDULED).first()
@@ -74,4 +87,6 @@ class Command(BaseCommand):
                 raise CommandError("no scheduled match left to play")
         if match.status not in (MatchStatus.LIVE, MatchStatus.SCHEDULED, MatchStatus.POSTPONED):
             raise CommandError(f"the match is {match.status}: nothing to play")
+        if match.home_team is None or match.away_team is None:
+            raise CommandError("the teams of this match are not decided yet")
         return match

@@ -9,6 +9,7 @@ from django.urls import reverse
 from championships import events as ev
 from championships.knockout_events import BracketDrawn, CardShown, LotsDrawn
 from championships.models import Match
+from events.models import StoredEvent
 from tests.championships.api.test_admin import _action, browser, messages_of, organiser
 from tests.championships.factories import ChampionshipFactory, TeamFactory
 
@@ -133,3 +134,65 @@ def test_lots_through_the_admin(event_bus):
     drawn = event_bus.published_data(LotsDrawn)[0]
     assert [t.name for t in championship.teams.filter(id__in=drawn.team_ids)] == ["Lions", "Tigers"]
     assert drawn.team_ids[0] == championship.teams.get(name="Tigers").id
+
+
+def test_lots_through_the_admin_for_a_team_whose_name_has_a_comma(event_bus):
+    me = organiser()
+    championship = ChampionshipFactory.create(actor_id=me.id, name="My League")
+    for name in ("Brighton, Hove", "Tigers"):
+        TeamFactory.create(championship=championship, name=name)
+
+    # One name per line (before: split on commas only, "Unknown teams: Brighton, Hove")
+    response = _action(
+        browser(me),
+        "championship",
+        "draw_lots",
+        [championship.id],
+        apply="yes",
+        group="",
+        teams="Tigers\r\nBrighton, Hove\r\n",
+    )
+
+    assert any("lots recorded" in m for m in messages_of(response))
+    drawn = event_bus.published_data(LotsDrawn)[0]
+    assert drawn.team_ids == (
+        championship.teams.get(name="Tigers").id,
+        championship.teams.get(name="Brighton, Hove").id,
+    )
+
+
+def test_the_round_robin_action_does_not_draw_a_bracket(cup):
+    me, championship = cup
+    before = Match.objects.filter(championship=championship).count()
+
+    response = _action(browser(me), "championship", "generate_fixtures", [championship.id])
+
+    # Before: a bracket drawn with every option at its default, for good
+    assert any("Draw the bracket" in m for m in messages_of(response))
+    assert Match.objects.filter(championship=championship).count() == before == 0
+
+
+def test_the_event_history_pages_through_every_event(cup, monkeypatch):
+    me, championship = cup
+    monkeypatch.setattr("championships.admin.EVENT_HISTORY_PAGE", 3)
+    client = browser(me)
+    url = reverse("admin:championships_championship_events", args=[championship.id])
+    seen: list[str] = []
+    page = client.get(url)
+    pages = 1
+    while True:
+        body = page.content.decode()
+        seen += [row["event"].event_id for row in page.context["rows"]]
+        if page.context["next_after"] is None:
+            break
+        assert "Next page" in body
+        page = client.get(url, {"after": page.context["next_after"]})
+        pages += 1
+
+    # Before: the first 2,000 events only, the newest never shown
+    streams = {str(championship.id)}
+    total = StoredEvent.objects.filter(stream_id__in=streams).count()
+    assert total > 3
+    assert len(seen) == len(set(seen)) == total
+    assert pages == -(-total // 3)
+    assert client.get(url, {"after": "garbage"}).status_code == 200
