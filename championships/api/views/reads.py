@@ -98,9 +98,12 @@ class EventFeedView(generics.GenericAPIView[Standing]):
         championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
         after = int_param(request, "after", maximum=MAX_POSITION) or 0
         limit = int_param(request, "limit", minimum=1, maximum=FEED_MAX_LIMIT) or FEED_LIMIT
+        # One more than asked: whether there is more (a page exactly full said so).
         recorded = selectors.championship_events(
-            championship_id=championship.id, after=after, limit=limit
+            championship_id=championship.id, after=after, limit=limit + 1
         )
+        has_more = len(recorded) > limit
+        recorded = recorded[:limit]
         return Response(
             {
                 "events": selectors.envelopes(
@@ -110,7 +113,7 @@ class EventFeedView(generics.GenericAPIView[Standing]):
                     ),
                 ),
                 "next_after": recorded[-1].feed_position if recorded else after,
-                "has_more": len(recorded) == limit,
+                "has_more": has_more,
             }
         )
 

@@ -67,6 +67,17 @@ def test_feed_pages_with_after_and_limit(anonymous, championship, match):
     assert rest == {"events": [], "next_after": second["next_after"], "has_more": False}
 
 
+def test_a_page_exactly_full_says_there_is_no_more(anonymous, championship, match):
+    every = _feed(anonymous, championship).json()["events"]
+
+    exact = _feed(anonymous, championship, f"?limit={len(every)}").json()
+
+    # Before: has_more true, and the next page empty
+    assert len(exact["events"]) == len(every)
+    assert exact["has_more"] is False
+    assert _feed(anonymous, championship, f"?limit={len(every) - 1}").json()["has_more"] is True
+
+
 def test_feed_leaves_out_other_championships(anonymous, owner, championship):
     other = ChampionshipFactory.create(actor_id=owner.id)
     TeamFactory.create(championship=other)
