@@ -5,6 +5,7 @@ from championships import views as championship_views
 from easychamp import views
 from sagas import views as saga_views
 
+handler400 = "easychamp.views.handler400"
 handler500 = "easychamp.unavailable.handler500"
 
 admin.site.site_header = "EasyChamp organisers"

@@ -7,7 +7,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes, schema
 from rest_framework.exceptions import NotFound
@@ -22,9 +23,18 @@ from championships.api.etags import etag
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 @permission_classes([AllowAny])
 @schema(None)
-def not_found(request: Request, *args: Any, **kwargs: Any) -> Response:
-    """Any /api/v1/ URL no route matches, a malformed id included: a JSON 404."""
+def _no_route(request: Request, *args: Any, **kwargs: Any) -> Response:
     raise NotFound(f"no such resource: {request.path}")
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    """Any /api/v1/ URL no route matches, a malformed id included: a JSON 404, without
+    the Allow header DRF adds (it listed every method, twice OPTIONS, for no resource)."""
+    response = _no_route(request, *args, **kwargs)
+    if response.has_header("Allow"):
+        del response["Allow"]
+    return response
 
 
 def allow_methods(*methods: str) -> Callable[[Any], Any]:

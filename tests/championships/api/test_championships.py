@@ -220,6 +220,20 @@ def test_malformed_ids_and_unknown_urls_are_a_json_404(anonymous, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": f"no such resource: /api/v1/{path}"}
+    # No resource, so no methods to list (before: all of them, OPTIONS twice)
+    assert not response.has_header("Allow")
+
+
+def test_a_bad_host_under_the_api_is_a_json_400(anonymous):
+    response = anonymous.get(url("championships/"), HTTP_HOST="evil.example")
+    page = anonymous.get("/", HTTP_HOST="evil.example")
+
+    # Before: Django's HTML page
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "Host" in response.json()["detail"]
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
 
 
 def test_patch_by_owner_changes_rules_and_bumps_etag(api, championship, event_bus):
