@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from drf_spectacular.validation import validate_schema
+from openapi_spec_validator import validate
 
 from tests.championships.api.conftest import url
 
@@ -154,3 +155,16 @@ def test_schema_declares_the_errors_every_endpoint_can_answer(anonymous):
     assert "content" in standings["503"]
     assert {"400", "401", "404", "409", "415"} <= set(entry["responses"])
     assert "Idempotency-Key" in entry_names
+
+
+def test_the_schema_is_valid_openapi_3_1_with_nullable_references(anonymous):
+    schema = anonymous.get(url("schema/"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    # The whole document against the specification's own schema (before: 3.0.3 with a
+    # default the field's own minLength refused, and nullable references without a type)
+    validate(schema)
+    assert schema["openapi"] == "3.1.0"
+    home_team = schema["components"]["schemas"]["Match"]["properties"]["home_team"]
+    assert {"type": "null"} in home_team["oneOf"]
+    page = schema["components"]["schemas"]["PaginatedMatchList"]["properties"]["next"]
+    assert page["type"] == ["string", "null"]
