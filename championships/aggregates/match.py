@@ -382,10 +382,17 @@ def withdrawal(
 ) -> list[Event]:
     """What a team's withdrawal does to one of its matches not yet decided: cancelled
     (``expunge``: its results do not count anyway) or awarded to the opponent by
-    ``award_score`` (``award_remaining``). Decided matches are left as they are."""
+    ``award_score`` (``award_remaining``). Decided matches are left as they are.
+
+    A knockout match is never cancelled (the bracket would wait for a winner for good):
+    under either policy it is a walkover, awarded to the opponent, or, while the
+    opponent is not decided yet, nothing now: the walkover is given when the bracket
+    places the opponent (``commands.knockout.place``)."""
     if state.status not in (*NOT_STARTED, MatchStatus.LIVE):
         return []
-    if policy == ev.AWARD_REMAINING:
+    if state.stage and (state.home_team_id is None or state.away_team_id is None):
+        return []
+    if policy == ev.AWARD_REMAINING or state.stage:
         home_team, away_team = state.teams()
         opponent = away_team if team_id == home_team else home_team
         winner, loser = award_score
@@ -399,6 +406,11 @@ def withdrawal(
 def cancel(state: MatchState, *, reason: str) -> list[Event]:
     if state.status not in (MatchStatus.SCHEDULED, MatchStatus.POSTPONED, MatchStatus.LIVE):
         raise _status_error(state, "cancel")
+    if state.stage:
+        raise InvalidState(
+            "a knockout match is not cancelled (the bracket would wait for its winner for "
+            "good): award it, or withdraw the team that will not play"
+        )
     return [
         ev.MatchCancelled(
             match_id=state.match_id, championship_id=state.championship_id, reason=reason.strip()

@@ -282,17 +282,15 @@ def team_withdraw(
     )
     for match in remaining:
         match_state_now = match_state(match)
-        save_match(
-            match,
+        decided = match_agg.withdrawal(
             match_state_now,
-            match_agg.withdrawal(
-                match_state_now,
-                team_id=team_id,
-                policy=state.withdrawal_policy,
-                award_score=(state.award_for, state.award_against),
-                reason=why,
-            ),
+            team_id=team_id,
+            policy=state.withdrawal_policy,
+            award_score=(state.award_for, state.award_against),
+            reason=why,
         )
+        if decided:  # none for a knockout match whose opponent is not known yet
+            save_match(match, match_state_now, decided)
     return team
 
 

@@ -192,9 +192,36 @@ def place(
             state, slot=side, team_id=team_id, from_match_id=from_match_id, source=source
         )
         if events:
-            save_match(leg, state, events)
+            state = save_match(leg, state, events)
             appended += len(events)
+        appended += _walkover(leg, state)
     return appended
+
+
+def _walkover(leg: Match, state: MatchState) -> int:
+    """A team withdrawn from a knockout meets nobody: once both sides are known, a match
+    not yet played against a withdrawn team is awarded to the other (its withdrawal could
+    not: the opponent was undecided then). The events appended."""
+    home, away = state.home_team_id, state.away_team_id
+    if state.status not in OPEN or home is None or away is None:
+        return 0
+    withdrawn = set(
+        Team.objects.filter(id__in=(home, away), withdrawn=True).values_list("id", flat=True)
+    )
+    if len(withdrawn) != 1:
+        return 0
+    opponent = away if home in withdrawn else home
+    championship = leg.championship
+    winner, loser = championship.withdrawal_award_for, championship.withdrawal_award_against
+    events = match_agg.award(
+        state,
+        awarded_to_team_id=opponent,
+        home_score=winner if opponent == home else loser,
+        away_score=loser if opponent == home else winner,
+        reason="walkover: the opponent withdrew",
+    )
+    save_match(leg, state, events)
+    return len(events)
 
 
 # --- groups into the bracket -------------------------------------------------------

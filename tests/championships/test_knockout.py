@@ -16,7 +16,7 @@ from championships.exceptions import InvalidCommand, InvalidState
 from championships.knockout_events import BracketDrawn, TeamAdvanced
 from championships.models import Championship, Match, Standing, Team
 from events import delivery
-from events.models import Checkpoint
+from events.models import Checkpoint, DeadLetter
 from tests.championships.conftest import roundtrip
 from tests.championships.factories import ChampionshipFactory, TeamFactory
 
@@ -483,3 +483,56 @@ def test_the_bracket_lists_both_legs_with_the_winner_on_the_second(owner, event_
     assert semis[0]["winner"] is None
     assert semis[1]["winner"] == {"id": str(teams[1].id), "name": "T02"}
     assert (semis[0]["next_match"], semis[1]["next_match"]) == (None, str(final(championship).id))
+
+
+# --- withdrawals: walkovers, never a stuck bracket (review of the formats) -------------
+
+
+@pytest.mark.parametrize("policy", ["expunge", "award_remaining"])
+def test_a_team_withdrawn_from_a_knockout_gives_its_opponent_a_walkover(owner, event_bus, policy):
+    championship, teams = cup(owner, 4)
+    if policy != "expunge":  # the default
+        commands.championship_update(
+            actor_id=owner.id, championship_id=championship.id, withdrawal_policy=policy
+        )
+    semi = round_matches(championship, 1)[0]  # T01 v T02
+
+    commands.team_withdraw(actor_id=owner.id, championship_id=championship.id, team_id=teams[0].id)
+    play(round_matches(championship, 1)[1], 2, 0)  # T03 beats T04
+    event_bus.deliver()
+
+    # Before (expunge): the semi was cancelled and the final waited for its winner for good
+    semi.refresh_from_db()
+    assert (semi.status, semi.awarded_to_id) == ("awarded", teams[1].id)
+    the_final = final(championship)
+    assert (the_final.home_team_id, the_final.away_team_id) == (teams[1].id, teams[2].id)
+    assert commands.match_start(**ids(the_final)).status == "live"
+
+
+@pytest.mark.parametrize("policy", ["expunge", "award_remaining"])
+def test_a_bye_team_withdrawn_gets_its_walkover_once_its_opponent_is_known(
+    owner, event_bus, policy
+):
+    championship, teams = cup(owner, 3)  # T01 has a bye into the final
+    if policy != "expunge":  # the default
+        commands.championship_update(
+            actor_id=owner.id, championship_id=championship.id, withdrawal_policy=policy
+        )
+
+    # Before: refused under award_remaining ("not decided yet"); under expunge the final
+    # was cancelled, then placing its other team failed for good (a dead letter)
+    commands.team_withdraw(actor_id=owner.id, championship_id=championship.id, team_id=teams[0].id)
+    assert final(championship).status == "scheduled"
+    play(round_matches(championship, 1)[0], 1, 0)  # T02 beats T03
+    event_bus.deliver()
+
+    the_final = final(championship)
+    assert (the_final.status, the_final.awarded_to_id) == ("awarded", teams[1].id)
+    assert not DeadLetter.objects.exists()
+
+
+def test_a_knockout_match_is_not_cancelled(owner):
+    championship, _ = cup(owner, 4)
+
+    with pytest.raises(InvalidState, match="not cancelled"):
+        commands.match_cancel(**ids(round_matches(championship, 1)[0]), reason="no referee")
