@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -372,6 +373,7 @@ def fixtures_generate(
     if isinstance(days_between_rounds, bool) or not 0 <= days_between_rounds <= 365:
         raise InvalidCommand("days_between_rounds must be from 0 to 365")
     row = _load(championship_id, actor_id, expected_version)
+    _refuse_what_does_not_apply(row.format, draw, double_round_robin)
     state = championship_state(row)
     if row.format in BRACKET_FORMATS:
         return knockout.draw(
@@ -391,6 +393,41 @@ def fixtures_generate(
     )
     save_championship(row, state, events)
     return create_matches(row, scheduled)
+
+
+# The draw's options each format takes (the others would be silently ignored).
+_DRAW_OPTIONS = {
+    ChampionshipFormat.KNOCKOUT: {"seeding", "third_place_match", "legs", "away_goals", "seeds"},
+    ChampionshipFormat.GROUPS_KNOCKOUT: {
+        "seeding",
+        "third_place_match",
+        "legs",
+        "away_goals",
+        "qualifiers_per_group",
+        "knockout_slots",
+    },
+}
+
+
+def _refuse_what_does_not_apply(
+    format: str, draw: DrawOptions | None, double_round_robin: bool | None
+) -> None:
+    """An option given that the championship's format does not take is a 400 on its
+    field, not silently ignored (``legs: 2`` on a round robin; slots on a knockout)."""
+    if double_round_robin and format in BRACKET_FORMATS:
+        raise InvalidCommand(
+            f"double_round_robin does not apply to a {format} championship",
+            field="double_round_robin",
+        )
+    if draw is None:
+        return
+    takes = _DRAW_OPTIONS.get(ChampionshipFormat(format), set())
+    for option in dataclasses.fields(draw):
+        if getattr(draw, option.name) != option.default and option.name not in takes:
+            raise InvalidCommand(
+                f"{option.name} does not apply to a {format} championship",
+                field=option.name,
+            )
 
 
 @command

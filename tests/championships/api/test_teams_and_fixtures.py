@@ -9,7 +9,7 @@ import pytest
 from championships import commands
 from championships import events as ev
 from championships.models import Match
-from tests.championships.api.conftest import event_count, url
+from tests.championships.api.conftest import client_for, event_count, url
 from tests.championships.factories import ChampionshipFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -313,3 +313,26 @@ def test_fixtures_whose_rounds_would_pass_the_year_9999_are_a_400(api, champions
 
     assert response.status_code == 400
     assert "9999" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("format", "body", "field"),
+    [
+        ("round_robin", {"legs": 2}, "legs"),
+        ("round_robin", {"seeding": "standard"}, "seeding"),
+        ("knockout", {"knockout_slots": ["1A", "1A"]}, "knockout_slots"),
+        ("knockout", {"double_round_robin": True}, "double_round_robin"),
+    ],
+)
+def test_draw_options_the_format_does_not_take_are_refused(owner, format, body, field):
+    championship = ChampionshipFactory.create(actor_id=owner.id, format=format)
+    for name in ("A", "B", "C", "D"):
+        TeamFactory.create(championship=championship, name=name)
+    api = client_for(owner)
+
+    response = api.post(url(f"championships/{championship.id}/fixtures/"), body, format="json")
+
+    # Before: 201, the option silently ignored
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Match.objects.filter(championship=championship).exists()
