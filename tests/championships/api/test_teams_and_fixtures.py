@@ -278,6 +278,14 @@ def test_matches_list_with_a_bad_round_is_400(anonymous, championship):
     assert response.json() == {"detail": "round must be an integer"}
 
 
+def test_matches_list_with_an_unknown_status_is_400(anonymous, championship):
+    response = anonymous.get(url(f"championships/{championship.id}/matches/?status=bogus"))
+
+    # Before: 200 with an empty list, although the schema lists the statuses
+    assert response.status_code == 400
+    assert "live" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("format", "options"),
     [
