@@ -144,3 +144,6 @@ ID = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The id (a malformed one is a 404, like an unknown one).",
 )
+
+# For the text exports: their errors are JSON whatever the success's media type.
+JSON_READ_ERRORS = {(code, "application/json"): answer for code, answer in READ_ERRORS.items()}

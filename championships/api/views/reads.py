@@ -138,7 +138,7 @@ class FixturesICalendarView(_ExportView):
 
     @extend_schema(
         summary="Fixtures as an iCalendar feed (RFC 5545)",
-        responses={(200, "text/calendar"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
+        responses={(200, "text/calendar"): OpenApiResponse(_TEXT), **schema.JSON_READ_ERRORS},
     )
     def get(self, request: Request, pk: UUID) -> Response:
         championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
@@ -153,7 +153,7 @@ class FixturesCSVView(_ExportView):
 
     @extend_schema(
         summary="Fixtures as CSV",
-        responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
+        responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.JSON_READ_ERRORS},
     )
     def get(self, request: Request, pk: UUID) -> Response:
         championship = selectors.championship_get_visible(championship_id=pk, user=request.user)
@@ -167,7 +167,7 @@ class StandingsCSVView(_ExportView):
 
     @extend_schema(
         summary="Standings as CSV",
-        responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.READ_ERRORS},
+        responses={(200, "text/csv"): OpenApiResponse(_TEXT), **schema.JSON_READ_ERRORS},
     )
     def get(self, request: Request, pk: UUID) -> Response:
         championship = selectors.championship_get_visible(championship_id=pk, user=request.user)

@@ -168,3 +168,13 @@ def test_the_schema_is_valid_openapi_3_1_with_nullable_references(anonymous):
     assert {"type": "null"} in home_team["oneOf"]
     page = schema["components"]["schemas"]["PaginatedMatchList"]["properties"]["next"]
     assert page["type"] == ["string", "null"]
+
+
+def test_the_exports_errors_are_declared_as_json(anonymous):
+    schema = anonymous.get(url("schema/"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    for path in ("fixtures.csv", "fixtures.ics", "standings.csv"):
+        responses = schema["paths"][f"/api/v1/championships/{{id}}/{path}"]["get"]["responses"]
+        # Before: the 404 declared as text/csv or text/calendar, and sent as JSON
+        assert set(responses["404"]["content"]) == {"application/json"}
+        assert set(responses["200"]["content"]) != {"application/json"}
