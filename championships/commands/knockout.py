@@ -371,6 +371,9 @@ def decider(row: Match) -> match_agg.Decider | None:
         raise InvalidState("the first leg of this tie has no result yet")
     if first.home_team_id is None or first.away_team_id is None:
         raise InvalidState("the teams of this tie are not decided yet")
+    if first.status == MatchStatus.AWARDED:
+        # A forfeit decides the tie alone: the second leg ends as it ends, no shoot-out.
+        return match_agg.Decider(level=lambda home, away: False)
     first_leg = knockout.LegResult(
         first_team_id=first.home_team_id,
         second_team_id=first.away_team_id,

@@ -435,6 +435,26 @@ def test_a_first_leg_correction_must_leave_the_second_legs_end_valid(owner, even
         commands.match_correct_result(**ids(first), home_score=2, away_score=0, reason="typo")
 
 
+def test_after_a_forfeited_first_leg_the_second_needs_no_shoot_out(owner, event_bus):
+    championship, teams = two_legged(owner, away_goals=False)
+    first, second = legs_of_first_tie(championship)
+    commands.match_award(
+        **ids(first),
+        awarded_to_team_id=teams[0].id,
+        home_score=3,
+        away_score=0,
+        reason="ineligible player",
+    )
+
+    # Before: 3-0 for the other side was refused ("give the penalty shoot-out"), though
+    # the forfeit decides the tie whatever the second leg says
+    with pytest.raises(InvalidCommand, match="only when the tie is level"):
+        play(second, 3, 0, penalties=(5, 4))
+    play(second, 3, 0)
+    event_bus.deliver()
+    assert final(championship).home_team_id == teams[0].id
+
+
 def test_a_two_legged_tie_is_decided_on_away_goals_when_the_rules_say_so(owner, event_bus):
     championship, teams = two_legged(owner, away_goals=True)
     first, second = legs_of_first_tie(championship)
