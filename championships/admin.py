@@ -241,13 +241,18 @@ class DrawForm(forms.Form):
     qualifiers_per_group = forms.IntegerField(min_value=1, max_value=64, initial=2)
     knockout_slots = forms.CharField(
         required=False,
-        help_text="groups_knockout: the qualifiers in bracket order, e.g. 1A 2B 1B 2A "
-        "(empty: the default pattern).",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="groups_knockout: the qualifiers in bracket order, e.g. 1A 2B 1B 2A, or "
+        "one per line when group names hold spaces (empty: the default pattern).",
     )
 
     def draw_options(self) -> DrawOptions:
         data = self.cleaned_data
-        slots = data["knockout_slots"].replace(",", " ").split()
+        text = data["knockout_slots"].strip()
+        # One per line (group names may hold spaces or commas: "1Group A"); on one line,
+        # separated by commas or spaces.
+        parts = text.splitlines() if "\n" in text else text.replace(",", " ").split()
+        slots = [part.strip() for part in parts if part.strip()]
         return DrawOptions(
             seeding=data["seeding"],
             third_place_match=data["third_place_match"],

@@ -1,21 +1,21 @@
 """The advancement process manager: results move teams through the bracket.
 
 Subscribed (``championships.handlers``) to MatchCompleted, MatchResultCorrected,
-MatchAwarded and CardShown on the match streams, and, as ``TABLES_SUBSCRIPTION``, to what
-changes a group's table on the championship's stream (deductions and their amendments,
-withdrawals, lots, the rules). It reconciles rather than counts: from the tie's (or the
-group's) current results it works out who belongs in each later slot and appends
-TeamAdvanced to that match's stream only where the slot holds someone else. So a
-redelivered event, or an older event handled after a newer one, appends nothing; a
-correction that changes a winner moves the right team (the commands refuse it once the
-next match has started).
+MatchAwarded, MatchCancelled and CardShown on the match streams, and, as
+``TABLES_SUBSCRIPTION``, to what changes a group's table on the championship's stream
+(deductions and their amendments, withdrawals, lots, the rules). It reconciles rather
+than counts: from the tie's (or the group's) current results it works out who belongs in
+each later slot and appends TeamAdvanced to that match's stream only where the slot
+holds someone else. So a redelivered event, or an older event handled after a newer one,
+appends nothing; a correction that changes a winner moves the right team (the commands
+refuse it once the next match has started).
 
 A slot that would have to change in a match already under way cannot be. After a
-result, the handler raises, delivery retries with backoff, then parks the event as a
-dead letter, and the bracket stays as it was until an organiser retries or skips it.
-After a change to a group's table (a deduction, say, which is a fact the commands do not
-refuse), a tie that has kicked off keeps its teams: the table shows the new order, the
-bracket the one its match was started with.
+knockout result, the handler raises, delivery retries with backoff, then parks the event
+as a dead letter, and the bracket stays as it was until an organiser retries or skips it.
+A group's qualifiers are placed only in ties that have not kicked off: a change to a
+group's table afterwards (a deduction, a card after the whistle: facts no command
+refuses) changes the table, not the tie, which keeps the teams it kicked off with.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ HANDLED_EVENTS: tuple[type[Event], ...] = (
     ev.MatchAwarded,
     # A card entered after the final whistle changes the group's fair play.
     CardShown,
+    # A group's last match cancelled completes the group.
+    ev.MatchCancelled,
 )
 TABLES_SUBSCRIPTION = "championships.advancement.tables"
 TABLE_EVENTS: tuple[type[Event], ...] = (
@@ -49,11 +51,16 @@ def advance_on_result(recorded: RecordedEvent) -> None:
     """Place the winner (and loser, for a third-place match) or a group's qualifiers."""
     event = recorded.data
     assert isinstance(
-        event, ev.MatchCompleted | ev.MatchResultCorrected | ev.MatchAwarded | CardShown
+        event,
+        ev.MatchCompleted
+        | ev.MatchResultCorrected
+        | ev.MatchAwarded
+        | CardShown
+        | ev.MatchCancelled,
     )
     if isinstance(event, CardShown) and event.stage:
         return  # fair play counts the group matches only
-    if not event.stage and not event.group:
+    if not isinstance(event, ev.MatchCancelled) and not event.stage and not event.group:
         # A league match (a group championship's teams all have a group): no bracket
         # to place anyone in, and no query to learn it.
         return
@@ -65,9 +72,12 @@ def advance_on_result(recorded: RecordedEvent) -> None:
     if match is None:
         return
     if match.is_knockout:
-        if not isinstance(event, CardShown):
+        if not isinstance(event, CardShown | ev.MatchCancelled):
             _advance_tie(match)
     elif match.group and match.championship.format == ChampionshipFormat.GROUPS_KNOCKOUT:
+        # The commands refuse a result or correction that would move a qualifier whose
+        # tie kicked off; a card after the whistle is a fact (as a deduction is), so a
+        # tie under way keeps its teams whatever changed the table.
         _advance_group(match.championship, match.group)
 
 
@@ -96,7 +106,7 @@ def advance_on_table_change(recorded: RecordedEvent) -> None:
         groups = [event.group]
     for group in groups:
         if group:
-            _advance_group(championship, group, started_stay=True)
+            _advance_group(championship, group)
 
 
 def _advance_tie(match: Match) -> None:
@@ -109,7 +119,8 @@ def _advance_tie(match: Match) -> None:
         knockout.place(target, slot, team, from_match_id=legs[-1].id, source=source)
 
 
-def _advance_group(championship: Championship, group: str, *, started_stay: bool = False) -> None:
+def _advance_group(championship: Championship, group: str) -> None:
+    """Place the group's qualifiers as its table now says, in the ties not kicked off."""
     ranking = knockout.group_ranking(championship, group)
     if ranking is None:
         return
@@ -117,8 +128,6 @@ def _advance_group(championship: Championship, group: str, *, started_stay: bool
         # A second leg is placed with its first (home and away swapped).
         if team is None or target.leg == 2:
             continue
-        if started_stay and any(
-            leg.status not in knockout.OPEN for leg in knockout.tie_legs(target)
-        ):
+        if any(leg.status not in knockout.OPEN for leg in knockout.tie_legs(target)):
             continue
         knockout.place(target.id, side, team, from_match_id=None, source=label)

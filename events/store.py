@@ -336,9 +336,14 @@ def decode_row(
 
 
 def load(
-    stream_id: str, after_version: int = 0, *, limit: int | None = None
+    stream_id: str,
+    after_version: int = 0,
+    *,
+    limit: int | None = None,
+    event_types: Sequence[str] | None = None,
 ) -> list[RecordedEvent]:
-    """The stream's events after ``after_version``, in version order.
+    """The stream's events after ``after_version``, in version order; only those of
+    ``event_types`` when given (the rows of other types are not read).
 
     Raises ``UndecodableEvent`` at the first row that cannot be decoded."""
     if isinstance(after_version, bool) or not isinstance(after_version, int) or after_version < 0:
@@ -346,6 +351,8 @@ def load(
     qs = StoredEvent.objects.filter(stream_id=stream_id, version__gt=after_version).order_by(
         "version"
     )
+    if event_types is not None:
+        qs = qs.filter(event_type__in=list(event_types))
     if limit is not None:
         qs = qs[:limit]
     return [_recorded(row) for row in text_rows(qs)]

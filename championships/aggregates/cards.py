@@ -12,6 +12,9 @@ from championships.knockout_events import CARD_KINDS, CardShown
 from championships.models import MatchStatus
 from events.registry import Event
 
+# What cards_in_play reads (a stream read may leave the other rows out).
+CARD_EVENT_TYPES = (CardShown.event_type, ev.MatchPostponed.event_type)
+
 
 def cards_in_play(events: Iterable[Event]) -> list[CardShown]:
     """A match's cards that count, from its events in order: those shown since its last

@@ -30,7 +30,8 @@ def match_show_card(
     def decide(row: Match, state: MatchState) -> list[Event]:
         # Before: every card of the stream, a void attempt's included (a yellow there
         # made the replay's first yellow a "second yellow").
-        earlier = agg.cards_in_play(r.data for r in store.load(str(row.id)))
+        played = store.load(str(row.id), event_types=agg.CARD_EVENT_TYPES)
+        earlier = agg.cards_in_play(r.data for r in played)
         return agg.show_card(
             state, team_id=team_id, player=player, minute=minute, card=card, earlier=earlier
         )

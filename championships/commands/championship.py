@@ -281,7 +281,13 @@ def team_withdraw(
         )
         .order_by("id")
     )
+    groups = knockout.championship_groups(row) if row.format in BRACKET_FORMATS else []
     for match in remaining:
+        if knockout.placed_from_group(match, team_id, groups):
+            # A group's qualifier: the withdrawal changes the group's table, and the
+            # bracket places whoever now qualifies (championships.advancement); a
+            # walkover here would hand the tie to an opponent before the table says who.
+            continue
         match_state_now = match_state(match)
         decided = match_agg.withdrawal(
             match_state_now,

@@ -201,16 +201,19 @@ def place(
 def _walkover(leg: Match, state: MatchState) -> int:
     """A team withdrawn from a knockout meets nobody: once both sides are known, a match
     not yet played against a withdrawn team is awarded to the other (its withdrawal could
-    not: the opponent was undecided then). The events appended."""
+    not: the opponent was undecided then), and one between two withdrawn teams to the
+    home side. The events appended."""
     home, away = state.home_team_id, state.away_team_id
     if state.status not in OPEN or home is None or away is None:
         return 0
     withdrawn = set(
         Team.objects.filter(id__in=(home, away), withdrawn=True).values_list("id", flat=True)
     )
-    if len(withdrawn) != 1:
+    if not withdrawn:
         return 0
-    opponent = away if home in withdrawn else home
+    # Both withdrawn: the home side goes through on paper, so that its next opponent
+    # gets the walkover (the tie must have a winner, or the bracket waits for good).
+    opponent = away if home in withdrawn and away not in withdrawn else home
     championship = leg.championship
     winner, loser = championship.withdrawal_award_for, championship.withdrawal_award_against
     events = match_agg.award(
@@ -255,7 +258,8 @@ def group_ranking(
         championship.points_loss,
     )
     for m in matches:
-        for card in cards_agg.cards_in_play(r.data for r in store.load(str(m.id))):
+        played = store.load(str(m.id), event_types=cards_agg.CARD_EVENT_TYPES)
+        for card in cards_agg.cards_in_play(r.data for r in played):
             if card.team_id in totals:
                 totals[card.team_id]["fair"] += FAIR_PLAY_POINTS[card.card]
         if m.status not in RESULTS or m.home_team_id is None or m.away_team_id is None:
@@ -308,13 +312,17 @@ def group_ranking(
     return [None if r.team_id in level else r.team_id for r in ranked]
 
 
+# The only rows group_ranking reads from the streams (upcasting keeps event types).
+_TABLE_FACTS = (ev.TeamWithdrawn.event_type, LotsDrawn.event_type)
+
+
 def _withdrawals_and_lots(championship: Championship, group: str) -> tuple[set[UUID], list[UUID]]:
     """From the championship's stream: the teams withdrawn under ``expunge`` (the policy
     applied then, whatever the championship's is now), and the latest lots drawn in
     ``group``."""
     expunged: set[UUID] = set()
     lots: list[UUID] = []
-    for recorded in store.load(str(championship.id)):
+    for recorded in store.load(str(championship.id), event_types=_TABLE_FACTS):
         event = recorded.data
         if isinstance(event, ev.TeamWithdrawn) and event.policy == ev.EXPUNGE:
             expunged.add(event.team_id)
@@ -332,6 +340,17 @@ def championship_groups(championship: Championship) -> list[str]:
     )
 
 
+def placed_from_group(match: Match, team_id: UUID, groups: Sequence[str]) -> bool:
+    """Whether ``team_id`` holds its place in this knockout match as a group's qualifier
+    (its side's source is a group slot such as ``2A``), in a tie not yet kicked off."""
+    if not match.stage or not groups:
+        return False
+    if any(leg.status not in OPEN for leg in tie_legs(match)):
+        return False  # kicked off: the tie keeps its teams, a walkover decides it
+    source = match.home_source if match.home_team_id == team_id else match.away_source
+    return knockout.parse_slot(source, groups) is not None
+
+
 def qualifier_places(
     championship: Championship,
     group: str,
@@ -346,10 +365,13 @@ def qualifier_places(
     )
     if lock:
         matches = matches.select_for_update()
+    groups = championship_groups(championship)
     for m in matches.order_by("id"):
         for side, label in (("home", m.home_source), ("away", m.away_source)):
-            parsed = knockout.parse_slot(label, [group])
-            if parsed is None:
+            # Read against every group ("10A" is place 1 of "0A" when there is one, not
+            # place 10 of "A"), then keep this group's.
+            parsed = knockout.parse_slot(label, groups)
+            if parsed is None or parsed[1] != group:
                 continue
             position = parsed[0]
             team = ranking[position - 1] if ranking and position <= len(ranking) else None
@@ -432,13 +454,20 @@ def check_result_change(row: Match, state: MatchState, events: Sequence[Event]) 
         return
     if row.group and championship.format == ChampionshipFormat.GROUPS_KNOCKOUT:
         # A first result too: a group match scheduled late can change a group whose
-        # qualifiers have kicked off already.
+        # qualifiers have kicked off already. Only what this result moves counts: a tie
+        # under way may already differ from the table (a later deduction or card), and
+        # a result that leaves its place as it was is no reason to refuse.
+        table_before = group_ranking(championship, row.group)
         ranking = group_ranking(championship, row.group, replaced=after)
         for match, side, team, label in qualifier_places(
             championship, row.group, ranking, lock=True
         ):
             current = match.home_team_id if side == "home" else match.away_team_id
-            if current != team and match.status not in OPEN:
+            position = knockout.parse_slot(label, championship_groups(championship))
+            assert position is not None
+            place = position[0]
+            was = table_before[place - 1] if table_before and place <= len(table_before) else None
+            if team not in (was, current) and match.status not in OPEN:
                 raise InvalidState(
                     f"the knockout match of the group's qualifier {label} ({_describe(match)}) "
                     "has already started: a correction that changes the group's qualifiers "

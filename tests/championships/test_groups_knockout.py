@@ -13,7 +13,7 @@ from championships.aggregates.bracket import DrawOptions
 from championships.exceptions import InvalidCommand, InvalidState
 from championships.knockout_events import TeamAdvanced
 from championships.models import Championship, Match, Standing, Team
-from events.models import DeadLetter
+from events.models import Checkpoint, DeadLetter
 from tests.championships.factories import ChampionshipFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -256,6 +256,7 @@ def test_a_deduction_moves_the_qualifiers_until_their_tie_kicks_off(owner, event
     event_bus.deliver()
     assert semis(championship)[1].away_team_id == t["A3"].id
     assert not DeadLetter.objects.exists()
+    assert not Checkpoint.objects.filter(attempts__gt=0).exists()
 
 
 def test_an_expunged_teams_results_do_not_count_for_the_bracket(owner, event_bus):
@@ -344,3 +345,110 @@ def test_group_names_whose_places_read_alike_are_refused_at_the_draw(owner):
             ),
         )
     assert refused.value.field == "groups"
+
+
+# --- the review of those fixes -------------------------------------------------------
+
+
+def test_a_card_after_the_whistle_leaves_a_tie_under_way_as_it_is(owner, event_bus):
+    championship, t = world_cup(owner)
+    level_a2_a3(championship, t, card_for=t["A3"])  # A2 second on fair play
+    event_bus.deliver()
+    semi = semis(championship)[1]
+    assert semi.away_team_id == t["A2"].id
+    commands.match_start(**ids(semi))
+
+    # A red for A2 entered on the group match after the semi kicked off
+    commands.match_show_card(
+        **ids(group_match(championship, t["A2"], t["A3"])),
+        team_id=t["A2"].id,
+        player="Seedorf",
+        minute=80,
+        card="red",
+    )
+    event_bus.deliver()
+
+    # Before: advancement tried to move A3 into the live semi, failed, retried and
+    # parked the card as a dead letter
+    assert semis(championship)[1].away_team_id == t["A2"].id
+    assert not DeadLetter.objects.exists()
+    assert not Checkpoint.objects.filter(attempts__gt=0).exists()  # no failed delivery
+    # And a correction that moves no qualifier is still taken (before: refused, the tie
+    # differing from the table)
+    a1_a3 = group_match(championship, t["A1"], t["A3"])
+    a1_home = a1_a3.home_team_id == t["A1"].id
+    corrected = commands.match_correct_result(
+        **ids(a1_a3),
+        home_score=2 if a1_home else 0,
+        away_score=0 if a1_home else 2,
+        reason="a goal missed",
+    )
+    assert corrected.status == "completed"
+
+
+@pytest.mark.parametrize("other_group_done", [True, False])
+def test_a_qualifier_who_withdraws_before_the_knockout_is_replaced_from_the_table(
+    owner, event_bus, other_group_done
+):
+    championship, t = world_cup(owner)
+    result(championship, t["A1"], t["A2"])
+    result(championship, t["A1"], t["A3"])
+    result(championship, t["A2"], t["A3"])
+    result(championship, t["B1"], t["B2"])
+    result(championship, t["B1"], t["B3"])
+    if other_group_done:
+        result(championship, t["B2"], t["B3"])
+    event_bus.deliver()
+
+    commands.team_withdraw(actor_id=owner.id, championship_id=championship.id, team_id=t["A1"].id)
+    if not other_group_done:
+        result(championship, t["B2"], t["B3"])
+    event_bus.deliver()
+
+    # Group A now reads A2, A3 (A1 withdrawn, last): they qualify, whatever the timing
+    # (before: A1's tie was awarded to B2 at once, and A2 left out, or not, by timing)
+    first, second = semis(championship)
+    assert (first.home_team_id, first.away_team_id) == (t["A2"].id, t["B2"].id)
+    assert (second.home_team_id, second.away_team_id) == (t["B1"].id, t["A3"].id)
+    assert {first.status, second.status} == {"scheduled"}
+
+
+def test_a_slot_is_read_against_every_group(owner, event_bus):
+    # "10A" is place 1 of group "0A", not place 10 of group "A"
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="groups_knockout")
+    big = [
+        TeamFactory.create(championship=championship, name=f"A{i}", group="A") for i in range(10)
+    ]
+    small = [
+        TeamFactory.create(championship=championship, name=f"Z{i}", group="0A") for i in range(2)
+    ]
+    commands.fixtures_generate(
+        actor_id=owner.id, championship_id=championship.id, draw=DrawOptions(qualifiers_per_group=1)
+    )
+    for group in (big, small):
+        for i, first in enumerate(group):
+            for second in group[i + 1 :]:
+                result(championship, first, second)
+    event_bus.deliver()
+
+    final = Match.objects.get(championship=championship, stage="knockout")
+    assert {final.home_team_id, final.away_team_id} == {big[0].id, small[0].id}
+
+
+def test_a_group_whose_last_match_is_cancelled_sends_its_qualifiers(owner, event_bus):
+    championship, t = world_cup(owner)
+    result(championship, t["A1"], t["A2"])
+    result(championship, t["A1"], t["A3"])
+    for g in "B":
+        result(championship, t[f"{g}1"], t[f"{g}2"])
+        result(championship, t[f"{g}1"], t[f"{g}3"])
+        result(championship, t[f"{g}2"], t[f"{g}3"])
+    event_bus.deliver()
+
+    commands.match_cancel(**ids(group_match(championship, t["A2"], t["A3"])), reason="storm")
+    event_bus.deliver()
+
+    # Before: nobody placed until some other change to the table came along
+    first, second = semis(championship)
+    assert first.home_team_id == t["A1"].id
+    assert second.away_team_id is None  # A2 and A3 level on everything: lots first

@@ -549,6 +549,7 @@ def test_a_bye_team_withdrawn_gets_its_walkover_once_its_opponent_is_known(
     the_final = final(championship)
     assert (the_final.status, the_final.awarded_to_id) == ("awarded", teams[1].id)
     assert not DeadLetter.objects.exists()
+    assert not Checkpoint.objects.filter(attempts__gt=0).exists()
 
 
 def test_a_knockout_match_is_not_cancelled(owner):
@@ -556,3 +557,19 @@ def test_a_knockout_match_is_not_cancelled(owner):
 
     with pytest.raises(InvalidState, match="not cancelled"):
         commands.match_cancel(**ids(round_matches(championship, 1)[0]), reason="no referee")
+
+
+def test_a_match_between_two_withdrawn_teams_still_has_a_winner(owner, event_bus):
+    championship, teams = cup(owner, 4)
+    play(round_matches(championship, 1)[0], 1, 0)  # T01 through
+    event_bus.deliver()
+    commands.team_withdraw(actor_id=owner.id, championship_id=championship.id, team_id=teams[0].id)
+    play(round_matches(championship, 1)[1], 1, 0)  # T03 through
+    commands.team_withdraw(actor_id=owner.id, championship_id=championship.id, team_id=teams[2].id)
+    event_bus.deliver()
+
+    # Before: scheduled for good, every command refused ("has withdrawn")
+    the_final = final(championship)
+    assert (the_final.status, the_final.awarded_to_id) == ("awarded", teams[0].id)
+    assert not DeadLetter.objects.exists()
+    assert not Checkpoint.objects.filter(attempts__gt=0).exists()

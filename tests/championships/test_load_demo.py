@@ -85,3 +85,18 @@ def test_simulate_match_refuses_what_it_cannot_play_with_a_message(owner, event_
     final = Match.objects.get(championship=cup, bracket_round=2)
     with pytest.raises(CommandError, match="not decided yet"):
         call_command("simulate_match", str(final.id), "--seconds", "0")
+
+
+def test_simulate_match_ends_a_level_knockout_match_on_penalties(owner, event_bus):
+    cup = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for n in range(2):
+        TeamFactory.create(championship=cup, name=f"T{n}")
+    commands.fixtures_generate(actor_id=owner.id, championship_id=cup.id)
+    the_final = Match.objects.get(championship=cup)
+
+    # Before: "a knockout match cannot end level", the match left live at minute 90
+    call_command("simulate_match", str(the_final.id), "--seconds", "0", "--goals", "0")
+
+    the_final.refresh_from_db()
+    assert the_final.status == "completed"
+    assert {the_final.penalties_home, the_final.penalties_away} == {4, 5}

@@ -61,6 +61,17 @@ def test_load_after_version_returns_only_later_events():
     assert [r.data for r in store.load("thing-1", after_version=1)] == [thing(2), thing(3)]
 
 
+def test_load_of_some_event_types_reads_only_those_in_version_order():
+    store.append("thing-1", [thing(1), PriceSet(Decimal("1"), "EUR"), thing(2)], 0)
+
+    prices = store.load("thing-1", event_types=[PriceSet.event_type])
+    things = store.load("thing-1", event_types=[ThingHappened.event_type])
+
+    assert [(r.version, r.data) for r in prices] == [(2, PriceSet(Decimal("1"), "EUR"))]
+    assert [r.version for r in things] == [1, 3]
+    assert store.load("thing-1", event_types=[]) == []
+
+
 def test_append_continues_a_stream_at_its_version():
     store.append("thing-1", [thing(1)], 0)
     store.append("thing-1", [thing(2), thing(3)], 1)

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from championships import commands
-from championships.exceptions import DomainError
+from championships.exceptions import DomainError, InvalidCommand
 from championships.models import Match, MatchStatus
 from events.store import ConcurrencyError
 
@@ -66,7 +66,15 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{minute}' goal for {team.name}: {scored.home_score}-{scored.away_score}"
                 )
-        final = commands.match_complete(**ids)
+        try:
+            final = commands.match_complete(**ids)
+        except InvalidCommand as exc:
+            if exc.field != "penalties":
+                raise
+            # A knockout tie level at the end: a shoot-out decides it.
+            shootout = (5, 4) if rng.random() < 0.5 else (4, 5)
+            final = commands.match_complete(**ids, penalties=shootout)
+            self.stdout.write(f"Penalties: {shootout[0]}-{shootout[1]}")
         self.stdout.write(f"Full time: {final.home_score}-{final.away_score}")
 
     def _match(self, match_id: uuid.UUID | None) -> Match:
