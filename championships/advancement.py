@@ -109,25 +109,45 @@ def advance_on_table_change(recorded: RecordedEvent) -> None:
             _advance_group(championship, group)
 
 
-def _advance_tie(match: Match) -> None:
+def _advance_tie(match: Match) -> int:
     legs = knockout.tie_legs(match)
     result = knockout.outcome(legs, away_goals=knockout.rules_for(match.championship_id).away_goals)
     if result is None:
-        return
+        return 0
+    appended = 0
     for target, slot, team, source in knockout.destinations(legs[-1], result):
         assert team is not None
-        knockout.place(target, slot, team, from_match_id=legs[-1].id, source=source)
+        appended += knockout.place(target, slot, team, from_match_id=legs[-1].id, source=source)
+    return appended
 
 
-def _advance_group(championship: Championship, group: str) -> None:
+def reconcile(championship: Championship) -> int:
+    """Place every group's qualifiers and every decided tie's teams as the results and
+    tables now say (``manage.py advance_brackets``: a bracket placed before a change to
+    these rules, or after an organiser skipped a dead letter). The events appended."""
+    appended = 0
+    if championship.format == ChampionshipFormat.GROUPS_KNOCKOUT:
+        for group in knockout.championship_groups(championship):
+            appended += _advance_group(championship, group)
+    decided = Match.objects.filter(
+        championship=championship, stage__in=("knockout", "third_place"), status__in=knockout.DONE
+    ).select_related("championship")
+    for match in decided.order_by("bracket_round", "bracket_position", "leg"):
+        appended += _advance_tie(match)
+    return appended
+
+
+def _advance_group(championship: Championship, group: str) -> int:
     """Place the group's qualifiers as its table now says, in the ties not kicked off."""
     ranking = knockout.group_ranking(championship, group)
     if ranking is None:
-        return
+        return 0
+    appended = 0
     for target, side, team, label in knockout.qualifier_places(championship, group, ranking):
         # A second leg is placed with its first (home and away swapped).
         if team is None or target.leg == 2:
             continue
         if any(leg.status not in knockout.OPEN for leg in knockout.tie_legs(target)):
             continue
-        knockout.place(target.id, side, team, from_match_id=None, source=label)
+        appended += knockout.place(target.id, side, team, from_match_id=None, source=label)
+    return appended

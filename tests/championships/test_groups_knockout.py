@@ -4,12 +4,15 @@ refused."""
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from championships import commands
 from championships.aggregates.bracket import DrawOptions
+from championships.commands import knockout as knockout_commands
 from championships.exceptions import InvalidCommand, InvalidState
 from championships.knockout_events import TeamAdvanced
 from championships.models import Championship, Match, Standing, Team
@@ -452,3 +455,25 @@ def test_a_group_whose_last_match_is_cancelled_sends_its_qualifiers(owner, event
     first, second = semis(championship)
     assert first.home_team_id == t["A1"].id
     assert second.away_team_id is None  # A2 and A3 level on everything: lots first
+
+
+def test_advance_brackets_places_a_bracket_left_behind_by_older_rules(owner, event_bus):
+    # Given a bracket placed as the older rules did (A2 second "by name" though A3 is
+    # ahead on fair play), which the subscriptions will not look at again
+    championship, t = world_cup(owner)
+    level_a2_a3(championship, t, card_for=t["A2"])
+    event_bus.deliver()
+    semi = semis(championship)[1]
+    knockout_commands.place(semi.id, "away", t["A2"].id, from_match_id=None, source="2A")
+    with pytest.raises(InvalidState, match="being updated"):
+        commands.match_start(**ids(semis(championship)[1]))
+
+    # When the command runs
+    out = StringIO()
+    call_command("advance_brackets", "--championship", str(championship.id), stdout=out)
+
+    # Then the bracket says what the table says, and the tie can kick off
+    assert semis(championship)[1].away_team_id == t["A3"].id
+    assert "events appended" in out.getvalue()
+    assert commands.match_start(**ids(semis(championship)[1])).status == "live"
+    call_command("advance_brackets", stdout=StringIO())  # nothing left to do, no error
