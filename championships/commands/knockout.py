@@ -131,14 +131,7 @@ def outcome(legs: Sequence[Match], *, away_goals: bool) -> tuple[UUID, UUID] | N
     if first.home_team_id is None or first.away_team_id is None:
         return None
     results = [
-        knockout.LegResult(
-            first_team_id=first.home_team_id,
-            second_team_id=first.away_team_id,
-            first_goals=first.home_score,
-            second_goals=first.away_score,
-            first_at_home=True,
-            awarded_to=first.awarded_to_id if first.status == MatchStatus.AWARDED else None,
-        ),
+        first_leg_result(first),
         knockout.LegResult(
             first_team_id=first.home_team_id,
             second_team_id=first.away_team_id,
@@ -382,6 +375,20 @@ def qualifier_places(
 # --- what the match commands check ---------------------------------------------------
 
 
+def first_leg_result(first: Match) -> knockout.LegResult:
+    """A tie's first leg (its teams decided) as the tie's first and second team see it."""
+    assert first.home_team_id is not None
+    assert first.away_team_id is not None
+    return knockout.LegResult(
+        first_team_id=first.home_team_id,
+        second_team_id=first.away_team_id,
+        first_goals=first.home_score,
+        second_goals=first.away_score,
+        first_at_home=True,
+        awarded_to=first.awarded_to_id if first.status == MatchStatus.AWARDED else None,
+    )
+
+
 def decider(row: Match) -> match_agg.Decider | None:
     """How this match's result must end: None outside the bracket and in a first leg."""
     if not row.is_knockout or row.leg == 1:
@@ -396,13 +403,7 @@ def decider(row: Match) -> match_agg.Decider | None:
     if first.status == MatchStatus.AWARDED:
         # A forfeit decides the tie alone: the second leg ends as it ends, no shoot-out.
         return match_agg.Decider(level=lambda home, away: False)
-    first_leg = knockout.LegResult(
-        first_team_id=first.home_team_id,
-        second_team_id=first.away_team_id,
-        first_goals=first.home_score,
-        second_goals=first.away_score,
-        first_at_home=True,
-    )
+    first_leg = first_leg_result(first)
     away_goals = rules_for(row.championship_id).away_goals
 
     def level(home: int, away: int) -> bool:
@@ -482,16 +483,10 @@ def _check_second_leg_still_ends(first: Match, legs: Sequence[Match], *, away_go
     second = next((leg for leg in legs if leg.leg == 2), None)
     if second is None or second.status != MatchStatus.COMPLETED:
         return
-    assert first.home_team_id is not None
-    assert first.away_team_id is not None
+    if first.status == MatchStatus.AWARDED:
+        return  # a forfeit decides the tie alone, whatever the second leg's end
     level = knockout.level_after(
-        knockout.LegResult(
-            first_team_id=first.home_team_id,
-            second_team_id=first.away_team_id,
-            first_goals=first.home_score,
-            second_goals=first.away_score,
-            first_at_home=True,
-        ),
+        first_leg_result(first),
         second.home_score,
         second.away_score,
         away_goals=away_goals,

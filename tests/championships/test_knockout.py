@@ -433,6 +433,16 @@ def test_a_first_leg_correction_must_leave_the_second_legs_end_valid(owner, even
     play(second, 1, 0, penalties=(5, 4))
     with pytest.raises(InvalidState, match="count for nothing"):
         commands.match_correct_result(**ids(first), home_score=2, away_score=0, reason="typo")
+    # While a forfeit of the first leg, which decides the tie alone, is taken
+    assert first.away_team_id is not None
+    awarded = commands.match_award(
+        **ids(first),
+        awarded_to_team_id=first.away_team_id,
+        home_score=0,
+        away_score=3,
+        reason="ineligible player",
+    )
+    assert awarded.status == "awarded"
 
 
 def test_after_a_forfeited_first_leg_the_second_needs_no_shoot_out(owner, event_bus):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -8,6 +7,7 @@ from django.db import transaction
 
 from championships import advancement
 from championships.exceptions import DomainError
+from championships.management.options import chosen_championships
 from championships.models import BRACKET_FORMATS, Championship
 
 
@@ -21,15 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--championship", help="only this championship (its id)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        championships = Championship.objects.filter(format__in=BRACKET_FORMATS).order_by("id")
-        if options["championship"]:
-            try:
-                championship_id = uuid.UUID(options["championship"])
-            except ValueError:
-                raise CommandError(f"{options['championship']!r} is not a valid id") from None
-            championships = championships.filter(id=championship_id)
-            if not championships.exists():
-                raise CommandError(f"no bracket championship with id {championship_id}")
+        championships = chosen_championships(
+            options["championship"],
+            Championship.objects.filter(format__in=BRACKET_FORMATS).order_by("id"),
+        )
         appended = refused = 0
         for championship in championships:
             try:

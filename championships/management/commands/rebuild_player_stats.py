@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
+from championships.management.options import chosen_championships
 from championships.models import Championship
 from championships.projections.players import rebuild_player_stats
 
@@ -17,15 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--championship", help="only this championship (its id)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        championships = Championship.objects.order_by("id")
-        if options["championship"]:
-            try:
-                championship_id = uuid.UUID(options["championship"])
-            except ValueError:
-                raise CommandError(f"{options['championship']!r} is not a valid id") from None
-            championships = championships.filter(id=championship_id)
-            if not championships.exists():
-                raise CommandError(f"no championship with id {championship_id}")
+        championships = chosen_championships(
+            options["championship"], Championship.objects.order_by("id")
+        )
         started = time.perf_counter()
         replayed = 0
         # One transaction per championship: each holds only its own championship's lock.

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
+from championships.management.options import chosen_championships
 from championships.models import Championship
 from championships.projections import rebuild_standings
 
@@ -19,12 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         championship_id = None
         if options["championship"]:
-            try:
-                championship_id = uuid.UUID(options["championship"])
-            except ValueError:
-                raise CommandError(f"{options['championship']!r} is not a valid id") from None
-            if not Championship.objects.filter(id=championship_id).exists():
-                raise CommandError(f"no championship with id {championship_id}")
+            chosen = chosen_championships(options["championship"], Championship.objects.all())
+            championship_id = chosen.get().id
         started = time.perf_counter()
 
         def progress(replayed: int) -> None:
