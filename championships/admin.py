@@ -5,6 +5,7 @@ championships they own or co-organise; superusers see all."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -64,6 +65,14 @@ def _actor(request: HttpRequest) -> int:
 def _championship_version(row: Team | Deduction) -> int:
     """Teams and deductions are written to their championship's stream."""
     return row.championship.version
+
+
+def _listed(text: str, *, on_one_line: str) -> list[str]:
+    """The items of a form's list: one per line, or, written on one line, separated by
+    what the pattern ``on_one_line`` matches."""
+    text = text.strip()
+    parts = text.splitlines() if "\n" in text else re.split(on_one_line, text)
+    return [part.strip() for part in parts if part.strip()]
 
 
 def _fail(modeladmin: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
@@ -248,11 +257,8 @@ class DrawForm(forms.Form):
 
     def draw_options(self) -> DrawOptions:
         data = self.cleaned_data
-        text = data["knockout_slots"].strip()
-        # One per line (group names may hold spaces or commas: "1Group A"); on one line,
-        # separated by commas or spaces.
-        parts = text.splitlines() if "\n" in text else text.replace(",", " ").split()
-        slots = [part.strip() for part in parts if part.strip()]
+        # Group names may hold spaces or commas ("1Group A"): one per line then.
+        slots = _listed(data["knockout_slots"], on_one_line=r"[\s,]+")
         return DrawOptions(
             seeding=data["seeding"],
             third_place_match=data["third_place_match"],
@@ -501,10 +507,7 @@ class ChampionshipAdmin(admin.ModelAdmin):
         form = LotsForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             by_name = {t.name.casefold(): t.id for t in championship.teams.all()}
-            text = form.cleaned_data["teams"]
-            # One name per line; on a single line, separated by commas.
-            parts = text.splitlines() if "\n" in text.strip() else text.split(",")
-            names = [n.strip() for n in parts if n.strip()]
+            names = _listed(form.cleaned_data["teams"], on_one_line=",")
             unknown = [n for n in names if n.casefold() not in by_name]
             if unknown:
                 self.message_user(request, f"Unknown teams: {', '.join(unknown)}", messages.ERROR)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from championships import events as ev
 from championships.commands import knockout
 from championships.knockout_events import CardShown, LotsDrawn
-from championships.models import Championship, ChampionshipFormat, Match, Team
+from championships.models import Championship, ChampionshipFormat, Match
 from events.registry import Event
 from events.store import RecordedEvent
 
@@ -99,14 +99,11 @@ def advance_on_table_change(recorded: RecordedEvent) -> None:
     if championship is None:
         return
     if isinstance(event, ev.ChampionshipUpdated):
-        groups = sorted(
-            set(Team.objects.filter(championship=championship).values_list("group", flat=True))
-        )
+        groups = knockout.championship_groups(championship)
     else:
-        groups = [event.group]
+        groups = [event.group] if event.group else []
     for group in groups:
-        if group:
-            _advance_group(championship, group)
+        _advance_group(championship, group)
 
 
 def _advance_tie(match: Match) -> int:

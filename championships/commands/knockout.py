@@ -458,17 +458,22 @@ def check_result_change(row: Match, state: MatchState, events: Sequence[Event]) 
         # qualifiers have kicked off already. Only what this result moves counts: a tie
         # under way may already differ from the table (a later deduction or card), and
         # a result that leaves its place as it was is no reason to refuse.
-        table_before = group_ranking(championship, row.group)
         ranking = group_ranking(championship, row.group, replaced=after)
+        table_before: list[UUID | None] | None = None  # read only when a tie under way moves
         for match, side, team, label in qualifier_places(
             championship, row.group, ranking, lock=True
         ):
             current = match.home_team_id if side == "home" else match.away_team_id
-            position = knockout.parse_slot(label, championship_groups(championship))
+            if team == current or match.status in OPEN:
+                continue
+            if table_before is None:
+                table_before = group_ranking(championship, row.group) or []
+            # qualifier_places read the label as this group's already.
+            position = knockout.parse_slot(label, [row.group])
             assert position is not None
             place = position[0]
-            was = table_before[place - 1] if table_before and place <= len(table_before) else None
-            if team not in (was, current) and match.status not in OPEN:
+            was = table_before[place - 1] if place <= len(table_before) else None
+            if team != was:
                 raise InvalidState(
                     f"the knockout match of the group's qualifier {label} ({_describe(match)}) "
                     "has already started: a correction that changes the group's qualifiers "

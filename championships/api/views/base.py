@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
@@ -93,6 +93,15 @@ def text_param(request: Request, name: str) -> str | None:
     if value and "\x00" in value:
         raise BadRequest(f"{name} must not contain NUL characters")
     return value or None
+
+
+def choice_param(request: Request, name: str, choices: Sequence[str]) -> str | None:
+    """A query parameter that must be one of ``choices`` (None when absent or empty): any
+    other value is a 400, as a bad integer is, not an empty list."""
+    value = text_param(request, name)
+    if value is not None and value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
 
 
 def int_param(

@@ -18,10 +18,16 @@ from championships import commands, selectors
 from championships.aggregates.bracket import DrawOptions
 from championships.api import schema
 from championships.api import serializers as s
-from championships.api.errors import BadRequest
 from championships.api.etags import expected_version, not_modified
 from championships.api.idempotency import idempotent
-from championships.api.views.base import actor, int_param, parse, text_param, with_etag
+from championships.api.views.base import (
+    actor,
+    choice_param,
+    int_param,
+    parse,
+    text_param,
+    with_etag,
+)
 from championships.models import Championship, ChampionshipFormat, Match, Team
 
 MAX_ROUND = 1000
@@ -198,15 +204,6 @@ class FixturesGenerateView(generics.GenericAPIView[Match]):
         return with_etag({"matches": s.MatchSerializer(listed, many=True).data}, version, 201)
 
 
-def _status_param(request: Request) -> str | None:
-    """``?status=``: one of the match statuses (an unknown one is a 400, as a bad
-    ``?round=`` is, not an empty list)."""
-    value = text_param(request, "status")
-    if value is not None and value not in s.MATCH_STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(s.MATCH_STATUSES)}; got {value!r}")
-    return value
-
-
 @extend_schema(tags=["matches"], parameters=[schema.ID])
 class MatchListView(generics.ListAPIView[Match]):
     serializer_class = s.MatchSerializer
@@ -218,7 +215,7 @@ class MatchListView(generics.ListAPIView[Match]):
         return selectors.matches_filtered(
             championship_id=championship.id,
             round=int_param(self.request, "round", minimum=1, maximum=MAX_ROUND),
-            status=_status_param(self.request),
+            status=choice_param(self.request, "status", s.MATCH_STATUSES),
             group=text_param(self.request, "group"),
         )
 
