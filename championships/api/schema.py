@@ -138,6 +138,8 @@ READ_ERRORS = {
     404: ERROR,
     **_ANSWER_ERRORS,
 }
+# A list that belongs to nothing (no 404).
+LIST_ERRORS = {code: answer for code, answer in READ_ERRORS.items() if code != 404}
 ID = OpenApiParameter(
     "id",
     OpenApiTypes.UUID,

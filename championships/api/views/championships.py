@@ -45,7 +45,7 @@ class ChampionshipListView(generics.ListAPIView[Championship]):
         request = self.request
         return selectors.championship_search(
             user=request.user,
-            format=text_param(request, "format"),
+            format=choice_param(request, "format", ChampionshipFormat.values),
             season=text_param(request, "season"),
             search=text_param(request, "search"),
         )
@@ -57,6 +57,7 @@ class ChampionshipListView(generics.ListAPIView[Championship]):
             OpenApiParameter("season", str),
             OpenApiParameter("search", str, description="In the name (or the exact season)."),
         ],
+        responses={200: s.ChampionshipSerializer(many=True), **schema.LIST_ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

@@ -177,6 +177,14 @@ def test_list_is_public_paginated_and_filtered(anonymous, owner):
     assert first_page["next"] is not None
 
 
+def test_list_with_an_unknown_format_is_400(anonymous):
+    response = anonymous.get(url("championships/?format=bogus"))
+
+    # Before: 200 with an empty list, although the schema lists the formats
+    assert response.status_code == 400
+    assert "round_robin" in response.json()["detail"]
+
+
 def test_detail_is_public_with_etag(anonymous, championship):
     response = anonymous.get(url(f"championships/{championship.id}/"))
 
