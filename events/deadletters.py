@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from events import wakeup
 from events.clock import DatabaseNow
-from events.models import Checkpoint, DeadLetter
+from events.models import Checkpoint, DeadLetter, EventStream
 from events.registry import EventError
 
 
@@ -35,6 +35,15 @@ def _resolve(letter: DeadLetter, status: str, user: Any, note: str) -> None:
     letter.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
 
 
+def _wake(letter: DeadLetter) -> None:
+    """Wake the stream's delivery on commit, and mark the stream written now: the sweeper
+    reads only streams written since its cursor, which passed this one while it was
+    parked, so a lost wake-up would otherwise leave it waiting for the stream's next
+    write."""
+    EventStream.objects.filter(stream_id=letter.stream_id).update(updated_at=DatabaseNow())
+    transaction.on_commit(lambda: wakeup.enqueue(letter.stream_id, letter.stream_type))
+
+
 def dead_letter_retry(*, dead_letter_id: int, user: Any = None, note: str = "") -> DeadLetter:
     """Deliver the parked event again (with a fresh set of attempts)."""
     with transaction.atomic():
@@ -49,7 +58,7 @@ def dead_letter_retry(*, dead_letter_id: int, user: Any = None, note: str = "") 
             updated_at=DatabaseNow(),
         )
         _resolve(letter, DeadLetter.Status.RETRIED, user, note)
-        transaction.on_commit(lambda: wakeup.enqueue(letter.stream_id, letter.stream_type))
+        _wake(letter)
     return letter
 
 
@@ -78,5 +87,5 @@ def dead_letter_skip(*, dead_letter_id: int, user: Any = None, note: str) -> Dea
                 "at the dead letter's event"
             )
         _resolve(letter, DeadLetter.Status.SKIPPED, user, note)
-        transaction.on_commit(lambda: wakeup.enqueue(letter.stream_id, letter.stream_type))
+        _wake(letter)
     return letter

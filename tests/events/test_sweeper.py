@@ -15,7 +15,8 @@ from django.utils import timezone
 from bench.models import ProbeCounter
 from bench.probe import SUBSCRIPTION, ProbeTicked, probe_tick
 from events import delivery, store, sweeper, wakeup
-from events.models import Checkpoint, EventStream, SweepCursor
+from events.deadletters import dead_letter_retry, dead_letter_skip
+from events.models import Checkpoint, DeadLetter, EventStream, StoredEvent, SweepCursor
 from events.subscriptions import subscriptions
 from events.tasks import deliver_stream_task, sweep_task
 from tests.events.workers import wait_for
@@ -183,6 +184,47 @@ def test_a_stream_parked_behind_a_dead_letter_is_not_woken(woken):
     age("parked", 10)
 
     assert sweeper.sweep() == 0
+
+
+@pytest.mark.parametrize("action", ["retry", "skip"])
+def test_a_dead_letter_resolved_while_the_broker_is_down_is_swept(
+    action, woken, monkeypatch, django_capture_on_commit_callbacks
+):
+    store.append("resolved", [ProbeTicked(n=1), ProbeTicked(n=2)], 0)
+    Checkpoint.objects.create(
+        subscription=SUBSCRIPTION, stream_id="resolved", stream_type="probe", blocked=True
+    )
+    first = StoredEvent.objects.get(stream_id="resolved", version=1)
+    letter = DeadLetter.objects.create(
+        subscription=SUBSCRIPTION,
+        stream_id="resolved",
+        stream_type="probe",
+        event_id=first.event_id,
+        event_position=first.position,
+        event_version=1,
+        event_type="ProbeTicked",
+        attempts=5,
+        last_error="boom",
+        first_failed_at=timezone.now(),
+        last_failed_at=timezone.now(),
+    )
+    # Parked long ago: sweeps since moved the cursor past the stream's last write.
+    age("resolved", 600)
+    stall("resolved", 600)
+    sweeper.sweep()
+    monkeypatch.setattr(wakeup, "enqueue", lambda *args, **kwargs: False)  # lost
+    with django_capture_on_commit_callbacks(execute=True):
+        if action == "retry":
+            dead_letter_retry(dead_letter_id=letter.pk, note="fixed")
+        else:
+            dead_letter_skip(dead_letter_id=letter.pk, note="bad data")
+    stall("resolved", 30)
+    woken.clear()
+
+    sweeper.sweep()
+
+    # Before: the pair was never swept again (only a new write to the stream would)
+    assert ("resolved", "probe") in woken
 
 
 def test_a_pair_waiting_for_its_retry_is_woken_only_once_the_retry_is_due(woken):
