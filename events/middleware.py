@@ -11,13 +11,17 @@ from django.http import HttpRequest, HttpResponseBase
 from events.context import event_context, new_correlation_id
 
 HEADER = "X-Correlation-ID"
-_VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_VALID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# W3C Trace Context: version, trace id, parent id and flags in lower-case hex (a later
+# version may append fields, which are not kept); all-zero ids and version ff are invalid.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+_TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")
 
 
 def _correlation_id(request: HttpRequest) -> str:
     given = request.headers.get(HEADER, "")
     # An id we cannot trust to be short and printable is replaced rather than stored.
-    return given if _VALID.match(given) else new_correlation_id()
+    return given if _VALID.fullmatch(given) else new_correlation_id()
 
 
 def _user_lookup(request: HttpRequest) -> Callable[[], str | None]:
@@ -31,11 +35,23 @@ def _user_lookup(request: HttpRequest) -> Callable[[], str | None]:
 
 
 def _trace(request: HttpRequest) -> dict[str, str]:
-    return {
-        key: request.headers[header]
-        for key, header in (("traceparent", "traceparent"), ("tracestate", "tracestate"))
-        if header in request.headers
-    }
+    """The request's trace context, if it is valid: it is stored on every event the
+    request appends and on every event derived from them, so a header that is not a
+    W3C traceparent (and the tracestate beside it) is dropped, as is a tracestate over
+    the 512 characters the specification lets a vendor truncate to."""
+    parent = _TRACEPARENT.match(request.headers.get("traceparent", "").strip())
+    if parent is None:
+        return {}
+    version, trace_id, parent_id = parent.groups()
+    if version == "ff" or trace_id == "0" * 32 or parent_id == "0" * 16:
+        return {}
+    if version == "00" and len(request.headers["traceparent"].strip()) != parent.end():
+        return {}
+    trace = {"traceparent": parent.group(0)}
+    state = request.headers.get("tracestate", "").strip()
+    if _TRACESTATE.fullmatch(state):
+        trace["tracestate"] = state
+    return trace
 
 
 class CorrelationIdMiddleware:
