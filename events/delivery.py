@@ -184,6 +184,7 @@ def _deliver_subscription(
     one_by_one = False
     for _ in range(max_batches):
         rows: list[tuple[Any, ...]] = []
+        timings: _Timings = []
         stage = "reading the stream"
         try:
             with transaction.atomic():
@@ -203,7 +204,7 @@ def _deliver_subscription(
                     # Its first event failed last time: try it alone, so a failure is its.
                     rows, limit = rows[:1], 1
                 hooks_before = len(connection.run_on_commit)
-                _handle(sub, stream_id, stream_type, rows, one_by_one=one_by_one)
+                timings = _handle(sub, stream_id, stream_type, rows, one_by_one=one_by_one)
                 stage = "advancing the checkpoint"
                 _advance(state, rows[-1][0])
                 _guard_hooks(sub.name, stream_id, rows[-1][0], hooks_before)
@@ -241,6 +242,9 @@ def _deliver_subscription(
             return
         result.delivered += len(rows)
         metrics.events_delivered.labels(sub.name).inc(len(rows))
+        # Observed once committed: a pass rolled back (a later event failed) is run again.
+        for events, seconds in timings:
+            _observe(sub, events, seconds)
         if len(rows) < limit:
             return
         limit = size
@@ -305,6 +309,10 @@ def _recorded(stream_id: str, stream_type: str, row: tuple[Any, ...]) -> Recorde
     return decode_row(stream_id, stream_type, *row)
 
 
+# Handler calls of a pass: the events handled and the seconds the call took.
+_Timings = list[tuple[list[RecordedEvent], float]]
+
+
 def _handle(
     sub: Subscription,
     stream_id: str,
@@ -312,10 +320,11 @@ def _handle(
     rows: list[tuple[Any, ...]],
     *,
     one_by_one: bool = False,
-) -> None:
+) -> _Timings:
+    """Hand the rows the subscription wants to its handler; the time each call took."""
     wanted = [(i, row) for i, row in enumerate(rows) if sub.wants(row[3])]
     if not wanted:
-        return
+        return []
     if sub.batch_handler is not None and not one_by_one:
         try:
             batch = [_recorded(stream_id, stream_type, row) for _, row in wanted]
@@ -324,17 +333,18 @@ def _handle(
                 sub.batch_handler(batch)
         except Exception as exc:  # isolate the failing event below
             raise _BatchFailed(str(exc)) from exc
-        _observe(sub, batch, time.perf_counter() - started)
-        return
+        return [(batch, time.perf_counter() - started)]
+    timings: _Timings = []
     for index, row in wanted:
         try:
             event = _recorded(stream_id, stream_type, row)
             started = time.perf_counter()
             with _caused_by(event, event):
                 sub.handler(event)
-            _observe(sub, [event], time.perf_counter() - started)
+            timings.append(([event], time.perf_counter() - started))
         except Exception as exc:  # the delivery boundary: recorded, retried, dead-lettered
             raise _HandlerFailed(index, row, exc) from exc
+    return timings
 
 
 def _caused_by(origin: RecordedEvent, cause: RecordedEvent) -> AbstractContextManager[None]:

@@ -78,6 +78,26 @@ def test_delivered_events_are_counted_per_subscription(client):
     )
 
 
+def test_handling_time_and_lag_count_only_the_passes_that_commit(client):
+    store.append("m3", [ProbeTicked(n=i) for i in range(3)], 0)
+    ProbeFault.objects.create(stream_id="m3", version=3)
+    before = scrape(client)
+
+    deliver("m3")  # v1 and v2 delivered, after passes that v3's failure rolled back
+
+    after = scrape(client)
+    for name in (
+        "easychamp_event_processing_seconds_count",
+        "easychamp_delivery_lag_seconds_count",
+    ):
+        # Before: 4 (the rolled-back batch pass counted v1 and v2 too)
+        assert (
+            value(after, name, subscription=SUBSCRIPTION)
+            - value(before, name, subscription=SUBSCRIPTION)
+            == 2
+        ), name
+
+
 def test_failures_and_dead_letters_are_counted(client):
     store.append("m2", [ProbeTicked(n=0)], 0)
     ProbeFault.objects.create(stream_id="m2", version=1)
