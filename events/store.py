@@ -227,7 +227,13 @@ def append(
     if not positions:
         # Raised outside the atomic block: nothing was written, so the caller's
         # transaction stays usable (it may reload and try again).
-        raise ConcurrencyError(stream_id, expected_version, stream_version(stream_id))
+        head = EventStream.objects.filter(stream_id=stream_id).values_list("version", "stream_type")
+        version, head_type = head.first() or (0, stream_type)
+        if head_type != stream_type:
+            raise InvalidAppend(
+                f"stream {stream_id!r} is a {head_type!r} stream, not {stream_type!r}"
+            )
+        raise ConcurrencyError(stream_id, expected_version, version)
     return recorded
 
 
@@ -261,6 +267,14 @@ def _validate(
     resolved = stream_type or type(events[0]).stream_type
     if not resolved:
         raise InvalidAppend("stream_type is required (pass it, or set it on the event class)")
+    if not stream_type:
+        # The type comes from the classes (else the caller's names it): they must agree.
+        for event in events:
+            if type(event).stream_type != resolved:
+                raise InvalidAppend(
+                    f"{type(event).__name__} belongs to {type(event).stream_type!r} streams, "
+                    f"not {resolved!r}: pass stream_type for a stream of mixed classes"
+                )
     return resolved
 
 

@@ -43,7 +43,7 @@ _HEAD_MOVE = """
     UPDATE event_stream SET version = %s,
         updated_at = CASE WHEN updated_at < statement_timestamp() - interval '1 second'
                           THEN statement_timestamp() ELSE updated_at END
-    WHERE stream_id = %s AND version = %s
+    WHERE stream_id = %s AND version = %s AND stream_type = %s
     RETURNING 1
 """
 _INSERT = """
@@ -213,7 +213,7 @@ class PostgresRecorder:
         single = len(events) == 1
         moving = expected_version > 0
         params: list[object] = (
-            [new_version, stream_id, expected_version]
+            [new_version, stream_id, expected_version, stream_type]
             if moving
             else [stream_id, stream_type, new_version]
         )

@@ -69,8 +69,9 @@ class SqliteRecorder:
     ) -> list[int]:
         # The transaction holds the write lock: reading the head then writing cannot
         # interleave with another writer.
-        head = EventStream.objects.filter(stream_id=stream_id).values_list("version", flat=True)
-        if (head.first() or 0) != expected_version:
+        head = EventStream.objects.filter(stream_id=stream_id).values_list("version", "stream_type")
+        version, head_type = head.first() or (0, stream_type)
+        if version != expected_version or head_type != stream_type:
             return []
         new_version = expected_version + len(events)
         now = timezone.now()

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
+from bench.probe import ProbeTicked
 from easychamp.database import Pool, database_from_url
 from events import store
 from events.context import event_context
@@ -167,6 +168,25 @@ def test_empty_append_is_rejected():
 def test_non_event_is_rejected():
     with pytest.raises(store.InvalidAppend, match="not an Event"):
         store.append("thing-1", [{"count": 1}], 0)  # type: ignore[list-item]
+
+
+def test_a_stream_keeps_its_type():
+    store.append("thing-1", [thing()], 0)
+
+    # Before: appended, leaving a "thing" head over "probe" rows (the sweeper goes by
+    # the head's type, so the subscriptions of the new type were never swept for it)
+    with pytest.raises(store.InvalidAppend, match="'thing' stream"):
+        store.append("thing-1", [ProbeTicked(n=1)], 1)
+    with pytest.raises(store.InvalidAppend, match="'thing' stream"):
+        store.append("thing-1", [thing()], 1, stream_type="other")
+    assert store.stream_version("thing-1") == 1
+    assert StoredEvent.objects.filter(stream_id="thing-1").count() == 1
+
+
+def test_one_append_takes_events_of_one_stream_type():
+    with pytest.raises(store.InvalidAppend, match="belongs to 'probe' streams"):
+        store.append("thing-2", [thing(), ProbeTicked(n=1)], 0)
+    assert not EventStream.objects.filter(stream_id="thing-2").exists()
 
 
 def test_unserialisable_payload_fails_at_append_and_writes_nothing():
