@@ -41,13 +41,17 @@ def _match(match_id: UUID, request: HttpRequest) -> Match:
     return match
 
 
+# Championships the home page lists (the live ones always).
+HOME_LISTED = 100
+
+
 def championship_index(request: HttpRequest) -> HttpResponse:
     live = selectors.live_matches()
     live_ids = list(dict.fromkeys(m.championship_id for m in live))
-    championships = sorted(
-        selectors.championships_visible_to(user=None).order_by("-season", "name")[:100],
-        key=lambda c: c.id not in live_ids,
-    )
+    visible = selectors.championships_visible_to(user=None).order_by("-season", "name")
+    # The live ones first, wherever they come in the list; then the others, to a hundred.
+    championships = list(visible.filter(id__in=live_ids))
+    championships += visible.exclude(id__in=live_ids)[: max(0, HOME_LISTED - len(championships))]
     scoreboards = [
         (championship, [m for m in live if m.championship_id == championship.id])
         for championship in championships

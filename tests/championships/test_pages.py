@@ -10,7 +10,12 @@ import pytest
 from championships import commands
 from championships.events import standings_stream_id
 from tests.championships.conftest import ids, live, play
-from tests.championships.factories import ChampionshipFactory, MatchFactory, TeamFactory
+from tests.championships.factories import (
+    ChampionshipFactory,
+    MatchFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +54,22 @@ def test_home_shows_live_championships_first_with_their_scores(client):
 
     assert page.index("Zebra League") < page.index("Aardvark Cup")
     assert f"{match.home.name} 0\N{EN DASH}1 {match.away.name} Live" in page
+
+
+def test_home_shows_a_live_championship_beyond_the_first_hundred_listed(client):
+    organiser = UserFactory.create()
+    for n in range(100):
+        ChampionshipFactory.create(actor_id=organiser.id, name=f"Cup {n:03}", season="2026")
+    match = MatchFactory.create(
+        championship=ChampionshipFactory.create(name="Old League", season="2019")
+    )
+    live(match)
+
+    page = text(client.get("/"))
+
+    # Before: only the first hundred by season and name were read, the live one not among them
+    assert page.index("Old League") < page.index("Cup 000")
+    assert f"{match.home.name} 0\N{EN DASH}0 {match.away.name} Live" in page
 
 
 def test_championship_page_shows_standings_and_results(client, event_bus):
