@@ -11,7 +11,7 @@ from django.db import transaction
 
 from championships.commands.streams import authorise, get_championship
 from championships.exceptions import InvalidCommand, InvalidState, NotFound
-from championships.models import Team, Visibility
+from championships.models import GROUP_FORMATS, Team, Visibility
 from events import store
 from events.registry import Event
 from sagas.events import (
@@ -57,6 +57,7 @@ def entries_open(
     with transaction.atomic():
         championship = get_championship(championship_id)
         authorise(championship, actor_id)
+        refuse_group_format(championship.format)
         if championship.fixtures_generated:
             raise InvalidState("fixtures are generated: no more teams can enter")
         window = EntryWindow.objects.select_for_update().filter(championship=championship).first()
@@ -99,6 +100,7 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
         if championship.visibility == Visibility.DRAFT:
             # A draft does not exist for anybody but its organisers, who enter no teams.
             raise NotFound(f"championship {championship_id} does not exist")
+        refuse_group_format(championship.format)
         window = EntryWindow.objects.filter(championship=championship, is_open=True).first()
         if window is None or championship.fixtures_generated:
             raise InvalidState("entries to this championship are not open")
@@ -131,6 +133,17 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
             ],
         )
         return entry
+
+
+def refuse_group_format(championship_format: str) -> None:
+    """A team of a group championship is registered with its group, which an entry does
+    not name: its RegisterTeam could never succeed, so such an entry would be charged,
+    then refunded. Refused before anything is created or paid."""
+    if championship_format in GROUP_FORMATS:
+        raise InvalidCommand(
+            f"a {championship_format} championship takes no entries: each team needs a "
+            "group, so its organisers register the teams with their groups"
+        )
 
 
 def entry_append(entry: TeamEntry, events: list[Event]) -> None:

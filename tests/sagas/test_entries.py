@@ -505,6 +505,40 @@ def test_no_entries_once_fixtures_are_generated(organiser) -> None:
     assert client.post(url, body, format="json").status_code == 409
 
 
+@pytest.mark.parametrize("group_format", ["groups", "groups_knockout"])
+def test_a_group_championship_takes_no_entries_before_anything_is_paid(
+    event_bus: EventBus, organiser, group_format: str
+) -> None:
+    # Given a championship whose teams each need a group (which an entry does not name),
+    # and a window left open on it by an older version
+    championship = ChampionshipFactory.create(actor_id=organiser.id, format=group_format)
+    EntryWindow.objects.create(
+        championship=championship,
+        fee="25.00",
+        currency="EUR",
+        payment_deadline_seconds=60,
+        capacity=4,
+    )
+    client = APIClient()
+    body = {"fee": "10.00", "currency": "EUR", "payment_deadline_seconds": 60, "capacity": 4}
+
+    # When its organiser opens entries, and a manager asks to enter a team
+    client.force_authenticate(organiser)
+    url = f"/api/v1/championships/{championship.id}/entries/"
+    opened = client.post(f"{url}open/", body, format="json")
+    client.force_authenticate(UserFactory.create())
+    asked = client.post(url, {"team_name": "X"}, format="json")
+
+    # Then both are refused with a 400 saying why, and no entry exists to be charged
+    # Before: entries opened and the entry was taken; once paid, its RegisterTeam failed 5
+    # times ("a team of a group championship needs a group"): charged, then refunded
+    assert (opened.status_code, asked.status_code) == (400, 400)
+    assert "needs a group" in str(opened.json())
+    assert "needs a group" in str(asked.json())
+    assert not TeamEntry.objects.filter(championship=championship).exists()
+    assert not StoredEvent.objects.filter(event_type="EntriesOpened").exists()
+
+
 def test_organisers_see_and_operate_only_the_entry_sagas_of_their_championships(
     event_bus: EventBus, open_championship
 ) -> None:
