@@ -210,6 +210,8 @@ def request_payment(command: CommandRecord) -> None:
 @command_handler("VoidPayment")
 def void_payment(command: CommandRecord) -> None:
     entry = locked_entry(command)
+    if entry.status == EntryStatus.REGISTERED:
+        return  # past the pivot: a team in the championship keeps its payment
     for payment in Payment.objects.select_for_update().filter(
         entry=entry, status__in=[PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]
     ):
@@ -243,6 +245,8 @@ def register_team(command: CommandRecord) -> None:
     entry = locked_entry(command)
     if entry.status != EntryStatus.PAID:
         return
+    if not Payment.objects.filter(entry=entry, status=PaymentStatus.SUCCEEDED).exists():
+        return  # voided by a compensation that ran first: the team is not registered
     championship = get_championship(entry.championship_id)
     if not Team.objects.filter(id=entry.id).exists():
         # The team's id is the entry's: a second run finds it registered.
@@ -279,6 +283,8 @@ def notify_manager(command: CommandRecord) -> None:
 @command_handler("CancelEntry")
 def cancel_entry(command: CommandRecord) -> None:
     entry = locked_entry(command)
+    if entry.status == EntryStatus.REGISTERED:
+        return  # past the pivot: the team stays, and so does its entry
     reason = str(command.payload.get("reason") or "cancelled")
     if not entry.cancel_reason:
         entry.status = EntryStatus.CANCELLED

@@ -23,10 +23,6 @@ from sagas.models import (
     SagaStatus,
 )
 
-# The commands sent once the entry is registered: the pivot is past, they are retried,
-# never compensated.
-AFTER_REGISTRATION = frozenset({"NotifyManager"})
-
 # --- the saga --------------------------------------------------------------------------
 
 
@@ -76,7 +72,8 @@ class TeamEntrySaga(Saga):
         ctx.state["phase"] = "payment_failed"
         ctx.compensate(f"payment failed: {event.reason}")
 
-    @step(TeamEntryConfirmed)
+    # The pivot: the team is registered (and paid); from here on nothing is undone.
+    @step(TeamEntryConfirmed, pivot=True)
     def on_confirmed(self, ctx: StepContext) -> None:
         ctx.state["phase"] = "notifying"
         ctx.send("NotifyManager", {"entry_id": ctx.state["entry_id"]})
@@ -94,11 +91,9 @@ class TeamEntrySaga(Saga):
         the manager's email failing for good (the mail server down through every
         attempt) stops the saga for an operator to retry the step, instead of voiding the
         payment of a team that stays registered."""
-        if command in AFTER_REGISTRATION:
-            ctx.state["phase"] = "notification_failed"
-            ctx.fail(f"{command} failed: {error}")
-            return
         super().on_command_failed(ctx, command, error)
+        if ctx.past_pivot:
+            ctx.state["phase"] = "notification_failed"
 
     def on_timeout(self, ctx: StepContext) -> None:
         ctx.state["phase"] = "deadline_passed"

@@ -120,6 +120,81 @@ def test_a_registered_teams_email_failing_for_good_stops_the_saga_undoing_nothin
     assert [m.subject for m in mail.outbox] == ["Lions is entered: payment received"]
 
 
+def test_an_operator_cannot_compensate_an_entry_past_its_registration(
+    event_bus: EventBus, open_championship, monkeypatch
+) -> None:
+    # Given a paid, registered team whose confirmation email failed for good
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    webhook(paid(entry))
+
+    def refused(*args: object, **kwargs: object) -> int:
+        raise smtplib.SMTPServerDisconnected("mail server away")
+
+    monkeypatch.setattr(handlers, "send_mail", refused)
+    settle(event_bus)
+    saga = saga_of(entry)
+    assert (saga.status, saga.state["phase"]) == ("failed", "notification_failed")
+
+    # When an operator picks the admin's "Compensate" on it
+    with pytest.raises(engine.SagaActionError, match="point of no return"):
+        engine.saga_compensate(saga_id=saga.id, actor="organiser")
+    settle(event_bus)
+
+    # Then nothing is undone: the team stays registered with its payment and its entry
+    # Before: accepted; the payment was voided and the entry "cancelled" while the team
+    # stayed registered
+    assert saga_of(entry).status == "failed"
+    assert TeamEntry.objects.get(id=entry.id).status == "registered"
+    assert Payment.objects.get(entry=entry).status == "succeeded"
+    assert Team.objects.filter(id=entry.id).exists()
+
+
+def test_compensations_leave_a_registered_entry_and_its_payment_alone(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a registered team
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    webhook(paid(entry))
+    settle(event_bus)
+    assert TeamEntry.objects.get(id=entry.id).status == "registered"
+
+    # When a VoidPayment and a CancelEntry for it run (an operator's compensation asked
+    # for while RegisterTeam was committing, before the saga saw TeamEntryConfirmed)
+    for name in ("VoidPayment", "CancelEntry"):
+        bus.send(name, {"entry_id": str(entry.id), "reason": "operator"})
+    settle(event_bus)
+
+    # Then both are done and change nothing
+    # Before: the payment was voided and the entry cancelled; the team stayed registered
+    assert set(CommandRecord.objects.filter(saga=None).values_list("status", flat=True)) == {"done"}
+    entry.refresh_from_db()
+    assert (entry.status, entry.cancel_reason) == ("registered", "")
+    assert Payment.objects.get(entry=entry).status == "succeeded"
+
+
+def test_a_payment_voided_before_register_team_runs_registers_no_team(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a paid entry whose RegisterTeam has not run yet, and an operator compensating
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    webhook(paid(entry))
+    settle(event_bus, never="RegisterTeam")
+    engine.saga_compensate(saga_id=saga_of(entry).id, actor="ops")
+
+    # When its VoidPayment runs first, then its RegisterTeam
+    assert bus.run(CommandRecord.objects.get(name="VoidPayment").id) == "done"
+    assert bus.run(CommandRecord.objects.get(name="RegisterTeam").id) == "done"
+
+    # Then no team is registered without its payment
+    # Before: the entry, still "paid", was registered after its payment was voided
+    assert not Team.objects.filter(id=entry.id).exists()
+    settle(event_bus)
+    assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
+
+
 def test_a_replayed_webhook_records_one_payment(event_bus: EventBus, open_championship) -> None:
     entry = request_entry(open_championship, "Tigers")
     settle(event_bus)
