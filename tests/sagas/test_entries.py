@@ -20,7 +20,7 @@ from championships.commands import championship_update, fixtures_generate
 from championships.models import Championship, Team
 from events.models import Checkpoint, StoredEvent
 from events.testing import EventBus
-from sagas import bus, engine, entries
+from sagas import bus, engine, entries, payments
 from sagas.entries import handlers
 from sagas.events import PaymentProcessed, SagaCompensationDone
 from sagas.models import CommandRecord, EntryWindow, Payment, SagaInstance, TeamEntry
@@ -475,6 +475,40 @@ def test_provider_down_opens_the_breaker_and_entries_wait_until_it_recovers(
     assert breaker.state().state == "closed"
     entry.refresh_from_db()
     assert entry.status == "awaiting_payment"
+
+
+class RejectsBadProvider(fake.FakeProvider):
+    def create_payment(self, request: payments.PaymentRequest) -> payments.CreatedPayment:
+        if "Bad" in request.description:
+            raise ValueError("provider rejects this payment (400): currency not supported")
+        return super().create_payment(request)
+
+
+def test_a_payment_the_provider_rejects_fails_its_entry_without_opening_the_breaker(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    settings.PAYMENTS_PROVIDER = "tests.sagas.test_entries.RejectsBadProvider"
+    # Given one entry whose payment the (healthy) provider rejects, and a good one
+    bad = request_entry(open_championship, "Bad")
+    good = request_entry(open_championship, "Good")
+    settle(event_bus, never="RequestPayment")
+    bad_request = CommandRecord.objects.get(name="RequestPayment", payload__entry_id=str(bad.id))
+    good_request = CommandRecord.objects.get(name="RequestPayment", payload__entry_id=str(good.id))
+
+    # When the bad one's RequestPayment runs its attempts
+    outcomes = [bus.run(bad_request.id) for _ in range(bus.MAX_ATTEMPTS)]
+
+    # Then it fails for good and its saga compensates, the circuit stays closed, and the
+    # good entry's payment goes through
+    # Before: the third rejection opened the shared circuit; from then on the bad command
+    # "waited" for ever without using attempts, and every other entry's payment waited too
+    assert outcomes == ["retrying"] * (bus.MAX_ATTEMPTS - 1) + ["failed"]
+    assert breaker.state().state == "closed"
+    assert bus.run(good_request.id) == "done"
+    settle(event_bus)
+    assert saga_of(bad).status == "compensated"
+    assert TeamEntry.objects.get(id=bad.id).status == "cancelled"
+    assert TeamEntry.objects.get(id=good.id).status == "awaiting_payment"
 
 
 def test_entries_need_open_entries_and_a_free_name(event_bus: EventBus, organiser) -> None:
