@@ -18,10 +18,7 @@ from sagas.events import (
     TeamEntryConfirmed,
     TeamEntryRequested,
 )
-from sagas.models import (
-    EntryWindow,
-    SagaStatus,
-)
+from sagas.models import EntryStatus, EntryWindow, SagaStatus, TeamEntry
 
 # --- the saga --------------------------------------------------------------------------
 
@@ -96,6 +93,13 @@ class TeamEntrySaga(Saga):
             ctx.state["phase"] = "notification_failed"
 
     def on_timeout(self, ctx: StepContext) -> None:
+        """The deadline passed. A payment the webhook recorded in time stands, even if
+        this saga has not handled its PaymentProcessed yet: read under the entry's lock
+        (the webhook's), so a payment being recorded is waited for."""
+        entry = TeamEntry.objects.select_for_update().get(id=ctx.state["entry_id"])
+        if entry.status in (EntryStatus.PAID, EntryStatus.REGISTERED):
+            ctx.set_deadline(None)  # its PaymentProcessed step registers the team
+            return
         ctx.state["phase"] = "deadline_passed"
         ctx.compensate("no payment before the deadline", final=SagaStatus.TIMED_OUT)
 

@@ -451,6 +451,29 @@ def test_no_payment_before_the_deadline_times_out(event_bus: EventBus, open_cham
     assert not Team.objects.filter(id=entry.id).exists()
 
 
+def test_a_payment_recorded_before_the_deadline_is_not_voided_by_the_timeout(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given an entry awaiting payment, and the provider's webhook recorded in time
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    assert webhook(paid(entry)).json() == {"received": True, "recorded": True}
+
+    # When beat's timeout runs before the saga's worker has delivered PaymentProcessed
+    SagaInstance.objects.filter(id=saga_of(entry).id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.time_out_due() == 1
+    settle(event_bus)
+
+    # Then the team that paid in time is registered, its payment kept
+    # Before: timed out, its payment voided, its entry cancelled "no payment before the
+    # deadline"
+    entry.refresh_from_db()
+    assert (entry.status, saga_of(entry).status) == ("registered", "completed")
+    assert Payment.objects.get(entry=entry).status == "succeeded"
+
+
 def test_provider_down_opens_the_breaker_and_entries_wait_until_it_recovers(
     event_bus: EventBus, open_championship, settings
 ) -> None:
