@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
+from championships.aggregates.championship import team_name_key
 from championships.commands.streams import authorise, get_championship
 from championships.exceptions import InvalidCommand, InvalidState, NotFound
 from championships.models import GROUP_FORMATS, Team, Visibility
@@ -92,7 +93,7 @@ def entries_open(
 
 def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: str) -> TeamEntry:
     """A team manager asks to enter a team: the saga takes it from there."""
-    team_name = team_name.strip()
+    team_name = " ".join(team_name.split())  # as the championship will register it
     if not team_name:
         raise InvalidCommand("team_name may not be blank")
     with transaction.atomic():
@@ -101,16 +102,15 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
             # A draft does not exist for anybody but its organisers, who enter no teams.
             raise NotFound(f"championship {championship_id} does not exist")
         refuse_group_format(championship.format)
-        window = EntryWindow.objects.filter(championship=championship, is_open=True).first()
+        # Locked: two requests for one name check in turn, the second seeing the first.
+        window = (
+            EntryWindow.objects.select_for_update()
+            .filter(championship=championship, is_open=True)
+            .first()
+        )
         if window is None or championship.fixtures_generated:
             raise InvalidState("entries to this championship are not open")
-        taken = (
-            Team.objects.filter(championship=championship, name__iexact=team_name).exists()
-            or TeamEntry.objects.filter(championship=championship, team_name__iexact=team_name)
-            .exclude(status=EntryStatus.CANCELLED)
-            .exists()
-        )
-        if taken:
+        if team_name_key(team_name) in names_taken(championship.id):
             raise InvalidState(f"a team named {team_name!r} is already entered")
         entry = TeamEntry.objects.create(
             championship=championship,
@@ -133,6 +133,17 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
             ],
         )
         return entry
+
+
+def names_taken(championship_id: uuid.UUID) -> set[str]:
+    """The name keys of the championship's teams and of its entries not cancelled."""
+    teams = Team.objects.filter(championship_id=championship_id).values_list("name", flat=True)
+    entered = (
+        TeamEntry.objects.filter(championship_id=championship_id)
+        .exclude(status=EntryStatus.CANCELLED)
+        .values_list("team_name", flat=True)
+    )
+    return {team_name_key(name) for name in [*teams, *entered]}
 
 
 def refuse_group_format(championship_format: str) -> None:

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from championships.admin import ORGANISERS_GROUP
 from championships.commands import championship_update, fixtures_generate
+from championships.exceptions import InvalidState
 from championships.models import Championship, Team
 from events.models import Checkpoint, StoredEvent
 from events.testing import EventBus
@@ -544,6 +545,27 @@ def test_entries_need_open_entries_and_a_free_name(event_bus: EventBus, organise
     assert response.status_code == 409
     nope = client.post("/api/v1/championships/nope/entries/", {"team_name": "X"}, format="json")
     assert nope.status_code == 404
+
+
+def test_a_name_the_championship_holds_for_the_same_is_refused_before_payment(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a registered team "Red Lions" and an entry "Blue  Tigers"
+    TeamFactory.create(championship=open_championship, name="Red Lions")
+    request_entry(open_championship, "Blue  Tigers")
+
+    # When managers ask to enter names the championship holds for the same (it collapses
+    # inner spaces and folds case)
+    for name in ("Red  Lions", " RED LIONS", "blue tigers", "Blue\tTigers"):
+        with pytest.raises(InvalidState, match="already entered"):
+            request_entry(open_championship, name)
+
+    # Then nothing is taken (and charged, to be refunded), and the entry's name is kept
+    # as the championship will register it
+    # Before: "Red  Lions" was accepted and paid; its RegisterTeam failed "already
+    # registered" 5 times and the payment was voided
+    names = TeamEntry.objects.filter(championship=open_championship)
+    assert list(names.values_list("team_name", flat=True)) == ["Blue Tigers"]
 
 
 def test_a_draft_takes_no_entries_and_tells_nothing_of_its_teams(
