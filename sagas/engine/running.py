@@ -23,7 +23,7 @@ from sagas.events import (
     SagaStepTaken,
     saga_stream,
 )
-from sagas.models import SagaInstance, SagaStatus, SagaStep
+from sagas.models import CommandStatus, SagaInstance, SagaStatus, SagaStep
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +263,11 @@ def _send_next_compensation(
             correlation_id=instance.correlation_id,
             causation_id=str(recorded.event_id) if recorded is not None else "",
         )
-        if record.status != "done":
+        if record.status == CommandStatus.FAILED:
+            # Failed for good in an earlier round: compensating again (an operator's
+            # Compensate) gives it fresh attempts, or it would be waited for for ever.
+            bus.retry_failed(record)
+        if record.status != CommandStatus.DONE:
             return  # its SagaCompensationDone sends the next one
         # Done by an earlier round (compensating again after an operator's retry).
     instance.status = instance.state.pop(FINAL_KEY, SagaStatus.COMPENSATED)

@@ -475,6 +475,43 @@ def test_a_payment_recorded_before_the_deadline_is_not_voided_by_the_timeout(
     assert Payment.objects.get(entry=entry).status == "succeeded"
 
 
+class VoidFailsProvider(fake.FakeProvider):
+    failing = True
+
+    def cancel_payment(self, provider_payment_id: str) -> None:
+        if VoidFailsProvider.failing:
+            raise RuntimeError("provider refuses the void")
+
+
+def test_compensate_after_a_failed_compensation_finishes_it(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    settings.PAYMENTS_PROVIDER = "tests.sagas.test_entries.VoidFailsProvider"
+    VoidFailsProvider.failing = True
+    # Given an unpaid entry past its deadline whose VoidPayment failed for good
+    entry = request_entry(open_championship, "nopay")
+    settle(event_bus)
+    SagaInstance.objects.filter(id=saga_of(entry).id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.time_out_due() == 1
+    settle(event_bus)
+    saga = saga_of(entry)
+    assert saga.status == "failed"
+
+    # When the provider is fixed and the operator picks "Compensate"
+    VoidFailsProvider.failing = False
+    engine.saga_compensate(saga_id=saga.id, actor="ops")
+    settle(event_bus)
+
+    # Then the failed VoidPayment is run again and the compensation ends
+    # Before: the failed VoidPayment was found by its id, not sent again, and the saga
+    # waited in "compensating" for ever
+    assert saga_of(entry).status == "compensated"
+    assert Payment.objects.get(entry=entry).status == "voided"
+    assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
+
+
 def test_provider_down_opens_the_breaker_and_entries_wait_until_it_recovers(
     event_bus: EventBus, open_championship, settings
 ) -> None:
