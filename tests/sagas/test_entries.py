@@ -512,6 +512,34 @@ def test_compensate_after_a_failed_compensation_finishes_it(
     assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
 
 
+class VoidDownProvider(fake.FakeProvider):
+    def cancel_payment(self, provider_payment_id: str) -> None:
+        raise payments.ProviderUnavailable("provider down")
+
+
+def test_a_void_while_the_provider_is_down_waits_instead_of_failing_the_saga(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    settings.PAYMENTS_PROVIDER = "tests.sagas.test_entries.VoidDownProvider"
+    # Given an unpaid entry past its deadline while the provider is down for a while
+    entry = request_entry(open_championship, "nopay")
+    settle(event_bus)
+    SagaInstance.objects.filter(id=saga_of(entry).id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.time_out_due() == 1
+
+    # When the compensation's VoidPayment runs
+    settle(event_bus, never="ReleaseSlot")
+
+    # Then it waits for the provider without using up attempts, the saga compensating
+    # Before: the void bypassed the breaker; its 5 attempts were used up in seconds and
+    # the saga stopped as failed halfway through its compensation
+    void = CommandRecord.objects.get(name="VoidPayment")
+    assert (void.status, void.attempts, saga_of(entry).status) == ("pending", 0, "compensating")
+    assert void.last_error.startswith("waiting: payment provider unavailable")
+
+
 def test_provider_down_opens_the_breaker_and_entries_wait_until_it_recovers(
     event_bus: EventBus, open_championship, settings
 ) -> None:
