@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from championships.aggregates.championship import team_name_key
 from championships.commands.streams import authorise, get_championship
@@ -263,6 +264,19 @@ def payment_webhook_record(
         payment.save(update_fields=["status", "webhooks_received"])
         entry_append(entry, [event])
         return True
+
+
+def entry_for_reader(*, entry_id: uuid.UUID, user_id: int, is_superuser: bool) -> TeamEntry | None:
+    """The entry if this user may read it: its manager, its championship's owner and
+    co-organisers, a superuser (being staff is not enough)."""
+    entries = TeamEntry.objects.filter(id=entry_id)
+    if not is_superuser:
+        entries = entries.filter(
+            Q(manager_id=user_id)
+            | Q(championship__owner_id=user_id)
+            | Q(championship__organisers__id=user_id)
+        )
+    return entries.distinct().first()
 
 
 def entry_summary(entry: TeamEntry) -> dict[str, Any]:

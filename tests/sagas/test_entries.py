@@ -712,6 +712,35 @@ def test_managers_request_an_entry_through_the_api(event_bus: EventBus, open_cha
     assert client.get(f"/api/v1/entries/{created.json()['id']}/").status_code == 404
 
 
+def test_only_the_manager_organisers_and_superusers_read_an_entry(
+    event_bus: EventBus, open_championship, organiser
+) -> None:
+    # Given an entry, and another championship's organiser (staff, in Organisers)
+    manager = UserFactory.create()
+    entry = entries.team_entry_request(
+        actor_id=manager.id, championship_id=open_championship.id, team_name="Secret Squad"
+    )
+    stranger = UserFactory.create(is_staff=True)
+    stranger.groups.add(Group.objects.get(name=ORGANISERS_GROUP))
+    superuser = UserFactory.create(is_staff=True, is_superuser=True)
+    client = APIClient()
+
+    # When each asks the API for it
+    def status_for(user) -> int:  # type: ignore[no-untyped-def]
+        client.force_authenticate(user)
+        return client.get(f"/api/v1/entries/{entry.id}/").status_code
+
+    # Then the manager, the organiser and a superuser read it; for the stranger it does
+    # not exist
+    # Before: any staff user read any entry (200 with the team, status and fee)
+    assert [status_for(u) for u in (manager, organiser, superuser, stranger)] == [
+        200,
+        200,
+        200,
+        404,
+    ]
+
+
 def test_no_entries_once_fixtures_are_generated(organiser) -> None:
     championship = ChampionshipFactory.create(actor_id=organiser.id)
     for name in ("A", "B"):
