@@ -309,11 +309,16 @@ def normalise_group(state: ChampionshipState, group: str, *, exclude: UUID | Non
     return spelled
 
 
+def team_name_key(name: str) -> str:
+    """What makes two team names the same: inner spaces collapsed, case folded (the
+    team entries' check uses it too, so an entry is refused by the same rule)."""
+    return " ".join(name.split()).casefold()
+
+
 def _unique_name(state: ChampionshipState, name: str, *, exclude: UUID | None = None) -> str:
     clean = _text(name, "team name", 100)
-    if any(
-        t.name.casefold() == clean.casefold() and t.team_id != exclude for t in state.teams.values()
-    ):
+    key = team_name_key(clean)
+    if any(team_name_key(t.name) == key and t.team_id != exclude for t in state.teams.values()):
         raise InvalidState(f"a team named {clean!r} is already registered")
     return clean
 

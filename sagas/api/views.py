@@ -25,7 +25,7 @@ from championships.api.idempotency import idempotent
 from championships.api.views.base import actor, allow_methods, parse
 from championships.exceptions import NotFound
 from sagas import entries, registration
-from sagas.models import PlayerProfile, TeamEntry
+from sagas.models import PlayerProfile
 from sagas.payments import signing
 
 logger = logging.getLogger(__name__)
@@ -201,12 +201,14 @@ class EntryDetailView(APIView):
 
     @extend_schema(
         tags=["entries"],
-        summary="An entry you requested, and its status",
+        summary="An entry you requested (or of a championship you organise), and its status",
         responses={200: EntrySerializer, **schema.READ_ERRORS},
     )
     def get(self, request: Request, pk: str) -> Response:
-        entry = TeamEntry.objects.filter(id=_uuid(pk)).first()
-        if entry is None or (entry.manager_id != request.user.pk and not request.user.is_staff):
+        entry = entries.entry_for_reader(
+            entry_id=_uuid(pk), user_id=actor(request), is_superuser=request.user.is_superuser
+        )
+        if entry is None:
             raise NotFound(f"entry {pk} does not exist")
         return Response(entries.entry_summary(entry))
 

@@ -21,6 +21,7 @@ from sagas.engine.running import (
     saga_class,
     save_instance,
 )
+from sagas.engine.saga import PIVOT_KEY, past_pivot
 from sagas.events import SagaCommandFailed, SagaCompensationDone
 from sagas.models import CommandRecord, SagaInstance, SagaStatus
 
@@ -134,6 +135,11 @@ def saga_compensate(*, saga_id: uuid.UUID, actor: str = "") -> None:
             raise SagaActionError(f"saga {saga_id} does not exist")
         if instance.status not in (SagaStatus.RUNNING, SagaStatus.FAILED):
             raise SagaActionError(f"saga {saga_id} is {instance.status}: cannot compensate")
+        if past_pivot(instance):
+            raise SagaActionError(
+                f"saga {saga_id} is past its point of no return "
+                f"({instance.state[PIVOT_KEY]}): what it did stays; retry its failed step"
+            )
         previous = instance.status
         saga = saga_class(instance.saga_type)
         record_step(instance, "compensate", None, [], "")

@@ -13,7 +13,7 @@ from events.registry import Event
 from events.store import RecordedEvent
 from events.subscriptions import subscribe
 from sagas import bus
-from sagas.engine.saga import Saga, StepContext
+from sagas.engine.saga import PIVOT_KEY, Saga, StepContext, past_pivot
 from sagas.events import (
     SAGA_STREAM,
     SagaCommandFailed,
@@ -23,7 +23,7 @@ from sagas.events import (
     SagaStepTaken,
     saga_stream,
 )
-from sagas.models import SagaInstance, SagaStatus, SagaStep
+from sagas.models import CommandStatus, SagaInstance, SagaStatus, SagaStep
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,10 @@ def run_step(
     previous = instance.status
     body(saga(), ctx)
     spec = saga.steps.get(recorded.event_type) if recorded is not None else None
-    compensation = spec.compensate if spec is not None and spec.method == step_name else ""
+    ours = spec is not None and spec.method == step_name
+    compensation = spec.compensate if spec is not None and ours else ""
+    if spec is not None and ours and spec.pivot:
+        instance.state[PIVOT_KEY] = step_name
     sent = _send_all(instance, step_name, recorded, ctx.commands)
     if ctx.new_status is not None:
         instance.status = ctx.new_status
@@ -159,7 +162,11 @@ def run_step(
     if not internal or step_name == TIMEOUT_STEP:
         instance.current_step = step_name
     record_step(instance, step_name, recorded, sent, compensation)
-    if ctx.compensation_reason is not None and instance.status in ACTIVE:
+    if (
+        ctx.compensation_reason is not None
+        and instance.status in ACTIVE
+        and not past_pivot(instance)
+    ):
         begin_compensation(saga, instance, ctx.compensation_reason, ctx.final_status, recorded)
     save_instance(instance, previous)
 
@@ -256,7 +263,11 @@ def _send_next_compensation(
             correlation_id=instance.correlation_id,
             causation_id=str(recorded.event_id) if recorded is not None else "",
         )
-        if record.status != "done":
+        if record.status == CommandStatus.FAILED:
+            # Failed for good in an earlier round: compensating again (an operator's
+            # Compensate) gives it fresh attempts, or it would be waited for for ever.
+            bus.retry_failed(record)
+        if record.status != CommandStatus.DONE:
             return  # its SagaCompensationDone sends the next one
         # Done by an earlier round (compensating again after an operator's retry).
     instance.status = instance.state.pop(FINAL_KEY, SagaStatus.COMPENSATED)

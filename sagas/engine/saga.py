@@ -16,6 +16,11 @@ from events.subscriptions import RetryPolicy
 from sagas.models import SagaInstance, SagaStatus
 
 F = TypeVar("F", bound=Callable[..., None])
+PIVOT_KEY = "_pivot"  # in a saga's state: the pivot step it took (the point of no return)
+
+
+def past_pivot(instance: SagaInstance) -> bool:
+    return bool(instance.state.get(PIVOT_KEY))
 
 
 @dataclass(frozen=True)
@@ -24,14 +29,20 @@ class StepSpec:
     method: str
     compensate: str = ""
     starts: bool = False
+    pivot: bool = False
 
 
-def step(event: type[Event], *, compensate: str = "", starts: bool = False) -> Callable[[F], F]:
+def step(
+    event: type[Event], *, compensate: str = "", starts: bool = False, pivot: bool = False
+) -> Callable[[F], F]:
     """Declare a saga method as the step that handles ``event``. ``compensate`` names the
-    command that undoes its effect; ``starts``: this event may start a new instance."""
+    command that undoes its effect; ``starts``: this event may start a new instance;
+    ``pivot``: the saga's point of no return (its event says the outcome is kept), after
+    which nothing is compensated: a failure stops the saga for an operator to retry."""
 
     def mark(fn: F) -> F:
-        fn._saga_step = StepSpec(event.event_type, fn.__name__, compensate, starts)  # type: ignore[attr-defined]
+        spec = StepSpec(event.event_type, fn.__name__, compensate, starts, pivot)
+        fn._saga_step = spec  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -70,9 +81,12 @@ class Saga:
         ctx.compensate("deadline passed", final=SagaStatus.TIMED_OUT)
 
     def on_command_failed(self, ctx: StepContext, command: str, error: str) -> None:
-        """A command failed for good: compensate (a failing compensation: stop, failed)."""
+        """A command failed for good: compensate (a failing compensation, or any failure
+        past the pivot: stop, failed)."""
         if ctx.instance.status == SagaStatus.COMPENSATING:
             ctx.fail(f"compensation {command} failed: {error}")
+        elif ctx.past_pivot:
+            ctx.fail(f"{command} failed past the point of no return: {error}")
         else:
             ctx.compensate(f"{command} failed: {error}")
 
@@ -96,6 +110,10 @@ class StepContext:
     @property
     def state(self) -> dict[str, Any]:
         return self.instance.state
+
+    @property
+    def past_pivot(self) -> bool:
+        return past_pivot(self.instance)
 
     def send(self, name: str, payload: dict[str, Any]) -> None:
         self.commands.append((name, payload))

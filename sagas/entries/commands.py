@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
+from championships.aggregates.championship import team_name_key
 from championships.commands.streams import authorise, get_championship
 from championships.exceptions import InvalidCommand, InvalidState, NotFound
-from championships.models import Team, Visibility
+from championships.models import GROUP_FORMATS, Team, Visibility
 from events import store
 from events.registry import Event
 from sagas.events import (
@@ -57,6 +59,7 @@ def entries_open(
     with transaction.atomic():
         championship = get_championship(championship_id)
         authorise(championship, actor_id)
+        refuse_group_format(championship.format)
         if championship.fixtures_generated:
             raise InvalidState("fixtures are generated: no more teams can enter")
         window = EntryWindow.objects.select_for_update().filter(championship=championship).first()
@@ -91,7 +94,7 @@ def entries_open(
 
 def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: str) -> TeamEntry:
     """A team manager asks to enter a team: the saga takes it from there."""
-    team_name = team_name.strip()
+    team_name = " ".join(team_name.split())  # as the championship will register it
     if not team_name:
         raise InvalidCommand("team_name may not be blank")
     with transaction.atomic():
@@ -99,16 +102,16 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
         if championship.visibility == Visibility.DRAFT:
             # A draft does not exist for anybody but its organisers, who enter no teams.
             raise NotFound(f"championship {championship_id} does not exist")
-        window = EntryWindow.objects.filter(championship=championship, is_open=True).first()
+        refuse_group_format(championship.format)
+        # Locked: two requests for one name check in turn, the second seeing the first.
+        window = (
+            EntryWindow.objects.select_for_update()
+            .filter(championship=championship, is_open=True)
+            .first()
+        )
         if window is None or championship.fixtures_generated:
             raise InvalidState("entries to this championship are not open")
-        taken = (
-            Team.objects.filter(championship=championship, name__iexact=team_name).exists()
-            or TeamEntry.objects.filter(championship=championship, team_name__iexact=team_name)
-            .exclude(status=EntryStatus.CANCELLED)
-            .exists()
-        )
-        if taken:
+        if team_name_key(team_name) in names_taken(championship.id):
             raise InvalidState(f"a team named {team_name!r} is already entered")
         entry = TeamEntry.objects.create(
             championship=championship,
@@ -131,6 +134,28 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
             ],
         )
         return entry
+
+
+def names_taken(championship_id: uuid.UUID) -> set[str]:
+    """The name keys of the championship's teams and of its entries not cancelled."""
+    teams = Team.objects.filter(championship_id=championship_id).values_list("name", flat=True)
+    entered = (
+        TeamEntry.objects.filter(championship_id=championship_id)
+        .exclude(status=EntryStatus.CANCELLED)
+        .values_list("team_name", flat=True)
+    )
+    return {team_name_key(name) for name in [*teams, *entered]}
+
+
+def refuse_group_format(championship_format: str) -> None:
+    """A team of a group championship is registered with its group, which an entry does
+    not name: its RegisterTeam could never succeed, so such an entry would be charged,
+    then refunded. Refused before anything is created or paid."""
+    if championship_format in GROUP_FORMATS:
+        raise InvalidCommand(
+            f"a {championship_format} championship takes no entries: each team needs a "
+            "group, so its organisers register the teams with their groups"
+        )
 
 
 def entry_append(entry: TeamEntry, events: list[Event]) -> None:
@@ -239,6 +264,19 @@ def payment_webhook_record(
         payment.save(update_fields=["status", "webhooks_received"])
         entry_append(entry, [event])
         return True
+
+
+def entry_for_reader(*, entry_id: uuid.UUID, user_id: int, is_superuser: bool) -> TeamEntry | None:
+    """The entry if this user may read it: its manager, its championship's owner and
+    co-organisers, a superuser (being staff is not enough)."""
+    entries = TeamEntry.objects.filter(id=entry_id)
+    if not is_superuser:
+        entries = entries.filter(
+            Q(manager_id=user_id)
+            | Q(championship__owner_id=user_id)
+            | Q(championship__organisers__id=user_id)
+        )
+    return entries.distinct().first()
 
 
 def entry_summary(entry: TeamEntry) -> dict[str, Any]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -54,6 +56,8 @@ from sagas.models import (
 from sagas.payments import breaker
 
 logger = logging.getLogger(__name__)
+A = TypeVar("A")
+R = TypeVar("R")
 
 # --- command handlers ------------------------------------------------------------------
 
@@ -163,6 +167,21 @@ def decide_slot(entry: TeamEntry, window: EntryWindow) -> None:
     )
 
 
+def through_breaker(call: Callable[[A], R], argument: A) -> R:
+    """Every call to the provider goes through the shared circuit breaker; an outage or
+    an open circuit is a wait (``RetryLater``), not an attempt used up."""
+    circuit = breaker.breaker()
+    try:
+        result: R = circuit.call(call, argument)
+    except CircuitBreakerError as exc:
+        raise RetryLater(f"payment provider circuit open: {exc}", circuit.reset_timeout) from exc
+    except payments.ProviderUnavailable as exc:
+        raise RetryLater(
+            f"payment provider unavailable: {exc}", settings.PAYMENTS_RETRY_SECONDS
+        ) from exc
+    return result
+
+
 @command_handler("RequestPayment")
 def request_payment(command: CommandRecord) -> None:
     entry = locked_entry(command)
@@ -176,15 +195,7 @@ def request_payment(command: CommandRecord) -> None:
         description=f"Entry of {entry.team_name}",
         idempotency_key=str(command.id),
     )
-    circuit = breaker.breaker()
-    try:
-        created = circuit.call(provider.create_payment, request)
-    except CircuitBreakerError as exc:
-        raise RetryLater(f"payment provider circuit open: {exc}", circuit.reset_timeout) from exc
-    except payments.ProviderUnavailable as exc:
-        raise RetryLater(
-            f"payment provider unavailable: {exc}", settings.PAYMENTS_RETRY_SECONDS
-        ) from exc
+    created = through_breaker(provider.create_payment, request)
     Payment.objects.create(
         provider=provider.name,
         provider_payment_id=created.provider_payment_id,
@@ -210,10 +221,12 @@ def request_payment(command: CommandRecord) -> None:
 @command_handler("VoidPayment")
 def void_payment(command: CommandRecord) -> None:
     entry = locked_entry(command)
+    if entry.status == EntryStatus.REGISTERED:
+        return  # past the pivot: a team in the championship keeps its payment
     for payment in Payment.objects.select_for_update().filter(
         entry=entry, status__in=[PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]
     ):
-        payments.provider().cancel_payment(payment.provider_payment_id)
+        through_breaker(payments.provider().cancel_payment, payment.provider_payment_id)
         payment.status = PaymentStatus.VOIDED
         payment.save(update_fields=["status"])
         entry_append(
@@ -243,6 +256,8 @@ def register_team(command: CommandRecord) -> None:
     entry = locked_entry(command)
     if entry.status != EntryStatus.PAID:
         return
+    if not Payment.objects.filter(entry=entry, status=PaymentStatus.SUCCEEDED).exists():
+        return  # voided by a compensation that ran first: the team is not registered
     championship = get_championship(entry.championship_id)
     if not Team.objects.filter(id=entry.id).exists():
         # The team's id is the entry's: a second run finds it registered.
@@ -279,6 +294,8 @@ def notify_manager(command: CommandRecord) -> None:
 @command_handler("CancelEntry")
 def cancel_entry(command: CommandRecord) -> None:
     entry = locked_entry(command)
+    if entry.status == EntryStatus.REGISTERED:
+        return  # past the pivot: the team stays, and so does its entry
     reason = str(command.payload.get("reason") or "cancelled")
     if not entry.cancel_reason:
         entry.status = EntryStatus.CANCELLED

@@ -18,14 +18,7 @@ from sagas.events import (
     TeamEntryConfirmed,
     TeamEntryRequested,
 )
-from sagas.models import (
-    EntryWindow,
-    SagaStatus,
-)
-
-# The commands sent once the entry is registered: the pivot is past, they are retried,
-# never compensated.
-AFTER_REGISTRATION = frozenset({"NotifyManager"})
+from sagas.models import EntryStatus, EntryWindow, SagaStatus, TeamEntry
 
 # --- the saga --------------------------------------------------------------------------
 
@@ -76,7 +69,8 @@ class TeamEntrySaga(Saga):
         ctx.state["phase"] = "payment_failed"
         ctx.compensate(f"payment failed: {event.reason}")
 
-    @step(TeamEntryConfirmed)
+    # The pivot: the team is registered (and paid); from here on nothing is undone.
+    @step(TeamEntryConfirmed, pivot=True)
     def on_confirmed(self, ctx: StepContext) -> None:
         ctx.state["phase"] = "notifying"
         ctx.send("NotifyManager", {"entry_id": ctx.state["entry_id"]})
@@ -94,13 +88,18 @@ class TeamEntrySaga(Saga):
         the manager's email failing for good (the mail server down through every
         attempt) stops the saga for an operator to retry the step, instead of voiding the
         payment of a team that stays registered."""
-        if command in AFTER_REGISTRATION:
-            ctx.state["phase"] = "notification_failed"
-            ctx.fail(f"{command} failed: {error}")
-            return
         super().on_command_failed(ctx, command, error)
+        if ctx.past_pivot:
+            ctx.state["phase"] = "notification_failed"
 
     def on_timeout(self, ctx: StepContext) -> None:
+        """The deadline passed. A payment the webhook recorded in time stands, even if
+        this saga has not handled its PaymentProcessed yet: read under the entry's lock
+        (the webhook's), so a payment being recorded is waited for."""
+        entry = TeamEntry.objects.select_for_update().get(id=ctx.state["entry_id"])
+        if entry.status in (EntryStatus.PAID, EntryStatus.REGISTERED):
+            ctx.set_deadline(None)  # its PaymentProcessed step registers the team
+            return
         ctx.state["phase"] = "deadline_passed"
         ctx.compensate("no payment before the deadline", final=SagaStatus.TIMED_OUT)
 

@@ -1,6 +1,7 @@
 """The circuit breaker around the payment provider (pybreaker), its state in Redis so
-every worker process sees the same circuit. After ``PAYMENTS_BREAKER_FAIL_MAX`` failures
-in a row it opens: calls fail at once (``CircuitBreakerError``) and entries wait; after
+every worker process sees the same circuit. After ``PAYMENTS_BREAKER_FAIL_MAX`` outages
+(``ProviderUnavailable``) in a row it opens: calls fail at once (``CircuitBreakerError``)
+and entries wait; after
 ``PAYMENTS_BREAKER_RESET_SECONDS`` one trial call goes through (half-open), closing it
 again on success."""
 
@@ -14,6 +15,8 @@ from typing import Any
 import pybreaker
 import redis
 from django.conf import settings
+
+from sagas.payments import ProviderUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ def breaker() -> pybreaker.CircuitBreaker:
         reset_timeout=settings.PAYMENTS_BREAKER_RESET_SECONDS,
         state_storage=storage,
         name="payments",
+        # Only an outage opens the circuit: a payment the provider refuses (an answer)
+        # is that entry's failure, counted in its command's attempts, not everybody's.
+        exclude=[lambda exc: not isinstance(exc, ProviderUnavailable)],
     )
 
 

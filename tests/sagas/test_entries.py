@@ -17,10 +17,11 @@ from rest_framework.test import APIClient
 
 from championships.admin import ORGANISERS_GROUP
 from championships.commands import championship_update, fixtures_generate
+from championships.exceptions import InvalidState
 from championships.models import Championship, Team
 from events.models import Checkpoint, StoredEvent
 from events.testing import EventBus
-from sagas import bus, engine, entries
+from sagas import bus, engine, entries, payments
 from sagas.entries import handlers
 from sagas.events import PaymentProcessed, SagaCompensationDone
 from sagas.models import CommandRecord, EntryWindow, Payment, SagaInstance, TeamEntry
@@ -118,6 +119,81 @@ def test_a_registered_teams_email_failing_for_good_stops_the_saga_undoing_nothin
     settle(event_bus)
     assert saga_of(entry).status == "completed"
     assert [m.subject for m in mail.outbox] == ["Lions is entered: payment received"]
+
+
+def test_an_operator_cannot_compensate_an_entry_past_its_registration(
+    event_bus: EventBus, open_championship, monkeypatch
+) -> None:
+    # Given a paid, registered team whose confirmation email failed for good
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    webhook(paid(entry))
+
+    def refused(*args: object, **kwargs: object) -> int:
+        raise smtplib.SMTPServerDisconnected("mail server away")
+
+    monkeypatch.setattr(handlers, "send_mail", refused)
+    settle(event_bus)
+    saga = saga_of(entry)
+    assert (saga.status, saga.state["phase"]) == ("failed", "notification_failed")
+
+    # When an operator picks the admin's "Compensate" on it
+    with pytest.raises(engine.SagaActionError, match="point of no return"):
+        engine.saga_compensate(saga_id=saga.id, actor="organiser")
+    settle(event_bus)
+
+    # Then nothing is undone: the team stays registered with its payment and its entry
+    # Before: accepted; the payment was voided and the entry "cancelled" while the team
+    # stayed registered
+    assert saga_of(entry).status == "failed"
+    assert TeamEntry.objects.get(id=entry.id).status == "registered"
+    assert Payment.objects.get(entry=entry).status == "succeeded"
+    assert Team.objects.filter(id=entry.id).exists()
+
+
+def test_compensations_leave_a_registered_entry_and_its_payment_alone(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a registered team
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    webhook(paid(entry))
+    settle(event_bus)
+    assert TeamEntry.objects.get(id=entry.id).status == "registered"
+
+    # When a VoidPayment and a CancelEntry for it run (an operator's compensation asked
+    # for while RegisterTeam was committing, before the saga saw TeamEntryConfirmed)
+    for name in ("VoidPayment", "CancelEntry"):
+        bus.send(name, {"entry_id": str(entry.id), "reason": "operator"})
+    settle(event_bus)
+
+    # Then both are done and change nothing
+    # Before: the payment was voided and the entry cancelled; the team stayed registered
+    assert set(CommandRecord.objects.filter(saga=None).values_list("status", flat=True)) == {"done"}
+    entry.refresh_from_db()
+    assert (entry.status, entry.cancel_reason) == ("registered", "")
+    assert Payment.objects.get(entry=entry).status == "succeeded"
+
+
+def test_a_payment_voided_before_register_team_runs_registers_no_team(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a paid entry whose RegisterTeam has not run yet, and an operator compensating
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    webhook(paid(entry))
+    settle(event_bus, never="RegisterTeam")
+    engine.saga_compensate(saga_id=saga_of(entry).id, actor="ops")
+
+    # When its VoidPayment runs first, then its RegisterTeam
+    assert bus.run(CommandRecord.objects.get(name="VoidPayment").id) == "done"
+    assert bus.run(CommandRecord.objects.get(name="RegisterTeam").id) == "done"
+
+    # Then no team is registered without its payment
+    # Before: the entry, still "paid", was registered after its payment was voided
+    assert not Team.objects.filter(id=entry.id).exists()
+    settle(event_bus)
+    assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
 
 
 def test_a_replayed_webhook_records_one_payment(event_bus: EventBus, open_championship) -> None:
@@ -376,6 +452,94 @@ def test_no_payment_before_the_deadline_times_out(event_bus: EventBus, open_cham
     assert not Team.objects.filter(id=entry.id).exists()
 
 
+def test_a_payment_recorded_before_the_deadline_is_not_voided_by_the_timeout(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given an entry awaiting payment, and the provider's webhook recorded in time
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    assert webhook(paid(entry)).json() == {"received": True, "recorded": True}
+
+    # When beat's timeout runs before the saga's worker has delivered PaymentProcessed
+    SagaInstance.objects.filter(id=saga_of(entry).id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.time_out_due() == 1
+    settle(event_bus)
+
+    # Then the team that paid in time is registered, its payment kept
+    # Before: timed out, its payment voided, its entry cancelled "no payment before the
+    # deadline"
+    entry.refresh_from_db()
+    assert (entry.status, saga_of(entry).status) == ("registered", "completed")
+    assert Payment.objects.get(entry=entry).status == "succeeded"
+
+
+class VoidFailsProvider(fake.FakeProvider):
+    failing = True
+
+    def cancel_payment(self, provider_payment_id: str) -> None:
+        if VoidFailsProvider.failing:
+            raise RuntimeError("provider refuses the void")
+
+
+def test_compensate_after_a_failed_compensation_finishes_it(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    settings.PAYMENTS_PROVIDER = "tests.sagas.test_entries.VoidFailsProvider"
+    VoidFailsProvider.failing = True
+    # Given an unpaid entry past its deadline whose VoidPayment failed for good
+    entry = request_entry(open_championship, "nopay")
+    settle(event_bus)
+    SagaInstance.objects.filter(id=saga_of(entry).id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.time_out_due() == 1
+    settle(event_bus)
+    saga = saga_of(entry)
+    assert saga.status == "failed"
+
+    # When the provider is fixed and the operator picks "Compensate"
+    VoidFailsProvider.failing = False
+    engine.saga_compensate(saga_id=saga.id, actor="ops")
+    settle(event_bus)
+
+    # Then the failed VoidPayment is run again and the compensation ends
+    # Before: the failed VoidPayment was found by its id, not sent again, and the saga
+    # waited in "compensating" for ever
+    assert saga_of(entry).status == "compensated"
+    assert Payment.objects.get(entry=entry).status == "voided"
+    assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
+
+
+class VoidDownProvider(fake.FakeProvider):
+    def cancel_payment(self, provider_payment_id: str) -> None:
+        raise payments.ProviderUnavailable("provider down")
+
+
+def test_a_void_while_the_provider_is_down_waits_instead_of_failing_the_saga(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    settings.PAYMENTS_PROVIDER = "tests.sagas.test_entries.VoidDownProvider"
+    # Given an unpaid entry past its deadline while the provider is down for a while
+    entry = request_entry(open_championship, "nopay")
+    settle(event_bus)
+    SagaInstance.objects.filter(id=saga_of(entry).id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.time_out_due() == 1
+
+    # When the compensation's VoidPayment runs
+    settle(event_bus, never="ReleaseSlot")
+
+    # Then it waits for the provider without using up attempts, the saga compensating
+    # Before: the void bypassed the breaker; its 5 attempts were used up in seconds and
+    # the saga stopped as failed halfway through its compensation
+    void = CommandRecord.objects.get(name="VoidPayment")
+    assert (void.status, void.attempts, saga_of(entry).status) == ("pending", 0, "compensating")
+    assert void.last_error.startswith("waiting: payment provider unavailable")
+
+
 def test_provider_down_opens_the_breaker_and_entries_wait_until_it_recovers(
     event_bus: EventBus, open_championship, settings
 ) -> None:
@@ -402,6 +566,40 @@ def test_provider_down_opens_the_breaker_and_entries_wait_until_it_recovers(
     assert entry.status == "awaiting_payment"
 
 
+class RejectsBadProvider(fake.FakeProvider):
+    def create_payment(self, request: payments.PaymentRequest) -> payments.CreatedPayment:
+        if "Bad" in request.description:
+            raise ValueError("provider rejects this payment (400): currency not supported")
+        return super().create_payment(request)
+
+
+def test_a_payment_the_provider_rejects_fails_its_entry_without_opening_the_breaker(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    settings.PAYMENTS_PROVIDER = "tests.sagas.test_entries.RejectsBadProvider"
+    # Given one entry whose payment the (healthy) provider rejects, and a good one
+    bad = request_entry(open_championship, "Bad")
+    good = request_entry(open_championship, "Good")
+    settle(event_bus, never="RequestPayment")
+    bad_request = CommandRecord.objects.get(name="RequestPayment", payload__entry_id=str(bad.id))
+    good_request = CommandRecord.objects.get(name="RequestPayment", payload__entry_id=str(good.id))
+
+    # When the bad one's RequestPayment runs its attempts
+    outcomes = [bus.run(bad_request.id) for _ in range(bus.MAX_ATTEMPTS)]
+
+    # Then it fails for good and its saga compensates, the circuit stays closed, and the
+    # good entry's payment goes through
+    # Before: the third rejection opened the shared circuit; from then on the bad command
+    # "waited" for ever without using attempts, and every other entry's payment waited too
+    assert outcomes == ["retrying"] * (bus.MAX_ATTEMPTS - 1) + ["failed"]
+    assert breaker.state().state == "closed"
+    assert bus.run(good_request.id) == "done"
+    settle(event_bus)
+    assert saga_of(bad).status == "compensated"
+    assert TeamEntry.objects.get(id=bad.id).status == "cancelled"
+    assert TeamEntry.objects.get(id=good.id).status == "awaiting_payment"
+
+
 def test_entries_need_open_entries_and_a_free_name(event_bus: EventBus, organiser) -> None:
     closed = ChampionshipFactory.create(actor_id=organiser.id)
     client = APIClient()
@@ -412,6 +610,27 @@ def test_entries_need_open_entries_and_a_free_name(event_bus: EventBus, organise
     assert response.status_code == 409
     nope = client.post("/api/v1/championships/nope/entries/", {"team_name": "X"}, format="json")
     assert nope.status_code == 404
+
+
+def test_a_name_the_championship_holds_for_the_same_is_refused_before_payment(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a registered team "Red Lions" and an entry "Blue  Tigers"
+    TeamFactory.create(championship=open_championship, name="Red Lions")
+    request_entry(open_championship, "Blue  Tigers")
+
+    # When managers ask to enter names the championship holds for the same (it collapses
+    # inner spaces and folds case)
+    for name in ("Red  Lions", " RED LIONS", "blue tigers", "Blue\tTigers"):
+        with pytest.raises(InvalidState, match="already entered"):
+            request_entry(open_championship, name)
+
+    # Then nothing is taken (and charged, to be refunded), and the entry's name is kept
+    # as the championship will register it
+    # Before: "Red  Lions" was accepted and paid; its RegisterTeam failed "already
+    # registered" 5 times and the payment was voided
+    names = TeamEntry.objects.filter(championship=open_championship)
+    assert list(names.values_list("team_name", flat=True)) == ["Blue Tigers"]
 
 
 def test_a_draft_takes_no_entries_and_tells_nothing_of_its_teams(
@@ -493,6 +712,35 @@ def test_managers_request_an_entry_through_the_api(event_bus: EventBus, open_cha
     assert client.get(f"/api/v1/entries/{created.json()['id']}/").status_code == 404
 
 
+def test_only_the_manager_organisers_and_superusers_read_an_entry(
+    event_bus: EventBus, open_championship, organiser
+) -> None:
+    # Given an entry, and another championship's organiser (staff, in Organisers)
+    manager = UserFactory.create()
+    entry = entries.team_entry_request(
+        actor_id=manager.id, championship_id=open_championship.id, team_name="Secret Squad"
+    )
+    stranger = UserFactory.create(is_staff=True)
+    stranger.groups.add(Group.objects.get(name=ORGANISERS_GROUP))
+    superuser = UserFactory.create(is_staff=True, is_superuser=True)
+    client = APIClient()
+
+    # When each asks the API for it
+    def status_for(user) -> int:  # type: ignore[no-untyped-def]
+        client.force_authenticate(user)
+        return client.get(f"/api/v1/entries/{entry.id}/").status_code
+
+    # Then the manager, the organiser and a superuser read it; for the stranger it does
+    # not exist
+    # Before: any staff user read any entry (200 with the team, status and fee)
+    assert [status_for(u) for u in (manager, organiser, superuser, stranger)] == [
+        200,
+        200,
+        200,
+        404,
+    ]
+
+
 def test_no_entries_once_fixtures_are_generated(organiser) -> None:
     championship = ChampionshipFactory.create(actor_id=organiser.id)
     for name in ("A", "B"):
@@ -503,6 +751,40 @@ def test_no_entries_once_fixtures_are_generated(organiser) -> None:
     body = {"fee": "10.00", "currency": "EUR", "payment_deadline_seconds": 60, "capacity": 4}
     url = f"/api/v1/championships/{championship.id}/entries/open/"
     assert client.post(url, body, format="json").status_code == 409
+
+
+@pytest.mark.parametrize("group_format", ["groups", "groups_knockout"])
+def test_a_group_championship_takes_no_entries_before_anything_is_paid(
+    event_bus: EventBus, organiser, group_format: str
+) -> None:
+    # Given a championship whose teams each need a group (which an entry does not name),
+    # and a window left open on it by an older version
+    championship = ChampionshipFactory.create(actor_id=organiser.id, format=group_format)
+    EntryWindow.objects.create(
+        championship=championship,
+        fee="25.00",
+        currency="EUR",
+        payment_deadline_seconds=60,
+        capacity=4,
+    )
+    client = APIClient()
+    body = {"fee": "10.00", "currency": "EUR", "payment_deadline_seconds": 60, "capacity": 4}
+
+    # When its organiser opens entries, and a manager asks to enter a team
+    client.force_authenticate(organiser)
+    url = f"/api/v1/championships/{championship.id}/entries/"
+    opened = client.post(f"{url}open/", body, format="json")
+    client.force_authenticate(UserFactory.create())
+    asked = client.post(url, {"team_name": "X"}, format="json")
+
+    # Then both are refused with a 400 saying why, and no entry exists to be charged
+    # Before: entries opened and the entry was taken; once paid, its RegisterTeam failed 5
+    # times ("a team of a group championship needs a group"): charged, then refunded
+    assert (opened.status_code, asked.status_code) == (400, 400)
+    assert "needs a group" in str(opened.json())
+    assert "needs a group" in str(asked.json())
+    assert not TeamEntry.objects.filter(championship=championship).exists()
+    assert not StoredEvent.objects.filter(event_type="EntriesOpened").exists()
 
 
 def test_organisers_see_and_operate_only_the_entry_sagas_of_their_championships(

@@ -12,9 +12,11 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from bench.workers import database_url
+from championships.exceptions import InvalidState
 from events.testing import EventBus
 from sagas import bus, engine, entries, registration
-from sagas.models import CommandRecord, Payment
+from sagas.models import CommandRecord, Payment, TeamEntry
+from tests.championships.factories import UserFactory
 from tests.events.workers import wait_for
 from tests.sagas.conftest import settle
 from tests.sagas.test_entries import request_entry
@@ -171,3 +173,46 @@ def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user() 
     assert [type(e) for e in errors] == [registration.RegistrationInvalid]
     assert errors[0].args[0] == {"username": ["A user with that username already exists."]}
     assert list(User.objects.values_list("username", flat=True)) == ["Bob"]
+
+
+def test_two_managers_entering_one_team_name_at_once_get_one_entry(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a manager entering "Lions", the request's transaction not yet committed
+    inside, release = threading.Event(), threading.Event()
+    managers = [UserFactory.create(), UserFactory.create()]
+
+    def first_manager() -> None:
+        with transaction.atomic():
+            entries.team_entry_request(
+                actor_id=managers[0].id, championship_id=open_championship.id, team_name="Lions"
+            )
+            inside.set()
+            release.wait(10)
+
+    errors: list[BaseException] = []
+    first = in_thread(first_manager, errors)
+    assert inside.wait(10)
+
+    # When another manager enters "lions" meanwhile (the check cannot see the first yet)
+    second = in_thread(
+        lambda: entries.team_entry_request(
+            actor_id=managers[1].id, championship_id=open_championship.id, team_name="lions"
+        ),
+        errors,
+    )
+    # (or it did not wait: it got through, or was refused at once)
+    wait_for(
+        lambda: waiting_for_a_lock(own_pid()) or not second.is_alive(),
+        10,
+        "the second entry request to wait or end",
+    )
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    # Then the second waits for the first's check and insert, and is refused
+    # Before: both entries were created, both held a slot and could pay; the second's
+    # RegisterTeam then failed and it was refunded
+    assert [type(e) for e in errors] == [InvalidState]
+    assert list(TeamEntry.objects.values_list("team_name", flat=True)) == ["Lions"]
