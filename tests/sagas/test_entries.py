@@ -726,7 +726,7 @@ def test_only_the_manager_organisers_and_superusers_read_an_entry(
     client = APIClient()
 
     # When each asks the API for it
-    def status_for(user) -> int:  # type: ignore[no-untyped-def]
+    def status_for(user) -> int:
         client.force_authenticate(user)
         return client.get(f"/api/v1/entries/{entry.id}/").status_code
 
