@@ -112,7 +112,11 @@ def saga_retry_step(*, saga_id: uuid.UUID, actor: str = "") -> int:
         if instance is None:
             raise SagaActionError(f"saga {saga_id} does not exist")
         if instance.status in (SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.TIMED_OUT):
-            raise SagaActionError(f"saga {saga_id} is {instance.status}: nothing to retry")
+            # A finished saga's last commands (telling the manager) may have failed for
+            # good: they are sent again, and the saga stays as it ended.
+            commands = [record for record in commands if record.status == "failed"]
+            if not commands:
+                raise SagaActionError(f"saga {saga_id} is {instance.status}: nothing to retry")
         previous = instance.status
         for record in commands:
             if record.status == "failed":

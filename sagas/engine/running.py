@@ -23,7 +23,7 @@ from sagas.events import (
     SagaStepTaken,
     saga_stream,
 )
-from sagas.models import CommandStatus, SagaInstance, SagaStatus, SagaStep
+from sagas.models import CommandRecord, CommandStatus, SagaInstance, SagaStatus, SagaStep
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,10 @@ def handle(saga: type[Saga], recorded: RecordedEvent) -> None:
             failed = data
 
             def on_failed(saga_obj: Saga, ctx: StepContext) -> None:
+                if ctx.instance.status == SagaStatus.COMPENSATING and not _compensation(failed):
+                    # A step being undone anyway: its failure is recorded, the
+                    # compensation goes on (its own commands' failures stop it).
+                    return
                 saga_obj.on_command_failed(ctx, failed.command, failed.error)
 
             run_step(saga, instance, "command_failed", recorded, on_failed)
@@ -101,6 +105,10 @@ def handle(saga: type[Saga], recorded: RecordedEvent) -> None:
             return
         instance = _start(saga, key, recorded)
     run_step(saga, instance, spec.method, recorded, lambda s, c: getattr(s, spec.method)(c))
+
+
+def _compensation(failed: SagaCommandFailed) -> bool:
+    return CommandRecord.objects.filter(id=failed.command_id, compensation=True).exists()
 
 
 def locked_instance(queryset: Any) -> SagaInstance | None:

@@ -850,3 +850,64 @@ def test_an_entry_request_retried_with_its_idempotency_key_is_replayed(
     assert retried["Idempotent-Replayed"] == "true"
     assert TeamEntry.objects.filter(championship=open_championship).count() == 1
     assert StoredEvent.objects.filter(event_type="TeamEntryRequested").count() == 1
+
+
+class CreateFailsProvider(fake.FakeProvider):
+    def create_payment(self, request: payments.PaymentRequest) -> payments.CreatedPayment:
+        raise ValueError("currency not supported")
+
+
+def test_a_forward_command_failing_during_compensation_does_not_stop_the_compensation(
+    event_bus: EventBus, open_championship, settings
+) -> None:
+    # Given an entry whose RequestPayment is still pending, and an operator's compensate
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus, never="RequestPayment")
+    saga = saga_of(entry)
+    engine.saga_compensate(saga_id=saga.id, actor="ops")
+
+    # When the RequestPayment fails for good (a provider error that is not an outage)
+    settings.PAYMENTS_PROVIDER = f"{__name__}.CreateFailsProvider"
+    request = CommandRecord.objects.get(name="RequestPayment")
+    for _ in range(bus.MAX_ATTEMPTS):
+        bus.run(request.id)
+    settle(event_bus)
+
+    # Then the compensation runs to its end and frees the slot
+    # Before: the saga turned "failed" halfway; ReleaseSlot was never sent
+    assert saga_of(entry).status == "compensated"
+    assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
+    assert CommandRecord.objects.get(name="ReleaseSlot").status == "done"
+
+
+def test_a_cancel_entry_that_failed_for_good_is_retried_by_an_operator(
+    event_bus: EventBus, open_championship, monkeypatch
+) -> None:
+    # Given a declined payment, and the mail server down while the entry is cancelled
+    entry = request_entry(open_championship, "Declined")
+    settle(event_bus)
+    webhook(paid(entry, "failed"))
+
+    def refused(*args: object, **kwargs: object) -> int:
+        raise smtplib.SMTPServerDisconnected("mail server away")
+
+    working = handlers.send_mail
+    monkeypatch.setattr(handlers, "send_mail", refused)
+    settle(event_bus)
+    assert CommandRecord.objects.get(name="CancelEntry").status == "failed"
+    saga = saga_of(entry)
+    assert saga.status == "compensated"
+
+    # When the mail server is back and an operator retries the saga's step
+    monkeypatch.setattr(handlers, "send_mail", working)
+    assert engine.saga_retry_step(saga_id=saga.id, actor="ops") == 1
+    settle(event_bus)
+
+    # Then the manager is told and the entry says why; the saga stays compensated
+    # Before: refused ("compensated: nothing to retry"), and nothing else could send it
+    entry.refresh_from_db()
+    assert CommandRecord.objects.get(name="CancelEntry").status == "done"
+    assert entry.cancel_reason != ""
+    assert saga_of(entry).status == "compensated"
+    with pytest.raises(engine.SagaActionError, match="nothing to retry"):
+        engine.saga_retry_step(saga_id=saga.id, actor="ops")
