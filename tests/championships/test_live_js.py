@@ -1,0 +1,154 @@
+"""live.js on pages rendered by the real views, fed the envelopes the live pusher sends.
+
+Headless chromium runs the page; its websocket is a stand-in the test feeds with
+``live.encode`` of recorded events, and every other request the page makes (fragments it
+fetches again) goes to the real views through the Django test client. So no web process
+or worker is needed: an open page must end up showing what a reload shows.
+Skipped, with the reason, where chromium or Playwright is missing (as tests/browser/).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from championships import commands, live
+from championships.models import Match
+from events import store
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, missing
+from tests.championships.conftest import ids
+from tests.championships.factories import ChampionshipFactory, MatchFactory, TeamFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db,
+    pytest.mark.skipif(bool(missing()), reason=missing() or "-"),
+]
+
+STATIC = Path(__file__).resolve().parents[2] / "championships/static/championships"
+ORIGIN = "http://testserver"
+DEADLINE_S = 10.0
+
+FAKE_WS = """
+window.__ws = [];
+class FakeWebSocket {
+  constructor(url) {
+    this.url = url; this.readyState = 0; this.sent = [];
+    window.__ws.push(this);
+    setTimeout(() => { this.readyState = 1; if (this.onopen) this.onopen(); }, 0);
+  }
+  send(data) { this.sent.push(data); }
+  close() {}
+}
+FakeWebSocket.OPEN = 1;
+window.WebSocket = FakeWebSocket;
+"""
+
+Route = Callable[[str], tuple[int, str, str] | None]
+
+
+class LivePage:
+    """A page rendered by the test client, open in chromium with a stand-in websocket."""
+
+    def __init__(self, browser: Any, client: Client, html: str, width: int, route: Route):
+        self.client = client
+        self.html = html
+        self.route = route
+        self.page = browser.new_page(viewport={"width": width, "height": 800})
+        self.page.add_init_script(FAKE_WS)
+        self.page.route("**/*", self._handle)
+        self.page.goto(f"{ORIGIN}/page")
+        self.page.wait_for_function("window.__ws.length > 0 && window.__ws[0].readyState === 1")
+
+    def _handle(self, route: Any) -> None:
+        url = route.request.url
+        path = url.removeprefix(ORIGIN)
+        if path.startswith("/static/championships/"):
+            name = path.rsplit("/", 1)[1]
+            kind = "text/css" if name.endswith(".css") else "application/javascript"
+            route.fulfill(body=(STATIC / name).read_text(), content_type=kind)
+        elif path == "/page":
+            route.fulfill(body=self.html, content_type="text/html")
+        elif (answer := self.route(path)) is not None:
+            status, body, kind = answer
+            route.fulfill(status=status, body=body, content_type=kind)
+        elif url.startswith(ORIGIN):
+            response = self.client.get(path)  # a fragment: the real view
+            route.fulfill(
+                status=response.status_code,
+                body=response.content,
+                content_type=response.get("Content-Type", "text/html"),
+            )
+        else:
+            route.fulfill(status=404, body="")
+
+    def push(self, texts: list[str]) -> None:
+        for text in texts:
+            self.page.evaluate("t => window.__ws[0].onmessage({data: t})", text)
+
+    def settled(self, script: str, expected: object, deadline: float = DEADLINE_S) -> object:
+        """``script``'s value once it equals ``expected``, or its last value at the deadline."""
+        end = time.monotonic() + deadline
+        while True:
+            shown = self.page.evaluate(script)
+            if shown == expected or time.monotonic() > end:
+                return shown
+            self.page.wait_for_timeout(50)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls and
+    # the test client's requests are still synchronous.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, client: Client) -> Iterator[Callable[..., LivePage]]:
+    pages: list[LivePage] = []
+
+    def open_page(html: str, *, width: int = 1280, route: Route = lambda path: None) -> LivePage:
+        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        pages.append(LivePage(browser, client, html, width, route))
+        return pages[-1]
+
+    yield open_page
+    for page in pages:
+        page.page.close()
+
+
+def pushed_since(match: Match, version: int) -> list[str]:
+    return [live.encode(r) for r in store.load(str(match.id), version)]
+
+
+@pytest.mark.parametrize("path", ["matches", "embed/matches"])
+def test_a_match_page_with_long_club_names_fits_a_360px_phone(client, open_page, tmp_path, path):
+    # Given a live match between two clubs with ordinary long names
+    championship = ChampionshipFactory.create()
+    home = TeamFactory.create(championship=championship, name="Borussia Mönchengladbach")
+    away = TeamFactory.create(championship=championship, name="Wolverhampton Wanderers")
+    match = MatchFactory.create(championship=championship, home_team=home, away_team=away)
+    commands.match_start(**ids(match))
+
+    # When its page (or its embed) is shown on a 360 px phone
+    page = open_page(client.get(f"/{path}/{match.id}/").content.decode(), width=360)
+    kept = Path(os.environ.get("EASYCHAMP_SCREENSHOTS") or tmp_path)  # to look at
+    page.page.screenshot(path=kept / f"long-names-{path.replace('/', '-')}-360.png")
+
+    # Then it does not scroll sideways
+    # Before: both names stayed on one line (grid columns 1fr auto 1fr keep their content's
+    # minimum width), 88-94 px wider than the phone.
+    assert page.page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
