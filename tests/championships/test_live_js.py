@@ -10,13 +10,16 @@ Skipped, with the reason, where chromium or Playwright is missing (as tests/brow
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from championships import commands, live
 from championships.models import Match
@@ -60,6 +63,7 @@ class LivePage:
         self.client = client
         self.html = html
         self.route = route
+        self.pending: list[Any] = []
         self.page = browser.new_page(viewport={"width": width, "height": 800})
         self.page.add_init_script(FAKE_WS)
         self.page.route("**/*", self._handle)
@@ -79,12 +83,10 @@ class LivePage:
             status, body, kind = answer
             route.fulfill(status=status, body=body, content_type=kind)
         elif url.startswith(ORIGIN):
-            response = self.client.get(path)  # a fragment: the real view
-            route.fulfill(
-                status=response.status_code,
-                body=response.content,
-                content_type=response.get("Content-Type", "text/html"),
-            )
+            # A fragment: answered by the real view from the test's own greenlet (this
+            # callback runs in Playwright's, with another database connection, outside
+            # the test's transaction).
+            self.pending.append(route)
         else:
             route.fulfill(status=404, body="")
 
@@ -92,10 +94,22 @@ class LivePage:
         for text in texts:
             self.page.evaluate("t => window.__ws[0].onmessage({data: t})", text)
 
+    def serve_pending(self) -> None:
+        while self.pending:
+            route = self.pending.pop(0)
+            response = self.client.get(route.request.url.removeprefix(ORIGIN))
+            route.fulfill(
+                status=response.status_code,
+                body=response.content,
+                content_type=response.get("Content-Type", "text/html"),
+            )
+
     def settled(self, script: str, expected: object, deadline: float = DEADLINE_S) -> object:
-        """``script``'s value once it equals ``expected``, or its last value at the deadline."""
+        """``script``'s value once it equals ``expected``, or its last value at the deadline
+        (the page's requests for fragments are answered meanwhile)."""
         end = time.monotonic() + deadline
         while True:
+            self.serve_pending()
             shown = self.page.evaluate(script)
             if shown == expected or time.monotonic() > end:
                 return shown
@@ -132,6 +146,104 @@ def open_page(browser: Any, client: Client) -> Iterator[Callable[..., LivePage]]
 
 def pushed_since(match: Match, version: int) -> list[str]:
     return [live.encode(r) for r in store.load(str(match.id), version)]
+
+
+SCOREBOARD = """() => {
+  const b = document.querySelector('.scoreboard');
+  const t = s => (b.querySelector(s) || {textContent: ''}).textContent.replace(/\\s+/g, ' ').trim();
+  const names = [...b.querySelectorAll('[data-team-name]')].map(e => e.textContent.trim());
+  const decided = b.querySelector('.decided');
+  const timeline = [...document.querySelectorAll('.timeline li')].map(
+    li => [li.className.replace(' goal-flash', ''), li.textContent.replace(/\\s+/g, ' ').trim()]);
+  return {home: names[0], away: names[1], home_score: t('[data-field=home_score]'),
+          away_score: t('[data-field=away_score]'), status: t('[data-field=status]'),
+          decided: decided ? decided.textContent.replace(/\\s+/g, ' ').trim() : '',
+          timeline: timeline};
+}"""
+
+FIXTURES = """() => [...document.querySelectorAll('.rounds .fixture')].map(
+  f => f.textContent.replace(/\\s+/g, ' ').trim())"""
+
+
+def clean(html: str) -> str:
+    text = re.sub(r"<[^>]+>", "", html)
+    text = text.replace("&ndash;", "\N{EN DASH}").replace("&prime;", "\N{PRIME}")
+    return re.sub(r"\s+", " ", text.replace("&#x27;", "'")).strip()
+
+
+def rendered_scoreboard(client: Client, match: Match) -> dict[str, object]:
+    """What a reload of the match page shows, read from the server's HTML."""
+    body = client.get(f"/matches/{match.id}/").content.decode()
+    board = re.search(r'<section class="card scoreboard".*?</section>', body, re.S)
+    assert board is not None
+    names = re.findall(r'data-team-name="[^"]*">([^<]*)<', board.group(0))
+
+    def field(name: str) -> str:
+        found = re.search(rf'data-field="{name}"[^>]*>([^<]*)<', board.group(0))
+        return found.group(1).strip() if found else ""
+
+    decided = re.search(r'<p class="decided">(.*?)</p>', board.group(0), re.S)
+    timeline = re.findall(r'<li class="([^"]*)" data-version="\d+">(.*?)</li>', body, re.S)
+    return {
+        "home": names[0].strip(),
+        "away": names[1].strip(),
+        "home_score": field("home_score"),
+        "away_score": field("away_score"),
+        "status": field("status"),
+        "decided": clean(decided.group(1)) if decided else "",
+        "timeline": [[kind, clean(text)] for kind, text in timeline],
+    }
+
+
+def rendered_fixtures(client: Client, championship_id: object) -> list[str]:
+    body = client.get(f"/championships/{championship_id}/").content.decode()
+    rounds = body[body.index('<section class="rounds"') :]
+    return [clean(f) for f in re.findall(r'<a class="fixture".*?</a>', rounds, re.S)]
+
+
+def test_an_open_match_page_shows_home_and_away_swapped(client, open_page):
+    # Given the match page of Ajax v Benfica, open
+    championship = ChampionshipFactory.create()
+    home = TeamFactory.create(championship=championship, name="Ajax")
+    away = TeamFactory.create(championship=championship, name="Benfica")
+    match = MatchFactory.create(championship=championship, home_team=home, away_team=away)
+    page = open_page(client.get(f"/matches/{match.id}/").content.decode())
+    before = match.version
+
+    # When the organiser swaps home and away, the match starts and Benfica score
+    commands.match_swap_venues(**ids(match))
+    commands.match_start(**ids(match))
+    commands.match_record_goal(**ids(match), team_id=away.id, minute=5)
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    # Then the page shows what a reload shows: Benfica 1-0 Ajax
+    expected = rendered_scoreboard(client, match)
+    assert expected["home"] == "Benfica"
+    assert expected["home_score"] == "1"
+    # Before: the names were only server-rendered, so the page said "Ajax 1-0 Benfica"
+    # (the goal credited to the wrong team) until reloaded.
+    assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_championship_page_shows_a_fixture_swapped_and_moved(client, open_page):
+    championship = ChampionshipFactory.create()
+    home = TeamFactory.create(championship=championship, name="Ajax")
+    away = TeamFactory.create(championship=championship, name="Benfica")
+    match = MatchFactory.create(championship=championship, home_team=home, away_team=away)
+    page = open_page(client.get(f"/championships/{championship.id}/").content.decode())
+    before = match.version
+
+    commands.match_swap_venues(**ids(match))
+    kickoff = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    commands.match_reschedule(**ids(match), kickoff=kickoff)
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    expected = rendered_fixtures(client, championship.id)
+    assert expected[0].startswith("Benfica")
+    # Before: the fixture row kept "Ajax v Benfica" and its old kick-off.
+    assert page.settled(FIXTURES, expected) == expected
 
 
 @pytest.mark.parametrize("path", ["matches", "embed/matches"])

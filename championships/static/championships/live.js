@@ -370,6 +370,47 @@
     }, attempt ? 1000 * attempt : 150);
   }
 
+  // Events this script does not model (which side is home, a kick-off moved) are shown
+  // by swapping in the server's own rendering of each element of the match that has a
+  // fragment (data-fragment-url: the scoreboard and timeline, a fixture row), so an open
+  // page and a reload come from one template. A fragment rendered before an event the
+  // page has already applied is fetched again, not swapped in.
+  var latestVersion = {};
+  var matchTimers = {};
+
+  function refreshMatch(matchId, attempt) {
+    clearTimeout(matchTimers[matchId]);
+    matchTimers[matchId] = setTimeout(function () {
+      each('[data-match-fragment="' + matchId + '"]', function (el) {
+        fetch(el.getAttribute("data-fragment-url"), { headers: { Accept: "text/html" } })
+          .then(function (response) {
+            if (!response.ok) {
+              throw new Error("HTTP " + response.status);
+            }
+            return response.text();
+          })
+          .then(function (html) {
+            var template = document.createElement("template");
+            template.innerHTML = html.trim();
+            var fresh = template.content.firstElementChild;
+            var version = fresh ? parseInt(fresh.getAttribute("data-fragment-version"), 10) : NaN;
+            if (isNaN(version) || version < (latestVersion[matchId] || 0)) {
+              throw new Error("behind the page");
+            }
+            if (el.parentNode) {
+              el.parentNode.replaceChild(fresh, el);
+              tickClocks();
+            }
+          })
+          .catch(function () {
+            if ((attempt || 0) < 5) {
+              refreshMatch(matchId, (attempt || 0) + 1);
+            }
+          });
+      });
+    }, attempt ? 1000 * attempt : 150);
+  }
+
   function positions(section) {
     var found = {};
     Array.prototype.forEach.call(section.querySelectorAll("tr[data-team]"), function (row, i) {
@@ -389,6 +430,9 @@
   function apply(envelope) {
     var p = envelope.payload || {};
     var matchId = envelope.stream_type === "match" ? envelope.stream_id : p.match_id;
+    if (envelope.stream_type === "match") {
+      latestVersion[matchId] = Math.max(latestVersion[matchId] || 0, envelope.version);
+    }
     switch (envelope.event_type) {
       case "MatchStarted":
         setScore(matchId, 0, 0);
@@ -415,6 +459,10 @@
         break;
       case "MatchCancelled":
         setStatus(matchId, "cancelled");
+        break;
+      case "MatchVenuesSwapped":
+      case "MatchRescheduled":
+        refreshMatch(matchId, 0);
         break;
       case "StandingsUpdated":
         refreshStandings(0);
