@@ -264,3 +264,32 @@ def test_a_match_page_with_long_club_names_fits_a_360px_phone(client, open_page,
     # Before: both names stayed on one line (grid columns 1fr auto 1fr keep their content's
     # minimum width), 88-94 px wider than the phone.
     assert page.page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
+
+
+def test_an_open_final_page_shows_the_team_that_went_through(client, owner, event_bus, open_page):
+    # Given the final's page of a four-team cup, open while its teams are undecided
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for i in (1, 2, 3, 4):
+        TeamFactory.create(championship=championship, name=f"Club{i}")
+    commands.fixtures_generate(actor_id=owner.id, championship_id=championship.id)
+    event_bus.deliver()
+    knockout = Match.objects.filter(championship=championship, stage="knockout")
+    final = knockout.order_by("-bracket_round").first()
+    semi = knockout.filter(bracket_round=1).order_by("bracket_position").first()
+    assert final is not None
+    assert semi is not None
+    page = open_page(client.get(f"/matches/{final.id}/").content.decode())
+    before = final.version
+
+    # When a semi-final is won (TeamAdvanced on the final's stream)
+    commands.match_complete(**ids(semi), home_score=2, away_score=0)
+    event_bus.deliver()
+    final.refresh_from_db()
+    page.push(pushed_since(final, before))
+
+    # Then the page names the winner where a reload does, timeline included
+    expected = rendered_scoreboard(client, final)
+    assert expected["home"] == semi.home_team.name
+    # Before: the page kept "To be decided" and "A team goes through"; its goals would
+    # have had no team name and all been marked away (data-home was "None").
+    assert page.settled(SCOREBOARD, expected) == expected

@@ -370,11 +370,11 @@
     }, attempt ? 1000 * attempt : 150);
   }
 
-  // Events this script does not model (which side is home, a kick-off moved) are shown
-  // by swapping in the server's own rendering of each element of the match that has a
-  // fragment (data-fragment-url: the scoreboard and timeline, a fixture row), so an open
-  // page and a reload come from one template. A fragment rendered before an event the
-  // page has already applied is fetched again, not swapped in.
+  // Events this script does not model (which side is home, who went through, a kick-off
+  // moved) are shown by swapping in the server's own rendering of each element of the
+  // match that has a fragment (data-fragment-url: the scoreboard and timeline, a fixture
+  // row), so an open page and a reload come from one template. A fragment rendered
+  // before an event the page has already applied is fetched again, not swapped in.
   var latestVersion = {};
   var matchTimers = {};
 
@@ -462,6 +462,7 @@
         break;
       case "MatchVenuesSwapped":
       case "MatchRescheduled":
+      case "TeamAdvanced":  // a team in an undecided slot: its name, which side is home
         refreshMatch(matchId, 0);
         break;
       case "StandingsUpdated":
