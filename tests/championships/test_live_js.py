@@ -293,3 +293,25 @@ def test_an_open_final_page_shows_the_team_that_went_through(client, owner, even
     # Before: the page kept "To be decided" and "A team goes through"; its goals would
     # have had no team name and all been marked away (data-home was "None").
     assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_match_page_shows_an_abandoned_matchs_void_score(client, open_page):
+    # Given a live match's page, open
+    match = MatchFactory.create()
+    commands.match_start(**ids(match))
+    match.refresh_from_db()
+    page = open_page(client.get(f"/matches/{match.id}/").content.decode())
+    before = match.version
+
+    # When the home side scores twice, then the match is abandoned (postponed while live)
+    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=5)
+    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=9)
+    commands.match_postpone(**ids(match), reason="floodlights")
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    # Then the page shows the void score a reload shows
+    expected = rendered_scoreboard(client, match)
+    assert (expected["home_score"], expected["away_score"]) == ("0", "0")
+    # Before: the page kept "2-0 · Postponed" (MatchPostponed only set the status).
+    assert page.settled(SCOREBOARD, expected) == expected

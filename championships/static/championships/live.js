@@ -456,6 +456,7 @@
         break;
       case "MatchPostponed":
         setStatus(matchId, "postponed");
+        refreshMatch(matchId, 0);  // abandoned while live: the score is void
         break;
       case "MatchCancelled":
         setStatus(matchId, "cancelled");
