@@ -315,3 +315,27 @@ def test_an_open_match_page_shows_an_abandoned_matchs_void_score(client, open_pa
     assert (expected["home_score"], expected["away_score"]) == ("0", "0")
     # Before: the page kept "2-0 · Postponed" (MatchPostponed only set the status).
     assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_match_page_shows_extra_time_and_the_shoot_out(client, owner, open_page):
+    # Given a live knockout final's page, open
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for i in (1, 2):
+        TeamFactory.create(championship=championship, name=f"T{i}")
+    commands.fixtures_generate(actor_id=owner.id, championship_id=championship.id)
+    match = Match.objects.get(championship=championship, stage="knockout")
+    commands.match_start(**ids(match))
+    match.refresh_from_db()
+    page = open_page(client.get(f"/matches/{match.id}/").content.decode())
+    before = match.version
+
+    # When it ends 0-0 after extra time, 4-2 on penalties
+    commands.match_complete(**ids(match), extra_time=True, penalties=(4, 2))
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    # Then the page says so, as a reload does
+    expected = rendered_scoreboard(client, match)
+    assert "4\N{EN DASH}2 pens" in str(expected["decided"])
+    # Before: the page showed "0-0 Completed" and nothing said who won the shoot-out.
+    assert page.settled(SCOREBOARD, expected) == expected

@@ -443,12 +443,18 @@
         setClock(matchId, p.minute, envelope.occurred_at);
         break;
       case "GoalScored":
+        setScore(matchId, p.home_score, p.away_score);
+        break;
       case "MatchResultCorrected":
         setScore(matchId, p.home_score, p.away_score);
+        refreshMatch(matchId, 0);  // extra time and a shoot-out, added or taken off
         break;
       case "MatchCompleted":
         setScore(matchId, p.home_score, p.away_score);
         setStatus(matchId, "completed");
+        if (p.extra_time || (p.penalties_home !== null && p.penalties_home !== undefined)) {
+          refreshMatch(matchId, 0);  // "After extra time", the shoot-out
+        }
         break;
       case "MatchAwarded":
         setScore(matchId, p.home_score, p.away_score);
