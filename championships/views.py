@@ -175,6 +175,18 @@ def match_detail(request: HttpRequest, match_id: UUID) -> HttpResponse:
     return render(request, "championships/match.html", _match_context(_match(match_id, request)))
 
 
+def match_scoreboard(request: HttpRequest, match_id: UUID) -> HttpResponse:
+    """The scoreboard and timeline alone: what a match page swaps in for an event its
+    script does not model (live.js, ``refreshMatch``)."""
+    match = _match(match_id, request)
+    return render(request, "championships/_scoreboard.html", _match_context(match))
+
+
+def match_fixture(request: HttpRequest, match_id: UUID) -> HttpResponse:
+    """One fixture row alone: what a championship or home page swaps in, as above."""
+    return render(request, "championships/_fixture.html", {"m": _match(match_id, request)})
+
+
 # Organisers put these in an iframe on their own site: framing is allowed here only.
 FRAME_ANCESTORS = "frame-ancestors *"
 

@@ -31,6 +31,14 @@ urlpatterns = [
     ),
     path("matches/<uuid:match_id>/", championship_views.match_detail, name="match-detail"),
     path(
+        "matches/<uuid:match_id>/scoreboard/",
+        championship_views.match_scoreboard,
+        name="match-scoreboard",
+    ),
+    path(
+        "matches/<uuid:match_id>/fixture/", championship_views.match_fixture, name="match-fixture"
+    ),
+    path(
         "embed/championships/<uuid:championship_id>/standings/",
         championship_views.embed_standings,
         name="embed-standings",

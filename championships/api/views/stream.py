@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 from uuid import UUID
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -67,12 +68,46 @@ async def match_stream(request: HttpRequest, pk: UUID) -> HttpResponseBase:
             {"detail": "Last-Event-ID (or ?after=) must be a stream version, an integer >= 0"},
             status=400,
         )
-    response = StreamingHttpResponse(
+    response = _EventStream(
         _events(str(match_id), after), content_type="text/event-stream; charset=utf-8"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not hold events back
     return response
+
+
+class _EventStream(StreamingHttpResponse):
+    """Closes its events when the server closes it (``aclosing`` in Django's handler, at
+    the end or when the client leaves): Django's own iteration wraps them in a generator
+    it never closes, which left their channel subscribed until garbage collection."""
+
+    def __init__(self, events: AsyncIterator[str], **kwargs: Any) -> None:
+        super().__init__(events, **kwargs)
+        self._events = events
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async with aclosing(self._events) as events:  # type: ignore[type-var]
+            async for frame in events:
+                yield self.make_bytes(frame)
+
+
+async def _release(
+    layer: BaseChannelLayer, channel: str, receiving: asyncio.Task[dict[str, Any]] | None
+) -> None:
+    """Drop ``channel``: a pub/sub layer unsubscribes a channel (locally and on Redis)
+    only when a receive on it is cancelled; nothing else releases it. So a receive is
+    kept pending, started if none is, and cancelled; one that got a message first is
+    replaced (a channel holds few messages, so this ends)."""
+    while True:
+        if receiving is None or receiving.done():
+            receiving = asyncio.ensure_future(layer.receive(channel))
+            await asyncio.sleep(0)  # started: a task cancelled before it runs runs nothing
+        receiving.cancel()
+        try:
+            await receiving
+        except asyncio.CancelledError:
+            return
+        receiving = None
 
 
 async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
@@ -115,6 +150,6 @@ async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
             elif message.get("version", 0) > after + 1:
                 read_store = True  # a push was lost or is late: the store has it
     finally:
-        if receiving is not None:
-            receiving.cancel()
+        # On every exit (the end of the stream, the client gone mid-send or mid-read).
         await layer.group_discard(group, channel)
+        await _release(layer, channel, receiving)

@@ -370,6 +370,47 @@
     }, attempt ? 1000 * attempt : 150);
   }
 
+  // Events this script does not model (which side is home, who went through, a kick-off
+  // moved) are shown by swapping in the server's own rendering of each element of the
+  // match that has a fragment (data-fragment-url: the scoreboard and timeline, a fixture
+  // row), so an open page and a reload come from one template. A fragment rendered
+  // before an event the page has already applied is fetched again, not swapped in.
+  var latestVersion = {};
+  var matchTimers = {};
+
+  function refreshMatch(matchId, attempt) {
+    clearTimeout(matchTimers[matchId]);
+    matchTimers[matchId] = setTimeout(function () {
+      each('[data-match-fragment="' + matchId + '"]', function (el) {
+        fetch(el.getAttribute("data-fragment-url"), { headers: { Accept: "text/html" } })
+          .then(function (response) {
+            if (!response.ok) {
+              throw new Error("HTTP " + response.status);
+            }
+            return response.text();
+          })
+          .then(function (html) {
+            var template = document.createElement("template");
+            template.innerHTML = html.trim();
+            var fresh = template.content.firstElementChild;
+            var version = fresh ? parseInt(fresh.getAttribute("data-fragment-version"), 10) : NaN;
+            if (isNaN(version) || version < (latestVersion[matchId] || 0)) {
+              throw new Error("behind the page");
+            }
+            if (el.parentNode) {
+              el.parentNode.replaceChild(fresh, el);
+              tickClocks();
+            }
+          })
+          .catch(function () {
+            if ((attempt || 0) < 5) {
+              refreshMatch(matchId, (attempt || 0) + 1);
+            }
+          });
+      });
+    }, attempt ? 1000 * attempt : 150);
+  }
+
   function positions(section) {
     var found = {};
     Array.prototype.forEach.call(section.querySelectorAll("tr[data-team]"), function (row, i) {
@@ -389,6 +430,9 @@
   function apply(envelope) {
     var p = envelope.payload || {};
     var matchId = envelope.stream_type === "match" ? envelope.stream_id : p.match_id;
+    if (envelope.stream_type === "match") {
+      latestVersion[matchId] = Math.max(latestVersion[matchId] || 0, envelope.version);
+    }
     switch (envelope.event_type) {
       case "MatchStarted":
         setScore(matchId, 0, 0);
@@ -399,12 +443,18 @@
         setClock(matchId, p.minute, envelope.occurred_at);
         break;
       case "GoalScored":
+        setScore(matchId, p.home_score, p.away_score);
+        break;
       case "MatchResultCorrected":
         setScore(matchId, p.home_score, p.away_score);
+        refreshMatch(matchId, 0);  // extra time and a shoot-out, added or taken off
         break;
       case "MatchCompleted":
         setScore(matchId, p.home_score, p.away_score);
         setStatus(matchId, "completed");
+        if (p.extra_time || (p.penalties_home !== null && p.penalties_home !== undefined)) {
+          refreshMatch(matchId, 0);  // "After extra time", the shoot-out
+        }
         break;
       case "MatchAwarded":
         setScore(matchId, p.home_score, p.away_score);
@@ -412,9 +462,15 @@
         break;
       case "MatchPostponed":
         setStatus(matchId, "postponed");
+        refreshMatch(matchId, 0);  // abandoned while live: the score is void
         break;
       case "MatchCancelled":
         setStatus(matchId, "cancelled");
+        break;
+      case "MatchVenuesSwapped":
+      case "MatchRescheduled":
+      case "TeamAdvanced":  // a team in an undecided slot: its name, which side is home
+        refreshMatch(matchId, 0);
         break;
       case "StandingsUpdated":
         refreshStandings(0);

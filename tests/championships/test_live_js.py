@@ -1,0 +1,341 @@
+"""live.js on pages rendered by the real views, fed the envelopes the live pusher sends.
+
+Headless chromium runs the page; its websocket is a stand-in the test feeds with
+``live.encode`` of recorded events, and every other request the page makes (fragments it
+fetches again) goes to the real views through the Django test client. So no web process
+or worker is needed: an open page must end up showing what a reload shows.
+Skipped, with the reason, where chromium or Playwright is missing (as tests/browser/).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from championships import commands, live
+from championships.models import Match
+from events import store
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, missing
+from tests.championships.conftest import ids
+from tests.championships.factories import ChampionshipFactory, MatchFactory, TeamFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db,
+    pytest.mark.skipif(bool(missing()), reason=missing() or "-"),
+]
+
+STATIC = Path(__file__).resolve().parents[2] / "championships/static/championships"
+ORIGIN = "http://testserver"
+DEADLINE_S = 10.0
+
+FAKE_WS = """
+window.__ws = [];
+class FakeWebSocket {
+  constructor(url) {
+    this.url = url; this.readyState = 0; this.sent = [];
+    window.__ws.push(this);
+    setTimeout(() => { this.readyState = 1; if (this.onopen) this.onopen(); }, 0);
+  }
+  send(data) { this.sent.push(data); }
+  close() {}
+}
+FakeWebSocket.OPEN = 1;
+window.WebSocket = FakeWebSocket;
+"""
+
+Route = Callable[[str], tuple[int, str, str] | None]
+
+
+class LivePage:
+    """A page rendered by the test client, open in chromium with a stand-in websocket."""
+
+    def __init__(self, browser: Any, client: Client, html: str, width: int, route: Route):
+        self.client = client
+        self.html = html
+        self.route = route
+        self.pending: list[Any] = []
+        self.page = browser.new_page(viewport={"width": width, "height": 800})
+        self.page.add_init_script(FAKE_WS)
+        self.page.route("**/*", self._handle)
+        self.page.goto(f"{ORIGIN}/page")
+        self.page.wait_for_function("window.__ws.length > 0 && window.__ws[0].readyState === 1")
+
+    def _handle(self, route: Any) -> None:
+        url = route.request.url
+        path = url.removeprefix(ORIGIN)
+        if path.startswith("/static/championships/"):
+            name = path.rsplit("/", 1)[1]
+            kind = "text/css" if name.endswith(".css") else "application/javascript"
+            route.fulfill(body=(STATIC / name).read_text(), content_type=kind)
+        elif path == "/page":
+            route.fulfill(body=self.html, content_type="text/html")
+        elif (answer := self.route(path)) is not None:
+            status, body, kind = answer
+            route.fulfill(status=status, body=body, content_type=kind)
+        elif url.startswith(ORIGIN):
+            # A fragment: answered by the real view from the test's own greenlet (this
+            # callback runs in Playwright's, with another database connection, outside
+            # the test's transaction).
+            self.pending.append(route)
+        else:
+            route.fulfill(status=404, body="")
+
+    def push(self, texts: list[str]) -> None:
+        for text in texts:
+            self.page.evaluate("t => window.__ws[0].onmessage({data: t})", text)
+
+    def serve_pending(self) -> None:
+        while self.pending:
+            route = self.pending.pop(0)
+            response = self.client.get(route.request.url.removeprefix(ORIGIN))
+            route.fulfill(
+                status=response.status_code,
+                body=response.content,
+                content_type=response.get("Content-Type", "text/html"),
+            )
+
+    def settled(self, script: str, expected: object, deadline: float = DEADLINE_S) -> object:
+        """``script``'s value once it equals ``expected``, or its last value at the deadline
+        (the page's requests for fragments are answered meanwhile)."""
+        end = time.monotonic() + deadline
+        while True:
+            self.serve_pending()
+            shown = self.page.evaluate(script)
+            if shown == expected or time.monotonic() > end:
+                return shown
+            self.page.wait_for_timeout(50)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls and
+    # the test client's requests are still synchronous.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, client: Client) -> Iterator[Callable[..., LivePage]]:
+    pages: list[LivePage] = []
+
+    def open_page(html: str, *, width: int = 1280, route: Route = lambda path: None) -> LivePage:
+        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        pages.append(LivePage(browser, client, html, width, route))
+        return pages[-1]
+
+    yield open_page
+    for page in pages:
+        page.page.close()
+
+
+def pushed_since(match: Match, version: int) -> list[str]:
+    return [live.encode(r) for r in store.load(str(match.id), version)]
+
+
+SCOREBOARD = """() => {
+  const b = document.querySelector('.scoreboard');
+  const t = s => (b.querySelector(s) || {textContent: ''}).textContent.replace(/\\s+/g, ' ').trim();
+  const names = [...b.querySelectorAll('[data-team-name]')].map(e => e.textContent.trim());
+  const decided = b.querySelector('.decided');
+  const timeline = [...document.querySelectorAll('.timeline li')].map(
+    li => [li.className.replace(' goal-flash', ''), li.textContent.replace(/\\s+/g, ' ').trim()]);
+  return {home: names[0], away: names[1], home_score: t('[data-field=home_score]'),
+          away_score: t('[data-field=away_score]'), status: t('[data-field=status]'),
+          decided: decided ? decided.textContent.replace(/\\s+/g, ' ').trim() : '',
+          timeline: timeline};
+}"""
+
+FIXTURES = """() => [...document.querySelectorAll('.rounds .fixture')].map(
+  f => f.textContent.replace(/\\s+/g, ' ').trim())"""
+
+
+def clean(html: str) -> str:
+    text = re.sub(r"<[^>]+>", "", html)
+    text = text.replace("&ndash;", "\N{EN DASH}").replace("&prime;", "\N{PRIME}")
+    return re.sub(r"\s+", " ", text.replace("&#x27;", "'")).strip()
+
+
+def rendered_scoreboard(client: Client, match: Match) -> dict[str, object]:
+    """What a reload of the match page shows, read from the server's HTML."""
+    body = client.get(f"/matches/{match.id}/").content.decode()
+    board = re.search(r'<section class="card scoreboard".*?</section>', body, re.S)
+    assert board is not None
+    names = re.findall(r'data-team-name="[^"]*">([^<]*)<', board.group(0))
+
+    def field(name: str) -> str:
+        found = re.search(rf'data-field="{name}"[^>]*>([^<]*)<', board.group(0))
+        return found.group(1).strip() if found else ""
+
+    decided = re.search(r'<p class="decided">(.*?)</p>', board.group(0), re.S)
+    timeline = re.findall(r'<li class="([^"]*)" data-version="\d+">(.*?)</li>', body, re.S)
+    return {
+        "home": names[0].strip(),
+        "away": names[1].strip(),
+        "home_score": field("home_score"),
+        "away_score": field("away_score"),
+        "status": field("status"),
+        "decided": clean(decided.group(1)) if decided else "",
+        "timeline": [[kind, clean(text)] for kind, text in timeline],
+    }
+
+
+def rendered_fixtures(client: Client, championship_id: object) -> list[str]:
+    body = client.get(f"/championships/{championship_id}/").content.decode()
+    rounds = body[body.index('<section class="rounds"') :]
+    return [clean(f) for f in re.findall(r'<a class="fixture".*?</a>', rounds, re.S)]
+
+
+def test_an_open_match_page_shows_home_and_away_swapped(client, open_page):
+    # Given the match page of Ajax v Benfica, open
+    championship = ChampionshipFactory.create()
+    home = TeamFactory.create(championship=championship, name="Ajax")
+    away = TeamFactory.create(championship=championship, name="Benfica")
+    match = MatchFactory.create(championship=championship, home_team=home, away_team=away)
+    page = open_page(client.get(f"/matches/{match.id}/").content.decode())
+    before = match.version
+
+    # When the organiser swaps home and away, the match starts and Benfica score
+    commands.match_swap_venues(**ids(match))
+    commands.match_start(**ids(match))
+    commands.match_record_goal(**ids(match), team_id=away.id, minute=5)
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    # Then the page shows what a reload shows: Benfica 1-0 Ajax
+    expected = rendered_scoreboard(client, match)
+    assert expected["home"] == "Benfica"
+    assert expected["home_score"] == "1"
+    # Before: the names were only server-rendered, so the page said "Ajax 1-0 Benfica"
+    # (the goal credited to the wrong team) until reloaded.
+    assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_championship_page_shows_a_fixture_swapped_and_moved(client, open_page):
+    championship = ChampionshipFactory.create()
+    home = TeamFactory.create(championship=championship, name="Ajax")
+    away = TeamFactory.create(championship=championship, name="Benfica")
+    match = MatchFactory.create(championship=championship, home_team=home, away_team=away)
+    page = open_page(client.get(f"/championships/{championship.id}/").content.decode())
+    before = match.version
+
+    commands.match_swap_venues(**ids(match))
+    kickoff = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    commands.match_reschedule(**ids(match), kickoff=kickoff)
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    expected = rendered_fixtures(client, championship.id)
+    assert expected[0].startswith("Benfica")
+    # Before: the fixture row kept "Ajax v Benfica" and its old kick-off.
+    assert page.settled(FIXTURES, expected) == expected
+
+
+@pytest.mark.parametrize("path", ["matches", "embed/matches"])
+def test_a_match_page_with_long_club_names_fits_a_360px_phone(client, open_page, tmp_path, path):
+    # Given a live match between two clubs with ordinary long names
+    championship = ChampionshipFactory.create()
+    home = TeamFactory.create(championship=championship, name="Borussia Mönchengladbach")
+    away = TeamFactory.create(championship=championship, name="Wolverhampton Wanderers")
+    match = MatchFactory.create(championship=championship, home_team=home, away_team=away)
+    commands.match_start(**ids(match))
+
+    # When its page (or its embed) is shown on a 360 px phone
+    page = open_page(client.get(f"/{path}/{match.id}/").content.decode(), width=360)
+    kept = Path(os.environ.get("EASYCHAMP_SCREENSHOTS") or tmp_path)  # to look at
+    page.page.screenshot(path=kept / f"long-names-{path.replace('/', '-')}-360.png")
+
+    # Then it does not scroll sideways
+    # Before: both names stayed on one line (grid columns 1fr auto 1fr keep their content's
+    # minimum width), 88-94 px wider than the phone.
+    assert page.page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
+
+
+def test_an_open_final_page_shows_the_team_that_went_through(client, owner, event_bus, open_page):
+    # Given the final's page of a four-team cup, open while its teams are undecided
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for i in (1, 2, 3, 4):
+        TeamFactory.create(championship=championship, name=f"Club{i}")
+    commands.fixtures_generate(actor_id=owner.id, championship_id=championship.id)
+    event_bus.deliver()
+    knockout = Match.objects.filter(championship=championship, stage="knockout")
+    final = knockout.order_by("-bracket_round").first()
+    semi = knockout.filter(bracket_round=1).order_by("bracket_position").first()
+    assert final is not None
+    assert semi is not None
+    page = open_page(client.get(f"/matches/{final.id}/").content.decode())
+    before = final.version
+
+    # When a semi-final is won (TeamAdvanced on the final's stream)
+    commands.match_complete(**ids(semi), home_score=2, away_score=0)
+    event_bus.deliver()
+    final.refresh_from_db()
+    page.push(pushed_since(final, before))
+
+    # Then the page names the winner where a reload does, timeline included
+    expected = rendered_scoreboard(client, final)
+    assert expected["home"] == semi.home_team.name
+    # Before: the page kept "To be decided" and "A team goes through"; its goals would
+    # have had no team name and all been marked away (data-home was "None").
+    assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_match_page_shows_an_abandoned_matchs_void_score(client, open_page):
+    # Given a live match's page, open
+    match = MatchFactory.create()
+    commands.match_start(**ids(match))
+    match.refresh_from_db()
+    page = open_page(client.get(f"/matches/{match.id}/").content.decode())
+    before = match.version
+
+    # When the home side scores twice, then the match is abandoned (postponed while live)
+    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=5)
+    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=9)
+    commands.match_postpone(**ids(match), reason="floodlights")
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    # Then the page shows the void score a reload shows
+    expected = rendered_scoreboard(client, match)
+    assert (expected["home_score"], expected["away_score"]) == ("0", "0")
+    # Before: the page kept "2-0 · Postponed" (MatchPostponed only set the status).
+    assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_match_page_shows_extra_time_and_the_shoot_out(client, owner, open_page):
+    # Given a live knockout final's page, open
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for i in (1, 2):
+        TeamFactory.create(championship=championship, name=f"T{i}")
+    commands.fixtures_generate(actor_id=owner.id, championship_id=championship.id)
+    match = Match.objects.get(championship=championship, stage="knockout")
+    commands.match_start(**ids(match))
+    match.refresh_from_db()
+    page = open_page(client.get(f"/matches/{match.id}/").content.decode())
+    before = match.version
+
+    # When it ends 0-0 after extra time, 4-2 on penalties
+    commands.match_complete(**ids(match), extra_time=True, penalties=(4, 2))
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    # Then the page says so, as a reload does
+    expected = rendered_scoreboard(client, match)
+    assert "4\N{EN DASH}2 pens" in str(expected["decided"])
+    # Before: the page showed "0-0 Completed" and nothing said who won the shoot-out.
+    assert page.settled(SCOREBOARD, expected) == expected
