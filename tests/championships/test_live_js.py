@@ -289,6 +289,7 @@ def test_an_open_final_page_shows_the_team_that_went_through(client, owner, even
 
     # Then the page names the winner where a reload does, timeline included
     expected = rendered_scoreboard(client, final)
+    assert semi.home_team is not None
     assert expected["home"] == semi.home_team.name
     # Before: the page kept "To be decided" and "A team goes through"; its goals would
     # have had no team name and all been marked away (data-home was "None").
@@ -304,6 +305,7 @@ def test_an_open_match_page_shows_an_abandoned_matchs_void_score(client, open_pa
     before = match.version
 
     # When the home side scores twice, then the match is abandoned (postponed while live)
+    assert match.home_team_id is not None
     commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=5)
     commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=9)
     commands.match_postpone(**ids(match), reason="floodlights")

@@ -103,7 +103,7 @@ def test_the_response_closes_its_events_when_the_server_closes_it(layer):
         assert (await content.__anext__()).startswith(b"id: 1\n")
 
         # When the handler closes what it iterates (the client left: aclosing)
-        await content.aclose()  # type: ignore[attr-defined]
+        await content.aclose()
 
     # Then the events generator is closed with it and its channel released.
     # Before: Django wraps the events in a generator it never closes, so they waited for

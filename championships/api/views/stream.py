@@ -12,7 +12,7 @@ so a connection holds no thread while it waits.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 from uuid import UUID
@@ -110,7 +110,7 @@ async def _release(
         receiving = None
 
 
-async def _events(stream_id: str, after: int) -> AsyncIterator[str]:
+async def _events(stream_id: str, after: int) -> AsyncGenerator[str, None]:
     layer = get_channel_layer()
     assert layer is not None
     channel = await layer.new_channel()
