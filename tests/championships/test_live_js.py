@@ -22,10 +22,11 @@ from django.test import Client
 from django.utils import timezone
 
 from championships import commands, live
+from championships.events import standings_stream_id
 from championships.models import Match
 from events import store
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, missing
-from tests.championships.conftest import ids
+from tests.championships.conftest import ids, play
 from tests.championships.factories import ChampionshipFactory, MatchFactory, TeamFactory
 
 pytestmark = [
@@ -59,12 +60,17 @@ Route = Callable[[str], tuple[int, str, str] | None]
 class LivePage:
     """A page rendered by the test client, open in chromium with a stand-in websocket."""
 
-    def __init__(self, browser: Any, client: Client, html: str, width: int, route: Route):
+    def __init__(
+        self, browser: Any, client: Client, html: str, width: int, route: Route, clock: bool
+    ):
         self.client = client
         self.html = html
         self.route = route
         self.pending: list[Any] = []
         self.page = browser.new_page(viewport={"width": width, "height": 800})
+        if clock:
+            # The page's timers under the test's control (page.clock.fast_forward).
+            self.page.clock.install()
         self.page.add_init_script(FAKE_WS)
         self.page.route("**/*", self._handle)
         self.page.goto(f"{ORIGIN}/page")
@@ -134,9 +140,11 @@ def browser() -> Iterator[Any]:
 def open_page(browser: Any, client: Client) -> Iterator[Callable[..., LivePage]]:
     pages: list[LivePage] = []
 
-    def open_page(html: str, *, width: int = 1280, route: Route = lambda path: None) -> LivePage:
+    def open_page(
+        html: str, *, width: int = 1280, route: Route = lambda path: None, clock: bool = False
+    ) -> LivePage:
         os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        pages.append(LivePage(browser, client, html, width, route))
+        pages.append(LivePage(browser, client, html, width, route, clock))
         return pages[-1]
 
     yield open_page
@@ -341,3 +349,47 @@ def test_an_open_match_page_shows_extra_time_and_the_shoot_out(client, owner, op
     assert "4\N{EN DASH}2 pens" in str(expected["decided"])
     # Before: the page showed "0-0 Completed" and nothing said who won the shoot-out.
     assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_championship_page_keeps_fetching_its_tables_until_it_gets_them(
+    client, event_bus, open_page
+):
+    # Given a championship page, open while its tables cannot be fetched for a while (a
+    # deploy: the web processes answer 503 to the first eight requests)
+    championship = ChampionshipFactory.create()
+    ajax = TeamFactory.create(championship=championship, name="Ajax")
+    benfica = TeamFactory.create(championship=championship, name="Benfica")
+    event_bus.deliver()
+    stream = standings_stream_id(championship.id)
+    before = store.stream_version(stream)
+    refused = {"left": 8}
+
+    def route(path: str) -> tuple[int, str, str] | None:
+        if path.endswith("/tables/") and refused["left"]:
+            refused["left"] -= 1
+            return 503, "", "text/html"
+        return None
+
+    page = open_page(
+        client.get(f"/championships/{championship.id}/").content.decode(), route=route, clock=True
+    )
+
+    # When a result moves the standings, and minutes pass
+    play(championship, ajax, benfica, "0-3")
+    event_bus.deliver()
+    page.push([live.encode(r) for r in store.load(stream, before)])
+    end = time.monotonic() + DEADLINE_S
+    while refused["left"] and time.monotonic() < end:
+        page.page.clock.fast_forward(60_000)
+        page.page.wait_for_timeout(20)
+    page.page.clock.fast_forward(60_000)
+
+    # Then the page shows the tables a reload shows
+    # Before: it gave up after six failed fetches (about 15 s), for good
+    expected = clean(client.get(f"/championships/{championship.id}/tables/").content.decode())
+    shown = page.settled(
+        "() => document.querySelector('[data-standings]').textContent.replace(/\\s+/g, ' ').trim()",
+        expected,
+    )
+    assert refused["left"] == 0
+    assert shown == expected

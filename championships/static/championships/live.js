@@ -302,6 +302,16 @@
     });
   }
 
+  // A fragment that could not be fetched (a deploy, a 502) is asked for again, ever
+  // less often but never given up on: the page already counts its event as applied, so
+  // nothing else would bring the fragment up to date.
+  var REFRESH_FIRST_MS = 150;
+  var REFRESH_MAX_MS = 30000;
+
+  function refreshDelay(attempt) {
+    return attempt ? Math.min(REFRESH_MAX_MS, 1000 * Math.pow(2, attempt - 1)) : REFRESH_FIRST_MS;
+  }
+
   var standingsRequest = 0;
   var standingsTimer = null;
 
@@ -328,12 +338,10 @@
             section.setAttribute("data-standings-refreshed", String(request));
           })
           .catch(function () {
-            if ((attempt || 0) < 5) {
-              refreshStandings((attempt || 0) + 1);
-            }
+            refreshStandings((attempt || 0) + 1);
           });
       });
-    }, attempt ? 1000 * attempt : 150);
+    }, refreshDelay(attempt));
   }
 
   var bracketRequest = 0;
@@ -362,12 +370,10 @@
             }
           })
           .catch(function () {
-            if ((attempt || 0) < 5) {
-              refreshBracket((attempt || 0) + 1);
-            }
+            refreshBracket((attempt || 0) + 1);
           });
       });
-    }, attempt ? 1000 * attempt : 150);
+    }, refreshDelay(attempt));
   }
 
   // Events this script does not model (which side is home, who went through, a kick-off
@@ -403,12 +409,10 @@
             }
           })
           .catch(function () {
-            if ((attempt || 0) < 5) {
-              refreshMatch(matchId, (attempt || 0) + 1);
-            }
+            refreshMatch(matchId, (attempt || 0) + 1);
           });
       });
-    }, attempt ? 1000 * attempt : 150);
+    }, refreshDelay(attempt));
   }
 
   function positions(section) {
