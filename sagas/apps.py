@@ -14,3 +14,4 @@ class SagasConfig(AppConfig):
             registry.register(event_class)
         engine.register(registration.PlayerRegistrationSaga)
         engine.register(entries.TeamEntrySaga)
+        entries.closing.register()

@@ -198,6 +198,17 @@ class EntriesOpened(Event):
 
 
 @dataclass(frozen=True)
+class EntriesClosed(Event):
+    """The championship takes no more teams (its fixtures are generated)."""
+
+    event_type = "EntriesClosed"
+    stream_type = ENTRIES_STREAM
+
+    championship_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
 class TeamEntryRequested(Event):
     event_type = "TeamEntryRequested"
     stream_type = ENTRY_STREAM
@@ -300,6 +311,17 @@ class TeamEntryCancelled(Event):
 
 
 @dataclass(frozen=True)
+class TeamEntryClosed(Event):
+    """The entries closed before this one was registered: its saga undoes it."""
+
+    event_type = "TeamEntryClosed"
+    stream_type = ENTRY_STREAM
+
+    entry_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
 class ManagerNotified(Event):
     event_type = "ManagerNotified"
     stream_type = ENTRY_STREAM
@@ -324,6 +346,7 @@ ALL_EVENTS: list[type[Event]] = [
     EmailSent,
     LeagueCreated,
     EntriesOpened,
+    EntriesClosed,
     TeamEntryRequested,
     EntrySlotReserved,
     EntryWaitListed,
@@ -334,5 +357,6 @@ ALL_EVENTS: list[type[Event]] = [
     PaymentVoided,
     TeamEntryConfirmed,
     TeamEntryCancelled,
+    TeamEntryClosed,
     ManagerNotified,
 ]

@@ -6,10 +6,12 @@ registers the team when the provider's webhook reports it paid.
     TeamEntryRequested → ReserveSlot → EntrySlotReserved → RequestPayment
       → PaymentRequested (deadline set) → webhook → PaymentProcessed → RegisterTeam
       → TeamRegistered + TeamEntryConfirmed → NotifyManager → ManagerNotified → completed
-    PaymentFailed, or the deadline → compensations in reverse: VoidPayment, ReleaseSlot
+    PaymentFailed, the deadline, or the fixtures generated (TeamEntryClosed)
+      → compensations in reverse: VoidPayment, ReleaseSlot
       (the first waiting entry gets the slot) → CancelEntry (manager notified)
 """
 
+from sagas.entries import closing as closing
 from sagas.entries import handlers as handlers
 from sagas.entries.commands import (
     SAGA_TYPE,
@@ -27,6 +29,7 @@ __all__ = [
     "SAGA_TYPE",
     "TeamEntrySaga",
     "UnknownPayment",
+    "closing",
     "entries_fill_from_waiting_list",
     "entries_open",
     "entry_for_reader",

@@ -187,6 +187,11 @@ def request_payment(command: CommandRecord) -> None:
     entry = locked_entry(command)
     if entry.status != EntryStatus.RESERVED:
         return
+    saga = SagaInstance.objects.filter(id=command.saga_id) if command.saga_id else None
+    if saga is not None and not saga.filter(status=SagaStatus.RUNNING).exists():
+        # Being undone (its VoidPayment may have run already, finding nothing to void):
+        # a payment asked for now would be charged and never refunded.
+        return
     provider = payments.provider()
     request = payments.PaymentRequest(
         reference=entry.id,

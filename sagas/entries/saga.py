@@ -15,6 +15,7 @@ from sagas.events import (
     PaymentFailed,
     PaymentProcessed,
     PaymentRequested,
+    TeamEntryClosed,
     TeamEntryConfirmed,
     TeamEntryRequested,
 )
@@ -68,6 +69,13 @@ class TeamEntrySaga(Saga):
         assert isinstance(event, PaymentFailed)
         ctx.state["phase"] = "payment_failed"
         ctx.compensate(f"payment failed: {event.reason}")
+
+    @step(TeamEntryClosed)
+    def on_closed(self, ctx: StepContext) -> None:
+        event = ctx.event.data if ctx.event else None
+        assert isinstance(event, TeamEntryClosed)
+        ctx.state["phase"] = "entries_closed"
+        ctx.compensate(event.reason)
 
     # The pivot: the team is registered (and paid); from here on nothing is undone.
     @step(TeamEntryConfirmed, pivot=True)

@@ -27,7 +27,7 @@ from sagas.events import PaymentProcessed, SagaCompensationDone
 from sagas.models import CommandRecord, EntryWindow, Payment, SagaInstance, TeamEntry
 from sagas.payments import breaker, fake, signing
 from tests.championships.factories import ChampionshipFactory, TeamFactory, UserFactory
-from tests.sagas.conftest import open_entries, settle
+from tests.sagas.conftest import open_entries, settle, window
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.usefixtures("clean_breaker")]
 
@@ -911,3 +911,73 @@ def test_a_cancel_entry_that_failed_for_good_is_retried_by_an_operator(
     assert saga_of(entry).status == "compensated"
     with pytest.raises(engine.SagaActionError, match="nothing to retry"):
         engine.saga_retry_step(saga_id=saga.id, actor="ops")
+
+
+def test_generating_the_fixtures_closes_entries_and_ends_those_in_progress(
+    event_bus: EventBus, organiser
+) -> None:
+    # Given a championship whose entries are open: one entry awaiting payment, one
+    # paid but not registered yet, one on the waiting list, and one registered team
+    championship = ChampionshipFactory.create(actor_id=organiser.id)
+    TeamFactory.create(championship=championship, name="A")
+    open_entries(championship, organiser.id, capacity=4)
+    registered = request_entry(championship, "Registered")
+    settle(event_bus)
+    webhook(paid(registered))
+    settle(event_bus)
+    awaiting = request_entry(championship, "Awaiting")
+    settle(event_bus)
+    paid_entry = request_entry(championship, "Paid")
+    settle(event_bus)
+    webhook(paid(paid_entry))
+    waiting = request_entry(championship, "Waiting")
+    settle(event_bus, never="RegisterTeam")
+    statuses = {e.team_name: e.status for e in TeamEntry.objects.all()}
+    assert statuses == {
+        "Registered": "registered",
+        "Awaiting": "awaiting_payment",
+        "Paid": "paid",
+        "Waiting": "waiting",
+    }
+
+    # When the organiser generates the fixtures
+    fixtures_generate(actor_id=organiser.id, championship_id=championship.id)
+    settle(event_bus)
+
+    # Then the entries that can no longer become teams are cancelled (payments voided),
+    # the registered team stays, and no more entries are taken
+    # Before: the waiting entry waited for ever; the others could still pay, and were
+    # refunded only after RegisterTeam had failed five times
+    for entry in (awaiting, paid_entry, waiting):
+        entry.refresh_from_db()
+        assert entry.status == "cancelled", entry.team_name
+        assert "fixtures" in entry.cancel_reason
+        assert saga_of(entry).status == "compensated"
+    assert set(
+        Payment.objects.filter(entry__in=[awaiting, paid_entry]).values_list("status", flat=True)
+    ) == {"voided"}
+    registered.refresh_from_db()
+    assert registered.status == "registered"
+    assert Payment.objects.get(entry=registered).status == "succeeded"
+    assert not window(championship).is_open
+    assert Team.objects.filter(championship=championship).count() == 2
+
+
+def test_a_payment_is_not_requested_for_an_entry_whose_saga_is_being_undone(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given an entry whose RequestPayment is pending when an operator compensates it
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus, never="RequestPayment")
+    engine.saga_compensate(saga_id=saga_of(entry).id, actor="ops")
+    event_bus.deliver()
+
+    # When it runs after the VoidPayment (nothing to void yet) and before the ReleaseSlot
+    bus.run(CommandRecord.objects.get(name="VoidPayment").id)
+    bus.run(CommandRecord.objects.get(name="RequestPayment").id)
+    settle(event_bus)
+
+    # Then no payment was created at the provider
+    # Before: a payment was requested after the compensation had voided none
+    assert not Payment.objects.filter(entry=entry).exists()
+    assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
