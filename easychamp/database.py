@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 # PostgreSQL keeps statement_timeout in milliseconds, in a 32-bit integer.
 MAX_STATEMENT_TIMEOUT = 2_147_483
@@ -25,6 +26,14 @@ class Pool:
     # A connection handed out is checked (one empty round trip) only if it sat in the
     # pool for this long (easychamp.postgresql).
     check_idle: float = 1.0
+
+    def __post_init__(self) -> None:
+        # psycopg_pool would refuse these only at the first connection, on every request.
+        if not 0 <= self.min_size <= self.max_size or self.max_size < 1:
+            raise ImproperlyConfigured(
+                f"the pool's sizes must be 0 <= minimum <= maximum and maximum >= 1, not "
+                f"{self.min_size} and {self.max_size} (DATABASE_POOL_MIN_SIZE, _MAX_SIZE)"
+            )
 
     def options(self) -> dict[str, Any]:
         return {

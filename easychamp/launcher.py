@@ -316,8 +316,10 @@ def main() -> None:
     # Web and worker processes write their metrics to one folder, so /metrics (served by
     # the web process) also shows what the Celery workers delivered.
     metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".prometheus")))
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    # The last run's metrics files only: the folder may be one an operator named.
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink(missing_ok=True)
     os.environ.update(env)
 
     redis_proc: subprocess.Popen[bytes] | None = None

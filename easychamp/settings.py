@@ -7,7 +7,15 @@ import os
 from pathlib import Path
 
 from easychamp.database import MAX_STATEMENT_TIMEOUT, Pool, database_from_url
-from easychamp.env import env_bool, env_list, env_seconds
+from easychamp.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_log_level,
+    env_number,
+    env_rate,
+    env_seconds,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,7 +34,7 @@ _proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
 )
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (0 if DEBUG else 31_536_000))
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
@@ -102,17 +110,17 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASE_POOL = (
     Pool(
-        min_size=int(os.environ.get("DATABASE_POOL_MIN_SIZE") or 1),
-        max_size=int(os.environ.get("DATABASE_POOL_MAX_SIZE") or 8),
-        timeout=float(os.environ.get("DATABASE_POOL_TIMEOUT") or 5),
-        check_idle=float(os.environ.get("DATABASE_POOL_CHECK_IDLE") or 1),
+        min_size=env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+        max_size=env_int("DATABASE_POOL_MAX_SIZE", 8, minimum=1),
+        timeout=env_number("DATABASE_POOL_TIMEOUT", 5, 0.001, 3600, "seconds"),
+        check_idle=env_seconds("DATABASE_POOL_CHECK_IDLE", 1, 3600),
     )
     if env_bool("DATABASE_POOL", default=True)
     else None
 )
 # Threads per web process serving requests (easychamp.asgi): each holds at most one
 # database connection, so as many as the pool has.
-WEB_THREADS = int(os.environ.get("WEB_THREADS") or (DATABASE_POOL.max_size if DATABASE_POOL else 8))
+WEB_THREADS = env_int("WEB_THREADS", DATABASE_POOL.max_size if DATABASE_POOL else 8, minimum=1)
 DATABASES = {
     "default": database_from_url(
         DATABASE_URL,
@@ -187,7 +195,7 @@ CACHES = {
     }
 }
 # How long a process stops asking a Redis that did not answer (easychamp.redis_guard).
-REDIS_DOWN_SECONDS = float(os.environ.get("REDIS_DOWN_SECONDS") or 2)
+REDIS_DOWN_SECONDS = env_seconds("REDIS_DOWN_SECONDS", 2, 3600)
 
 # Celery. Reliability choices are explained in README.md ("Delivery").
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "celery"
@@ -244,8 +252,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 EVENTS_WAKE_ON_COMMIT = env_bool("EVENTS_WAKE_ON_COMMIT", default=True)
 # At most this many helper drains run beside a queue's drain owner when streams queue up
 # (one per 4 dirty streams): more worker processes than that never drain one queue.
-EVENTS_DRAIN_MAX_HELPERS = int(os.environ.get("EVENTS_DRAIN_MAX_HELPERS") or 8)
-IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS") or 24)
+EVENTS_DRAIN_MAX_HELPERS = env_int("EVENTS_DRAIN_MAX_HELPERS", 8, minimum=0)
+IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 365)
 
 # Email: the console in development (DEBUG), SMTP (EMAIL_HOST, ...) otherwise, or any
 # backend named by EMAIL_BACKEND (tests' worker processes write files: EMAIL_FILE_PATH).
@@ -256,7 +264,7 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
 )
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None
 EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "EasyChamp <noreply@easychamp.local>"
 
 # Payments (sagas.payments): the provider adapter, the webhook's shared secret and
@@ -272,14 +280,15 @@ PAYMENTS_FAKE_WEBHOOK_URL = os.environ.get("PAYMENTS_FAKE_WEBHOOK_URL") or (
     f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/api/v1/webhooks/payments/"
 )
 PAYMENTS_BREAKER_NAME = os.environ.get("PAYMENTS_BREAKER_NAME") or "payments"
-PAYMENTS_BREAKER_FAIL_MAX = int(os.environ.get("PAYMENTS_BREAKER_FAIL_MAX") or 3)
-PAYMENTS_BREAKER_RESET_SECONDS = float(os.environ.get("PAYMENTS_BREAKER_RESET_SECONDS") or 30)
+PAYMENTS_BREAKER_FAIL_MAX = env_int("PAYMENTS_BREAKER_FAIL_MAX", 3, minimum=1)
+PAYMENTS_BREAKER_RESET_SECONDS = env_seconds("PAYMENTS_BREAKER_RESET_SECONDS", 30, 86400)
 # How long an entry waits before asking a provider that failed (breaker still closed).
-PAYMENTS_RETRY_SECONDS = float(os.environ.get("PAYMENTS_RETRY_SECONDS") or 5)
+PAYMENTS_RETRY_SECONDS = env_seconds("PAYMENTS_RETRY_SECONDS", 5, 86400)
 
-TOKEN_TTL_HOURS = float(os.environ.get("TOKEN_TTL_HOURS") or 24 * 30)
+# At most ten years ("never expire" in practice; longer overflows a date).
+TOKEN_TTL_HOURS = env_number("TOKEN_TTL_HOURS", 24 * 30, 0.001, 24 * 3653, "hours")
 # How long a checked token is trusted from the shared cache (revocation is immediate).
-TOKEN_CACHE_SECONDS = int(os.environ.get("TOKEN_CACHE_SECONDS") or 60)
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 60, minimum=0, maximum=86400)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -294,9 +303,9 @@ REST_FRAMEWORK = {
         "championships.api.throttling.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("API_THROTTLE_ANON") or "600/min",
-        "user": os.environ.get("API_THROTTLE_USER") or "3000/min",
-        "login": os.environ.get("API_THROTTLE_LOGIN") or "10/min",
+        "anon": env_rate("API_THROTTLE_ANON", "600/min"),
+        "user": env_rate("API_THROTTLE_USER", "3000/min"),
+        "login": env_rate("API_THROTTLE_LOGIN", "10/min"),
     },
     # The server (uvicorn) already took the client address from X-Forwarded-For, and
     # only from the proxies in FORWARDED_ALLOW_IPS: DRF must not read the header again,
@@ -340,5 +349,5 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_log_level()},
 }

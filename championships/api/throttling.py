@@ -31,20 +31,12 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from easychamp.env import parse_rate
 from easychamp.redis_guard import log_failure
 
 logger = logging.getLogger(__name__)
 
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _FAILURES = (RedisError, OSError)
-
-
-def parse_rate(rate: str | None) -> tuple[int, int] | None:
-    """``"1200/min"`` → (1200 requests, 60 seconds); None when off."""
-    if rate is None or rate.strip().lower() in {"", "off", "none"}:
-        return None
-    count, period = rate.strip().split("/")
-    return int(count), _PERIODS[period.strip()[0]]
 
 
 # The DRF request's attribute holding counts taken ahead: {window key: count}.

@@ -15,7 +15,7 @@ def chosen_championships(
 ) -> QuerySet[Championship]:
     """The championships a command's ``--championship <id>`` names (all of them without
     it); a malformed or unknown id is a CommandError."""
-    if not value:
+    if value is None:
         return championships
     try:
         championship_id = uuid.UUID(value)

@@ -41,3 +41,12 @@ def test_rebuild_command_restores_the_live_standings_and_reports_progress(
 def test_rebuild_command_rejects_an_unknown_championship(given, message):
     with pytest.raises(CommandError, match=message):
         call_command("rebuild_standings", "--championship", given)
+
+
+@pytest.mark.parametrize(
+    "command", ["rebuild_standings", "rebuild_player_stats", "advance_brackets"]
+)
+def test_an_empty_championship_id_is_refused_not_taken_for_all(command):
+    # Before: --championship "" (an unset shell variable) ran over every championship
+    with pytest.raises(CommandError, match="not a valid id"):
+        call_command(command, "--championship", "")

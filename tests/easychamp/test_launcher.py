@@ -228,3 +228,37 @@ def test_honcho_writes_to_a_file_no_reader_can_break(procfile, honchos):
     assert stat.S_ISREG(output)
     honcho.stop()
     assert not honcho.forced
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_make_run_empties_only_the_metrics_files_of_the_metrics_folder(tmp_path, monkeypatch):
+    # Given PROMETHEUS_MULTIPROC_DIR naming a folder that holds more than metrics
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("an operator's file")
+    (folder / "counter_123.db").write_bytes(b"last run's metrics")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    monkeypatch.setattr(launcher, "_stop_with_parent", lambda *args: None)
+    monkeypatch.setattr(launcher.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(launcher.os, "chdir", lambda *args: None)
+
+    def stop_there(url: str) -> None:
+        raise _Stop
+
+    monkeypatch.setattr(launcher, "_start_redis", stop_there)
+    saved = dict(os.environ)
+    try:
+        # When make run starts (stopped before it starts Redis)
+        with pytest.raises(_Stop):
+            launcher.main()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    # Then the last run's metrics are gone, the operator's file is not
+    # Before: the whole folder was deleted
+    assert not (folder / "counter_123.db").exists()
+    assert (folder / "keep.txt").read_text() == "an operator's file"

@@ -173,3 +173,9 @@ def test_an_unknown_user_fails_before_anything_is_resolved():
 def test_a_subcommand_is_required():
     with pytest.raises(CommandError, match="required: SUBCOMMAND"):
         deadletters()
+
+
+def test_list_with_a_negative_limit_is_a_usage_error():
+    # Before: a traceback (Negative indexing is not supported)
+    with pytest.raises(CommandError, match="at least 0"):
+        call_command("deadletters", "list", "--limit", "-1", stdout=StringIO())

@@ -11,7 +11,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from events import store
@@ -284,3 +284,9 @@ def test_admin_lists_sagas_with_the_breaker_and_staff_act_on_them(
     # An organiser sees the entry sagas of their own championships only (this one belongs
     # to none: tests/sagas/test_entries.py shows them operating theirs).
     assert client.get("/admin/sagas/sagainstance/").context["cl"].result_count == 0
+
+
+def test_the_sagas_command_refuses_a_negative_limit():
+    # Before: a traceback (Negative indexing is not supported)
+    with pytest.raises(CommandError, match="at least 0"):
+        call_command("sagas", "--limit", "-1", stdout=StringIO())

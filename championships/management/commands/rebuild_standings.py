@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         championship_id = None
-        if options["championship"]:
+        if options["championship"] is not None:
             chosen = chosen_championships(options["championship"], Championship.objects.all())
             championship_id = chosen.get().id
         started = time.perf_counter()

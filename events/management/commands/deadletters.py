@@ -10,6 +10,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.deadletters import DeadLetterError, dead_letter_retry, dead_letter_skip
+from events.management.arguments import at_least
 from events.models import DeadLetter
 
 STATUSES = [*DeadLetter.Status.values, "all"]
@@ -28,7 +29,9 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="a table of dead letters (parked by default)")
         listing.add_argument("--status", choices=STATUSES, default=DeadLetter.Status.PARKED)
         listing.add_argument("--subscription", metavar="NAME")
-        listing.add_argument("--limit", type=int, default=100, help="at most this many rows")
+        listing.add_argument(
+            "--limit", type=at_least(0), default=100, help="at most this many rows"
+        )
 
         show = sub.add_parser("show", help="one dead letter with its traceback")
         show.add_argument("id", type=int)

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from events import delivery
+from events.management.arguments import at_least
 
 
 class Command(BaseCommand):
@@ -14,7 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--rounds", type=int, default=20, help="passes at most")
+        parser.add_argument("--rounds", type=at_least(1), default=20, help="passes at most")
 
     def handle(self, *args: Any, **options: Any) -> None:
         total, settled = delivery.deliver_all(options["rounds"])

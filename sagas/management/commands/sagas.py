@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 
+from events.management.arguments import at_least
 from sagas.models import SagaInstance, SagaStatus
 
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--type", help="only this saga type")
         parser.add_argument("--status", choices=SagaStatus.values)
-        parser.add_argument("--limit", type=int, default=1000)
+        parser.add_argument("--limit", type=at_least(0), default=1000)
 
     def handle(self, *args: Any, **options: Any) -> None:
         sagas = SagaInstance.objects.order_by("created_at")
