@@ -393,3 +393,79 @@ def test_an_open_championship_page_keeps_fetching_its_tables_until_it_gets_them(
     )
     assert refused["left"] == 0
     assert shown == expected
+
+
+def _final_on_penalties(owner) -> tuple[object, Match]:
+    championship = ChampionshipFactory.create(actor_id=owner.id, format="knockout")
+    for name in ("Ajax", "Benfica"):
+        TeamFactory.create(championship=championship, name=name)
+    commands.fixtures_generate(actor_id=owner.id, championship_id=championship.id)
+    match = Match.objects.get(championship=championship, stage="knockout")
+    commands.match_start(**ids(match))
+    commands.match_complete(**ids(match), extra_time=True, penalties=(4, 2))
+    match.refresh_from_db()
+    return championship.id, match
+
+
+def _award_to_away(match: Match) -> None:
+    assert match.away_team_id is not None
+    commands.match_award(
+        **ids(match),
+        awarded_to_team_id=match.away_team_id,
+        home_score=0,
+        away_score=3,
+        reason="ineligible player",
+    )
+    match.refresh_from_db()
+
+
+def test_an_open_match_page_drops_the_shoot_out_when_the_result_is_awarded(
+    client, owner, open_page
+):
+    # Given a final decided 0-0 a.e.t., 4-2 on penalties, its page open
+    _, match = _final_on_penalties(owner)
+    page = open_page(client.get(f"/matches/{match.id}/").content.decode())
+    before = match.version
+
+    # When the result is replaced by an award (which has no extra time nor penalties)
+    _award_to_away(match)
+    page.push(pushed_since(match, before))
+
+    # Then the page shows what a reload shows
+    # Before: "After extra time · 4-2 pens" stayed under the awarded score
+    expected = rendered_scoreboard(client, match)
+    assert expected["decided"] == ""
+    assert page.settled(SCOREBOARD, expected) == expected
+
+
+def test_an_open_championship_page_drops_the_shoot_out_of_an_awarded_fixture(
+    client, owner, open_page
+):
+    championship_id, match = _final_on_penalties(owner)
+    page = open_page(client.get(f"/championships/{championship_id}/").content.decode())
+    before = match.version
+
+    _award_to_away(match)
+    page.push(pushed_since(match, before))
+
+    # Before: the fixture row kept "a.e.t. 4-2 pens"
+    expected = rendered_fixtures(client, championship_id)
+    assert page.settled(FIXTURES, expected) == expected
+
+
+def test_an_open_championship_page_shows_a_live_match_cancelled_as_a_reload_does(client, open_page):
+    match = MatchFactory.create()
+    commands.match_start(**ids(match))
+    assert match.home_team_id is not None
+    commands.match_record_goal(**ids(match), team_id=match.home_team_id, minute=5)
+    match.refresh_from_db()
+    page = open_page(client.get(f"/championships/{match.championship_id}/").content.decode())
+    before = match.version
+
+    commands.match_cancel(**ids(match), reason="pitch invasion")
+    match.refresh_from_db()
+    page.push(pushed_since(match, before))
+
+    # Before: the row kept the void score ("Ajax 1-0 Benfica Cancelled")
+    expected = rendered_fixtures(client, match.championship_id)
+    assert page.settled(FIXTURES, expected) == expected

@@ -463,6 +463,7 @@
       case "MatchAwarded":
         setScore(matchId, p.home_score, p.away_score);
         setStatus(matchId, "awarded");
+        refreshMatch(matchId, 0);  // an award replaces extra time and a shoot-out
         break;
       case "MatchPostponed":
         setStatus(matchId, "postponed");
@@ -470,6 +471,7 @@
         break;
       case "MatchCancelled":
         setStatus(matchId, "cancelled");
+        refreshMatch(matchId, 0);  // cancelled while live: no score is shown
         break;
       case "MatchVenuesSwapped":
       case "MatchRescheduled":
