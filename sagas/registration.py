@@ -82,6 +82,9 @@ def registration_errors(username: str, email: str, password: str) -> dict[str, l
         errors["username"] = list(exc.messages)
     try:
         validate_email(email)
+        longest = User._meta.get_field("email").max_length
+        if longest is not None and len(email) > longest:
+            raise ValidationError(f"Ensure this value has at most {longest} characters.")
     except ValidationError as exc:
         errors["email"] = list(exc.messages)
     try:

@@ -16,7 +16,7 @@ from sagas.api.views import me_data
 
 class SignUpForm(forms.Form):
     username = forms.CharField(max_length=150)
-    email = forms.EmailField()
+    email = forms.EmailField(max_length=254)  # auth_user.email's length
     password = forms.CharField(widget=forms.PasswordInput, max_length=128, strip=False)
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -64,7 +64,12 @@ def token_for(user: Any) -> Token:
     token, created = Token.objects.get_or_create(user=user)
     if not created and token_expires_at(token) <= timezone.now():
         token.delete()
-        token = Token.objects.create(user=user)
+        try:
+            with transaction.atomic():
+                token = Token.objects.create(user=user)
+        except IntegrityError:
+            # Another sign-in (the same user's other device) replaced it meanwhile.
+            token = Token.objects.get(user=user)
     return token
 
 

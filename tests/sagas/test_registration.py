@@ -229,6 +229,24 @@ def test_the_sign_up_page_creates_the_user_and_shows_the_registration(
     assert b'data-registration="completed"' in status.content
 
 
+@pytest.mark.parametrize("entry_point", ["page", "api"])
+def test_an_email_longer_than_the_user_table_takes_is_a_field_error(client, entry_point) -> None:
+    # A valid address of 260 characters: the standard allows 320, auth_user.email 254
+    email = "a" * 64 + "@" + ("b" * 63 + ".") * 3 + "com"
+    body = {"username": "longmail", "email": email, "password": STRONG}
+
+    if entry_point == "page":
+        response = client.post("/signup/", body)
+        # Before: a 500 (value too long for type character varying(254))
+        assert response.status_code == 200
+        assert b"254" in response.content
+    else:
+        response = APIClient().post("/api/v1/auth/register/", body, format="json")
+        assert response.status_code == 400
+        assert "email" in response.json()
+    assert not User.objects.filter(username="longmail").exists()
+
+
 def test_a_session_signed_in_through_djangos_backend_stays_signed_in(client) -> None:
     # Sessions from before the normalising backend record Django's; they stay valid
     user = User.objects.create_user("earlier", "earlier@example.com", STRONG)

@@ -3,6 +3,7 @@ counted in the shared cache, answering 429 with Retry-After."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -392,3 +393,59 @@ def test_a_known_token_revoked_elsewhere_is_refused_at_once(redis_cache, user):
 
     refused = client.post(url("championships/"), {"name": "Nope"}, format="json")
     assert refused.status_code == 401
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sign_ins_at_once_after_the_token_expired_both_get_the_new_token(monkeypatch):
+    # Given a user whose token has expired
+    from django.db import connection
+
+    from championships.api import authentication
+
+    user = UserFactory.create(username="expiring")
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    token = Token.objects.create(user=user)
+    Token.objects.filter(pk=token.pk).update(
+        created=timezone.now() - timedelta(hours=settings.TOKEN_TTL_HOURS + 1)
+    )
+    both_found_it_expired = threading.Barrier(2, timeout=20)
+    expires_at = authentication.token_expires_at
+
+    def expired_then_wait(token: Token) -> datetime:
+        found = expires_at(token)
+        both_found_it_expired.wait()
+        return found
+
+    monkeypatch.setattr(authentication, "token_expires_at", expired_then_wait)
+    keys: list[str] = []
+    statuses: list[int] = []
+
+    def sign_in() -> None:
+        try:
+            response = APIClient().post(
+                url("auth/token/"), {"username": "expiring", "password": PASSWORD}, format="json"
+            )
+            statuses.append(response.status_code)
+            keys.append(response.json().get("token", ""))
+        finally:
+            connection.close()
+
+    # When the phone app and the web client sign in at the same moment
+    with override_settings(
+        REST_FRAMEWORK={
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {"anon": "off", "user": "off", "login": "off"},
+        }
+    ):
+        threads = [threading.Thread(target=sign_in) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    # Then both get the one new token
+    # Before: the second creation broke the one-token-per-user constraint (a 500)
+    assert statuses == [200, 200]
+    assert keys[0] == keys[1] == Token.objects.get(user=user).key != token.key
