@@ -6,12 +6,20 @@ class SagasConfig(AppConfig):
     verbose_name = "Sagas"
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_delete
+
         from events.registry import registry
         from sagas import checks, engine, entries, registration  # noqa: F401 (checks)
         from sagas.events import ALL_EVENTS
+        from sagas.models import PlayerProfile
 
         for event_class in ALL_EVENTS:
             registry.register(event_class)
         engine.register(registration.PlayerRegistrationSaga)
+        pre_delete.connect(
+            registration.leave_league_when_deleted,
+            sender=PlayerProfile,
+            dispatch_uid="sagas.leave_league_when_deleted",
+        )
         engine.register(entries.TeamEntrySaga)
         entries.closing.register()

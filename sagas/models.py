@@ -217,7 +217,9 @@ class TeamEntry(models.Model):
         "championships.Championship", on_delete=models.CASCADE, related_name="entries"
     )
     team_name = models.CharField(max_length=100)
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    # Entries and their payments are records of money: a user who asked for one is
+    # deactivated, not deleted (PROTECT), and so is an entry with payments.
+    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     fee = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3)
     status = models.CharField(
@@ -247,7 +249,7 @@ class Payment(models.Model):
 
     provider = models.CharField(max_length=32)
     provider_payment_id = models.CharField(max_length=100, unique=True)
-    entry = models.ForeignKey(TeamEntry, on_delete=models.CASCADE, related_name="payments")
+    entry = models.ForeignKey(TeamEntry, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3)
     status = models.CharField(

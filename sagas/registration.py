@@ -179,6 +179,13 @@ def player_leave_league(*, user_id: int) -> PlayerProfile:
     return profile
 
 
+def leave_league_when_deleted(sender: Any, instance: PlayerProfile, **kwargs: Any) -> None:
+    """pre_delete of a profile (its user deleted, say): its place goes to the waiting list,
+    as when the player leaves."""
+    if instance.league_id is not None:
+        player_leave_league(user_id=instance.user_id)
+
+
 def league_fill_from_waiting_list(league: League) -> int:
     """Assign waiting players (first come, first served) to the league's free places."""
     assigned = 0

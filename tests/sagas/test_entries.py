@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.db.models import ProtectedError
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -981,3 +982,21 @@ def test_a_payment_is_not_requested_for_an_entry_whose_saga_is_being_undone(
     # Before: a payment was requested after the compensation had voided none
     assert not Payment.objects.filter(entry=entry).exists()
     assert TeamEntry.objects.get(id=entry.id).status == "cancelled"
+
+
+def test_a_manager_with_entries_is_not_deleted_with_the_record_of_their_payment(
+    event_bus: EventBus, open_championship
+) -> None:
+    # Given a manager whose team entered and paid
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+    assert webhook(paid(entry)).status_code == 200
+    settle(event_bus)
+
+    # When an operator deletes the manager's account
+    # Then it is refused: the entry and its payment are records of money received
+    # Before: the entry and the payment went with the user (CASCADE)
+    with pytest.raises(ProtectedError):
+        entry.manager.delete()
+    assert Payment.objects.filter(entry=entry, status="succeeded").exists()
+    assert TeamEntry.objects.filter(id=entry.id).exists()

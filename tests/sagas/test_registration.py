@@ -467,3 +467,26 @@ def test_the_waiting_list_does_not_follow_a_workers_clock(event_bus: EventBus, m
     settle(event_bus)
     assert me(client, first)["league"] is not None
     assert me(client, second)["waiting_list_position"] == 1
+
+
+def test_deleting_a_league_member_gives_the_place_to_the_first_waiting(
+    event_bus: EventBus,
+) -> None:
+    # Given a league of one place, held, and a player waiting for it
+    league = registration.league_create(name="Tiny", capacity=1, is_default=True)
+    register(APIClient(), "holder")
+    settle(event_bus)
+    register(APIClient(), "waiter")
+    settle(event_bus)
+    waiter = PlayerProfile.objects.get(user__username="waiter")
+    assert waiter.waiting_for_id == league.id
+
+    # When the holder's account is deleted (admin: Users, delete)
+    User.objects.get(username="holder").delete()
+    settle(event_bus)
+
+    # Then the waiting player has the place
+    # Before: the place stayed empty until another newcomer signed up
+    waiter.refresh_from_db()
+    assert waiter.league_id == league.id
+    assert waiter.waiting_for_id is None
