@@ -138,13 +138,23 @@ def test_an_operators_retry_while_a_worker_finishes_the_command_does_not_deadloc
     assert CommandRecord.objects.get(id=record.id).attempts == 0
 
 
-def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user() -> None:
+@pytest.mark.parametrize(
+    ("first_name", "second_name"),
+    # Equal ignoring case as sign-up compares them (iexact: upper() on PostgreSQL), the
+    # last two not by lower() (the index before: both were created)
+    [("Bob", "bob"), ("admın", "ADMIN"), ("σοφος", "ΣΟΦΟΣ")],
+)
+def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user(
+    first_name: str, second_name: str
+) -> None:
     # Given "Bob" signing up, his transaction not yet committed
     inside, release = threading.Event(), threading.Event()
 
     def bob() -> None:
         with transaction.atomic():
-            registration.player_register(username="Bob", email="b1@example.com", password=STRONG)
+            registration.player_register(
+                username=first_name, email="b1@example.com", password=STRONG
+            )
             inside.set()
             release.wait(10)
 
@@ -155,7 +165,7 @@ def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user() 
     # When "bob" signs up meanwhile (the check before the insert cannot see Bob yet)
     second = in_thread(
         lambda: registration.player_register(
-            username="bob", email="b2@example.com", password=STRONG
+            username=second_name, email="b2@example.com", password=STRONG
         ),
         errors,
     )
@@ -172,7 +182,7 @@ def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user() 
     # Then the second is refused as a taken name, and only Bob exists
     assert [type(e) for e in errors] == [registration.RegistrationInvalid]
     assert errors[0].args[0] == {"username": ["A user with that username already exists."]}
-    assert list(User.objects.values_list("username", flat=True)) == ["Bob"]
+    assert list(User.objects.values_list("username", flat=True)) == [first_name]
 
 
 def test_two_managers_entering_one_team_name_at_once_get_one_entry(
