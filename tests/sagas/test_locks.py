@@ -142,7 +142,7 @@ def test_an_operators_retry_while_a_worker_finishes_the_command_does_not_deadloc
     ("first_name", "second_name"),
     # Equal ignoring case as sign-up compares them (iexact: upper() on PostgreSQL), the
     # last two not by lower() (the index before: both were created)
-    [("Bob", "bob"), ("admın", "ADMIN"), ("σοφος", "ΣΟΦΟΣ")],
+    [("Bob", "bob"), ("adm\u0131n", "ADMIN"), ("σοφος", "ΣΟΦΟΣ")],
 )
 def test_two_sign_ups_differing_only_in_case_at_the_same_moment_make_one_user(
     first_name: str, second_name: str
