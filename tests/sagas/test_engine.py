@@ -23,7 +23,7 @@ from sagas import bus, engine
 from sagas.bus import command_handler
 from sagas.engine import Saga, StepContext, step
 from sagas.events import SagaCompensationDone
-from sagas.models import CommandRecord, SagaInstance, SagaStep
+from sagas.models import CommandRecord, SagaInstance, SagaStatus, SagaStep
 from tests.sagas.conftest import settle
 
 pytestmark = pytest.mark.django_db
@@ -290,3 +290,33 @@ def test_the_sagas_command_refuses_a_negative_limit():
     # Before: a traceback (Negative indexing is not supported)
     with pytest.raises(CommandError, match="at least 0"):
         call_command("sagas", "--limit", "-1", stdout=StringIO())
+
+
+def test_saga_streams_written_before_their_per_type_stream_type_can_go_on() -> None:
+    # Given a saga whose stream head still has the old type "saga"
+    import importlib
+
+    from django.apps import apps
+
+    from events import store
+    from events.models import EventStream
+    from sagas.events import SagaStepTaken, saga_stream
+
+    migration = importlib.import_module("sagas.migrations.0006_saga_stream_heads_typed_per_saga")
+    instance = SagaInstance.objects.create(
+        saga_type="test_order", correlation_key="old", status=SagaStatus.RUNNING
+    )
+    stream = saga_stream(instance.id)
+    step = SagaStepTaken(
+        saga_id=instance.id, step="start", handled_event_id="", handled_event_type="X"
+    )
+    store.append(stream, [step], 0, stream_type="saga")
+    with pytest.raises(store.InvalidAppend):
+        store.append(stream, [step], 1, stream_type="saga.test_order")
+
+    # When the migration runs
+    migration.type_the_heads(apps, None)
+
+    # Then the saga's next step is appended under its type
+    store.append(stream, [step], 1, stream_type="saga.test_order")
+    assert EventStream.objects.get(stream_id=stream).stream_type == "saga.test_order"
