@@ -8,6 +8,7 @@ class SagasConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import pre_delete
 
+        from championships.commands import championship as championship_commands
         from events.registry import registry
         from sagas import checks, engine, entries, registration  # noqa: F401 (checks)
         from sagas.events import ALL_EVENTS
@@ -23,3 +24,5 @@ class SagasConfig(AppConfig):
         )
         engine.register(entries.TeamEntrySaga)
         entries.closing.register()
+        if entries.entry_names_held not in championship_commands.name_holders:
+            championship_commands.name_holders.append(entries.entry_names_held)

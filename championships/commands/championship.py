@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from django.db.models import Q
@@ -27,7 +27,7 @@ from championships.commands.streams import (
     save_match,
     user_exists,
 )
-from championships.exceptions import InvalidCommand, NotFound
+from championships.exceptions import InvalidCommand, InvalidState, NotFound
 from championships.models import (
     BRACKET_FORMATS,
     Championship,
@@ -190,6 +190,19 @@ def _has_matches(championship: Championship, team_id: uuid.UUID) -> bool:
     ).exists()
 
 
+# Team names held outside the championship's own state: sagas.entries registers its
+# live entries' here. Each holder answers the name keys (agg.team_name_key) it holds in
+# a championship, except the one that will register as ``team_id`` (an entry's own).
+NameHolder = Callable[[uuid.UUID, uuid.UUID], set[str]]
+name_holders: list[NameHolder] = []
+
+
+def _refuse_a_held_name(championship_id: uuid.UUID, team_id: uuid.UUID, name: str) -> None:
+    key = agg.team_name_key(name)
+    if any(key in holder(championship_id, team_id) for holder in name_holders):
+        raise InvalidState(f"a team named {' '.join(name.split())!r} is already entered")
+
+
 @command
 def team_update(
     *,
@@ -204,6 +217,8 @@ def team_update(
     matches exist). Groups are normalised like at registration."""
     row = _load(championship_id, actor_id, expected_version)
     state = championship_state(row)
+    if name is not None:
+        _refuse_a_held_name(row.id, team_id, name)
     events = agg.update_team(
         state,
         team_id=team_id,
@@ -247,6 +262,7 @@ def team_register(
     row = _load(championship_id, actor_id, expected_version)
     state = championship_state(row)
     team_id = team_id or uuid.uuid4()
+    _refuse_a_held_name(row.id, team_id, name)
     save_championship(row, state, agg.register_team(state, team_id=team_id, name=name, group=group))
     return Team.objects.get(id=team_id, championship=row)
 

@@ -147,6 +147,19 @@ def names_taken(championship_id: uuid.UUID) -> set[str]:
     return {team_name_key(name) for name in [*teams, *entered]}
 
 
+def entry_names_held(championship_id: uuid.UUID, team_id: uuid.UUID) -> set[str]:
+    """The name keys of the championship's live entries not registered yet (the teams
+    of registered ones hold their names themselves), but for the entry that registers
+    as ``team_id``: a name the organiser must not give another team meanwhile."""
+    held = (
+        TeamEntry.objects.filter(championship_id=championship_id)
+        .exclude(status__in=[EntryStatus.CANCELLED, EntryStatus.REGISTERED])
+        .exclude(id=team_id)
+        .values_list("team_name", flat=True)
+    )
+    return {team_name_key(name) for name in held}
+
+
 def refuse_group_format(championship_format: str) -> None:
     """A team of a group championship is registered with its group, which an entry does
     not name: its RegisterTeam could never succeed, so such an entry would be charged,

@@ -17,7 +17,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from championships.admin import ORGANISERS_GROUP
-from championships.commands import championship_update, fixtures_generate
+from championships.commands import (
+    championship_update,
+    fixtures_generate,
+    team_register,
+    team_update,
+)
 from championships.exceptions import InvalidState
 from championships.models import Championship, Team
 from events.models import Checkpoint, StoredEvent
@@ -1000,3 +1005,35 @@ def test_a_manager_with_entries_is_not_deleted_with_the_record_of_their_payment(
         entry.manager.delete()
     assert Payment.objects.filter(entry=entry, status="succeeded").exists()
     assert TeamEntry.objects.filter(id=entry.id).exists()
+
+
+def test_an_organiser_cannot_register_a_name_a_live_entry_holds(
+    event_bus: EventBus, open_championship, organiser
+) -> None:
+    # Given an entry "Red Lions" awaiting payment
+    entry = request_entry(open_championship, "Red Lions")
+    settle(event_bus)
+
+    # When the organiser registers (or renames a team to) "red  lions" directly
+    # Then it is refused
+    # Before: registered; the manager then paid, RegisterTeam failed five times ("already
+    # registered") and the entry was refunded
+    with pytest.raises(InvalidState, match="already entered"):
+        team_register(
+            actor_id=organiser.id, championship_id=open_championship.id, name="red  lions"
+        )
+    other = TeamFactory.create(championship=open_championship, name="Tigers")
+    with pytest.raises(InvalidState, match="already entered"):
+        team_update(
+            actor_id=organiser.id,
+            championship_id=open_championship.id,
+            team_id=other.id,
+            name="RED LIONS",
+        )
+
+    # And the entry, paid, is registered under its name
+    webhook(paid(entry))
+    settle(event_bus)
+    entry.refresh_from_db()
+    assert entry.status == "registered"
+    assert Team.objects.get(id=entry.id).name == "Red Lions"
