@@ -3,6 +3,7 @@ command or a finished compensation, the beat task's deadlines, operators' action
 
 from __future__ import annotations
 
+import logging
 import uuid
 from functools import partial
 
@@ -26,6 +27,8 @@ from sagas.events import SagaCommandFailed, SagaCompensationDone
 from sagas.models import CommandRecord, SagaInstance, SagaStatus
 
 # --- called by the command bus (in the command's transaction) --------------------------
+
+logger = logging.getLogger(__name__)
 
 
 def command_failed(record: CommandRecord, error: str) -> None:
@@ -76,17 +79,22 @@ def time_out_due(limit: int = 100) -> int:
     )
     done = 0
     for saga_id in due:
-        with transaction.atomic():
-            instance = (
-                SagaInstance.objects.select_for_update(skip_locked=True)
-                .filter(id=saga_id, status=SagaStatus.RUNNING, deadline__lte=timezone.now())
-                .first()
-            )
-            if instance is None:
-                continue
-            saga = saga_class(instance.saga_type)
-            run_step(saga, instance, TIMEOUT_STEP, None, lambda s, c: s.on_timeout(c))
-            done += 1
+        try:
+            with transaction.atomic():
+                instance = (
+                    SagaInstance.objects.select_for_update(skip_locked=True)
+                    .filter(id=saga_id, status=SagaStatus.RUNNING, deadline__lte=timezone.now())
+                    .first()
+                )
+                if instance is None:
+                    continue
+                saga = saga_class(instance.saga_type)
+                run_step(saga, instance, TIMEOUT_STEP, None, lambda s, c: s.on_timeout(c))
+                done += 1
+        except Exception:
+            # Rolled back; tried again at the next check (the oldest deadline comes first,
+            # so raising here would stop every other saga's timeout for good).
+            logger.exception("saga %s: its timeout step failed", saga_id)
     return done
 
 

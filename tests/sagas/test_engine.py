@@ -190,6 +190,32 @@ def test_a_failing_compensation_stops_the_saga_until_an_operator_retries_it(
     assert saga().status == "compensated"
 
 
+def test_a_timeout_that_fails_does_not_hold_up_the_others(event_bus: EventBus, monkeypatch):
+    # Given two sagas past their deadlines, the first one's timeout failing
+    write("k1", OrderBegun(key="k1"))
+    write("k2", OrderBegun(key="k2"))
+    settle(event_bus)
+    for key, seconds in (("k1", 2), ("k2", 1)):
+        SagaInstance.objects.filter(correlation_key=key).update(
+            deadline=timezone.now() - timedelta(seconds=seconds)
+        )
+
+    def on_timeout(self: OrderSaga, ctx: StepContext) -> None:
+        if ctx.instance.correlation_key == "k1":
+            raise RuntimeError("the entry's row is gone")
+        Saga.on_timeout(self, ctx)
+
+    monkeypatch.setattr(OrderSaga, "on_timeout", on_timeout)
+
+    # When the deadlines are checked
+    # Then the second times out, the first waits for the next check
+    # Before: the first one's error ended the check, every time (ordered by deadline):
+    # no saga timed out any more
+    assert engine.time_out_due() == 1
+    settle(event_bus)
+    assert (saga("k1").status, saga("k2").status) == ("running", "timed_out")
+
+
 def test_a_saga_past_its_deadline_times_out(event_bus: EventBus) -> None:
     write("k1", OrderBegun(key="k1"))
     write("k2", OrderBegun(key="k2"))
