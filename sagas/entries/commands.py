@@ -4,7 +4,7 @@ the slot bookkeeping the handlers share."""
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -257,7 +257,15 @@ def payment_webhook_record(
             payment.save(update_fields=["webhooks_received"])
             return False
         event: Event
-        if status == "succeeded":
+        short = _not_the_fee(payment, amount, currency)
+        if status == "succeeded" and short:
+            # Money moved, but not the fee: kept as received (so that the saga's
+            # VoidPayment refunds it), and the entry fails as for a declined payment.
+            payment.status = PaymentStatus.SUCCEEDED
+            event = PaymentFailed(
+                entry_id=entry.id, provider_payment_id=provider_payment_id, reason=short
+            )
+        elif status == "succeeded":
             payment.status = PaymentStatus.SUCCEEDED
             if entry.status == EntryStatus.AWAITING_PAYMENT:
                 entry.status = EntryStatus.PAID
@@ -277,6 +285,17 @@ def payment_webhook_record(
         payment.save(update_fields=["status", "webhooks_received"])
         entry_append(entry, [event])
         return True
+
+
+def _not_the_fee(payment: Payment, amount: str, currency: str) -> str:
+    """Why a reported payment is not the entry's fee ("" when it is)."""
+    try:
+        paid = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        paid = None
+    if paid != payment.amount or str(currency).upper() != payment.currency.upper():
+        return f"paid {amount} {currency}, the fee is {payment.amount} {payment.currency}"
+    return ""
 
 
 def entry_for_reader(*, entry_id: uuid.UUID, user_id: int, is_superuser: bool) -> TeamEntry | None:

@@ -1037,3 +1037,25 @@ def test_an_organiser_cannot_register_a_name_a_live_entry_holds(
     entry.refresh_from_db()
     assert entry.status == "registered"
     assert Team.objects.get(id=entry.id).name == "Red Lions"
+
+
+@pytest.mark.parametrize(("amount", "currency"), [("1.00", "EUR"), ("25.00", "USD"), ("x", "EUR")])
+def test_a_payment_of_another_amount_than_the_fee_fails_the_entry_and_is_refunded(
+    event_bus: EventBus, open_championship, amount, currency
+) -> None:
+    # Given an entry awaiting its 25.00 EUR
+    entry = request_entry(open_championship, "Lions")
+    settle(event_bus)
+
+    # When the provider reports a payment of another amount or currency
+    body = {**paid(entry), "amount": amount, "currency": currency}
+    assert webhook(body).status_code == 200
+    settle(event_bus)
+
+    # Then the entry is not registered: it is cancelled and what was paid refunded
+    # Before: registered, whatever was paid
+    entry.refresh_from_db()
+    assert entry.status == "cancelled"
+    assert "the fee is 25.00 EUR" in entry.cancel_reason
+    assert Payment.objects.get(entry=entry).status == "voided"
+    assert not Team.objects.filter(id=entry.id).exists()
