@@ -469,3 +469,32 @@ def test_an_open_championship_page_shows_a_live_match_cancelled_as_a_reload_does
     # Before: the row kept the void score ("Ajax 1-0 Benfica Cancelled")
     expected = rendered_fixtures(client, match.championship_id)
     assert page.settled(FIXTURES, expected) == expected
+
+
+def test_an_open_championship_page_shows_a_team_renamed(client, event_bus, open_page):
+    # Given a championship page, open, with a result in its table
+    championship = ChampionshipFactory.create()
+    ajax = TeamFactory.create(championship=championship, name="Ajax")
+    benfica = TeamFactory.create(championship=championship, name="Benfica")
+    play(championship, ajax, benfica, "2-1")
+    event_bus.deliver()
+    page = open_page(client.get(f"/championships/{championship.id}/").content.decode())
+    before = store.stream_version(str(championship.id))
+
+    # When the organiser renames a team
+    commands.team_update(
+        actor_id=championship.owner_id,
+        championship_id=championship.id,
+        team_id=ajax.id,
+        name="AFC Ajax",
+    )
+    event_bus.deliver()
+    page.push([live.encode(r) for r in store.load(str(championship.id), before)])
+
+    # Then its fixtures and the table show the new name, as a reload does
+    # Before: the old name stayed until a reload
+    expected = rendered_fixtures(client, championship.id)
+    assert expected[0].startswith("AFC Ajax")
+    assert page.settled(FIXTURES, expected) == expected
+    table = "() => document.querySelector('[data-standings]').textContent.includes('AFC Ajax')"
+    assert page.settled(table, True) is True

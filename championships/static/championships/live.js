@@ -481,6 +481,13 @@
       case "StandingsUpdated":
         refreshStandings(0);
         break;
+      case "TeamUpdated":  // renamed: its name wherever the page shows it
+        each('[data-team-name="' + p.team_id + '"]', function (el) {
+          el.textContent = p.name;
+        });
+        refreshStandings(0);
+        refreshBracket(0);
+        break;
     }
     if (/^(MatchStarted|GoalScored|MatchCompleted|MatchResultCorrected|MatchAwarded|TeamAdvanced)$/
         .test(envelope.event_type)) {
