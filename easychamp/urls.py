@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from championships import views as championship_views
+from championships.api.throttling import limit_sign_ins
 from easychamp import views
 from sagas import views as saga_views
 
@@ -44,9 +45,11 @@ urlpatterns = [
         name="embed-standings",
     ),
     path("embed/matches/<uuid:match_id>/", championship_views.embed_match, name="embed-match"),
-    path("signup/", saga_views.signup, name="signup"),
+    path("signup/", limit_sign_ins(saga_views.signup), name="signup"),
     path("signup/done/", saga_views.signup_done, name="signup-done"),
     path("healthz", views.healthz, name="healthz"),
+    # The admin's sign-in, its attempts counted with the API's (before admin.site.urls).
+    path("admin/login/", limit_sign_ins(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sagas.api.urls")),
     path("api/v1/", include("championships.api.urls")),

@@ -18,14 +18,17 @@ requests pass (and a warning is logged).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -113,6 +116,45 @@ def count_and_get(window: Window, cache_key: str) -> tuple[Any, int] | None:
     return value, int(count)
 
 
+def over_the_rate(scope: str, ident: str, precounted: dict[str, int] | None = None) -> float | None:
+    """Count one request of ``ident`` in ``scope``; the seconds until its window ends if
+    that is over the rate, else None (also when the scope is off or Redis unreachable)."""
+    now = time.time()
+    window = current_window(scope, ident, now)
+    if window is None:
+        return None
+    count = (precounted or {}).get(window.key)
+    if count is None:
+        try:
+            count = _hit(window.key, window.seconds)
+        except _FAILURES as exc:
+            log_failure(logger, exc, "throttle %s: cache unreachable, request let through", scope)
+            return None
+    return None if count <= window.limit else window.wait(now)
+
+
+def limit_sign_ins(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A sign-in page's POSTs count as login attempts of their address (the API's token
+    endpoint counts in the same windows): over ``API_THROTTLE_LOGIN``, a 429."""
+
+    @functools.wraps(view)
+    def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST":
+            wait = over_the_rate("login", request.META.get("REMOTE_ADDR") or "unknown")
+            if wait is not None:
+                seconds = math.ceil(wait)
+                response = HttpResponse(
+                    f"Too many sign-in attempts from this address: try again in {seconds} s.",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(seconds)
+                return response
+        return view(request, *args, **kwargs)
+
+    return limited
+
+
 class WindowThrottle(BaseThrottle):
     scope: ClassVar[str]
 
@@ -127,23 +169,8 @@ class WindowThrottle(BaseThrottle):
         ident = self.ident_key(request)
         if ident is None:
             return True
-        now = time.time()
-        window = current_window(self.scope, ident, now)
-        if window is None:
-            return True
-        count = getattr(request, PRECOUNTED, {}).get(window.key)
-        if count is None:
-            try:
-                count = _hit(window.key, window.seconds)
-            except _FAILURES as exc:
-                log_failure(
-                    logger, exc, "throttle %s: cache unreachable, request let through", self.scope
-                )
-                return True
-        if count <= window.limit:
-            return True
-        self._wait = window.wait(now)
-        return False
+        self._wait = over_the_rate(self.scope, ident, getattr(request, PRECOUNTED, {}))
+        return self._wait is None
 
     def wait(self) -> float | None:
         # Retry-After is whole seconds: rounding down could tell a client to come back
