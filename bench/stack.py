@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.workers import ROOT, die_with_parent
+from easychamp.web import web_concurrency
 
 
 def rss_mb(pid: int) -> float:
@@ -103,11 +104,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def web_concurrency() -> int:
-    """WEB_CONCURRENCY, as the web processes read it (default: one per core)."""
-    return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
 
 
 class Stack:

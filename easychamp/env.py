@@ -88,7 +88,7 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
 
 def env_rate(name: str, default: str) -> str:
     """A throttle rate (checked at start-up, not on every request)."""
-    rate = os.environ.get(name) or default
+    rate = (os.environ.get(name) or "").strip() or default
     try:
         parse_rate(rate)
     except ValueError as exc:
@@ -97,10 +97,13 @@ def env_rate(name: str, default: str) -> str:
 
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# Names Python's logging also takes for two of them.
+_LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
 def env_log_level(name: str = "LOG_LEVEL", default: str = "INFO") -> str:
-    level = (os.environ.get(name) or default).strip().upper()
+    level = (os.environ.get(name) or "").strip().upper() or default
+    level = _LOG_LEVEL_ALIASES.get(level, level)
     if level not in LOG_LEVELS:
         raise ImproperlyConfigured(
             f"{name} must be one of {', '.join(LOG_LEVELS)}, not {os.environ.get(name)!r}"

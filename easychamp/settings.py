@@ -273,8 +273,8 @@ PAYMENTS_PROVIDER = os.environ.get("PAYMENTS_PROVIDER") or "sagas.payments.fake.
 PAYMENTS_WEBHOOK_SECRET = (
     os.environ.get("PAYMENTS_WEBHOOK_SECRET") or "insecure-dev-only-webhook-secret"
 )
-PAYMENTS_WEBHOOK_TOLERANCE_SECONDS = float(
-    os.environ.get("PAYMENTS_WEBHOOK_TOLERANCE_SECONDS") or 300
+PAYMENTS_WEBHOOK_TOLERANCE_SECONDS = env_number(
+    "PAYMENTS_WEBHOOK_TOLERANCE_SECONDS", 300, 1, 86400, "seconds"
 )
 PAYMENTS_FAKE_WEBHOOK_URL = os.environ.get("PAYMENTS_FAKE_WEBHOOK_URL") or (
     f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/api/v1/webhooks/payments/"

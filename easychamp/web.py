@@ -19,11 +19,11 @@ import uvicorn
 
 # Not easychamp.settings: importing it here would build the settings before main() sets
 # the web processes' defaults, and uvicorn runs a single worker in this very process.
-from easychamp.env import env_bool
+from easychamp.env import env_bool, env_int, env_log_level
 
 
 def web_concurrency() -> int:
-    return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+    return env_int("WEB_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 
 # A request waits at most this long on one statement (a lock another transaction holds,
@@ -39,17 +39,17 @@ def main() -> None:
     uvicorn.run(
         "easychamp.asgi:application",
         host=os.environ.get("HOST") or "127.0.0.1",
-        port=int(os.environ.get("PORT") or 8000),
+        port=env_int("PORT", 8000, minimum=1, maximum=65535),
         workers=web_concurrency(),
         # Django's ASGI handler has no lifespan events.
         lifespan="off",
         access_log=env_bool("WEB_ACCESS_LOG"),
-        timeout_graceful_shutdown=int(os.environ.get("WEB_GRACEFUL_TIMEOUT") or 4),
+        timeout_graceful_shutdown=env_int("WEB_GRACEFUL_TIMEOUT", 4, minimum=0, maximum=3600),
         # The client address (throttles, logs) from X-Forwarded-For, but only when the
         # request comes from a proxy listed here.
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
-        log_level=(os.environ.get("LOG_LEVEL") or "INFO").lower(),
+        log_level=env_log_level().lower(),
         # Live messages are small JSON, and each connection compresses with a context of
         # its own: with per-message deflate, one goal pushed to 1,000 pages is compressed
         # 1,000 times. Off unless WEB_WS_DEFLATE=1.

@@ -13,7 +13,9 @@ BATCH = 1000
 def type_the_heads(apps, schema_editor):
     SagaInstance = apps.get_model("sagas", "SagaInstance")
     EventStream = apps.get_model("events", "EventStream")
-    for saga_type in SagaInstance.objects.values_list("saga_type", flat=True).distinct():
+    # order_by(): the model's default ordering would make DISTINCT one row per saga.
+    types = SagaInstance.objects.order_by().values_list("saga_type", flat=True).distinct()
+    for saga_type in list(types):
         ids = SagaInstance.objects.filter(saga_type=saga_type).values_list("id", flat=True)
         streams = [f"saga-{saga_id}" for saga_id in ids.iterator()]
         for start in range(0, len(streams), BATCH):

@@ -65,7 +65,17 @@ def test_a_malformed_throttle_rate_is_refused_at_start_up(monkeypatch, rate):
         env_rate("API_THROTTLE_ANON", "600/min")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("", "INFO"), ("debug", "DEBUG")])
+def test_a_blank_rate_means_the_default_not_off(monkeypatch):
+    monkeypatch.setenv("API_THROTTLE_LOGIN", "  ")
+
+    # Before: " " was kept, and read as off (no limit on sign-in attempts)
+    assert env_rate("API_THROTTLE_LOGIN", "10/min") == "10/min"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", "INFO"), ("debug", "DEBUG"), ("  ", "INFO"), ("warn", "WARNING"), ("FATAL", "CRITICAL")],
+)
 def test_the_log_level_may_be_empty_or_lower_case(monkeypatch, raw, expected):
     monkeypatch.setenv("LOG_LEVEL", raw)
 
@@ -94,6 +104,7 @@ def test_a_pool_whose_minimum_exceeds_its_maximum_is_refused():
         ("SECURE_HSTS_SECONDS", "-5"),
         ("DATABASE_POOL_MIN_SIZE", "9"),
         ("TOKEN_TTL_HOURS", "inf"),
+        ("PAYMENTS_WEBHOOK_TOLERANCE_SECONDS", "nan"),
     ],
 )
 def test_the_settings_refuse_a_bad_value_at_start_up_naming_it(variable, value):
@@ -101,3 +112,19 @@ def test_the_settings_refuse_a_bad_value_at_start_up_naming_it(variable, value):
 
     assert done.returncode != 0
     assert variable in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PORT", "70000"), ("WEB_CONCURRENCY", "0"), ("WEB_GRACEFUL_TIMEOUT", "x")],
+)
+def test_the_web_processes_refuse_a_bad_value_naming_it(monkeypatch, variable, value):
+    from easychamp import web
+
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(web.uvicorn, "run", lambda *args, **kwargs: None)
+
+    # Before: a bare int() (PORT=70000 went to the socket, WEB_GRACEFUL_TIMEOUT=x was a
+    # traceback not naming it)
+    with pytest.raises(ImproperlyConfigured, match=variable):
+        web.main()

@@ -346,3 +346,18 @@ def test_saga_streams_written_before_their_per_type_stream_type_can_go_on() -> N
     # Then the saga's next step is appended under its type
     store.append(stream, [step], 1, stream_type="saga.test_order")
     assert EventStream.objects.get(stream_id=stream).stream_type == "saga.test_order"
+
+
+def test_the_saga_stream_migration_reads_each_saga_type_once(django_assert_max_num_queries):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("sagas.migrations.0006_saga_stream_heads_typed_per_saga")
+    for key in ("a", "b", "c"):
+        SagaInstance.objects.create(saga_type="test_order", correlation_key=key)
+
+    # Before: the model's ordering made DISTINCT one row per saga, and every saga of the
+    # type was listed and updated again for each (quadratic in the number of sagas)
+    with django_assert_max_num_queries(3):
+        migration.type_the_heads(apps, None)
