@@ -6,7 +6,7 @@ class SagasConfig(AppConfig):
     verbose_name = "Sagas"
 
     def ready(self) -> None:
-        from django.db.models.signals import pre_delete
+        from django.db.models.signals import post_delete
 
         from championships.commands import championship as championship_commands
         from events.registry import registry
@@ -17,7 +17,7 @@ class SagasConfig(AppConfig):
         for event_class in ALL_EVENTS:
             registry.register(event_class)
         engine.register(registration.PlayerRegistrationSaga)
-        pre_delete.connect(
+        post_delete.connect(
             registration.leave_league_when_deleted,
             sender=PlayerProfile,
             dispatch_uid="sagas.leave_league_when_deleted",

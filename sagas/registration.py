@@ -180,10 +180,22 @@ def player_leave_league(*, user_id: int) -> PlayerProfile:
 
 
 def leave_league_when_deleted(sender: Any, instance: PlayerProfile, **kwargs: Any) -> None:
-    """pre_delete of a profile (its user deleted, say): its place goes to the waiting list,
-    as when the player leaves."""
-    if instance.league_id is not None:
-        player_leave_league(user_id=instance.user_id)
+    """post_delete of a profile (its user deleted, say, or several at once in the admin):
+    the place it held goes to the waiting list, as when the player leaves. After the
+    delete, not before: every profile deleted with it is gone by then, so none of them
+    is given the place (the instance is as it was read before the deletion)."""
+    if instance.league_id is None:
+        return
+    stream = player_stream(instance.user_id)
+    store.append(
+        stream,
+        [PlayerLeftLeague(user_id=instance.user_id, league_id=instance.league_id)],
+        store.stream_version(stream),
+        stream_type=PLAYER_STREAM,
+    )
+    league = League.objects.select_for_update().filter(id=instance.league_id).first()
+    if league is not None:
+        league_fill_from_waiting_list(league)
 
 
 def league_fill_from_waiting_list(league: League) -> int:

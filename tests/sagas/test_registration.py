@@ -490,3 +490,25 @@ def test_deleting_a_league_member_gives_the_place_to_the_first_waiting(
     waiter.refresh_from_db()
     assert waiter.league_id == league.id
     assert waiter.waiting_for_id is None
+
+
+@pytest.mark.parametrize("first", ["holder", "waiter"])
+def test_deleting_a_member_and_a_waiting_player_together_gives_the_place_on(
+    event_bus: EventBus, first: str
+) -> None:
+    # Given a league of one place, held, and two players waiting for it
+    league = registration.league_create(name="Tiny", capacity=1, is_default=True)
+    second = "waiter" if first == "holder" else "holder"
+    for name in (first, second, "next"):
+        register(APIClient(), name)
+        settle(event_bus)
+    assert PlayerProfile.objects.get(user__username=first).league_id == league.id
+
+    # When the holder and the first waiting player are deleted at once (the admin's
+    # "Delete selected users")
+    User.objects.filter(username__in=["holder", "waiter"]).delete()
+    settle(event_bus)
+
+    # Then the last waiting player has the place
+    # Before: the place went to the other player being deleted, and was lost with them
+    assert PlayerProfile.objects.get(user__username="next").league_id == league.id
