@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -197,8 +198,23 @@ NameHolder = Callable[[uuid.UUID, uuid.UUID], set[str]]
 name_holders: list[NameHolder] = []
 
 
+def lock_team_name(championship_id: uuid.UUID, name: str) -> None:
+    """Be the only transaction checking and taking this team name in this championship
+    until it ends: an organiser's team and a manager's entry taking one name at the same
+    moment check in turn, each seeing what the other wrote. PostgreSQL only (a lock of
+    the name alone, taken after any row lock); SQLite runs one writer at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"team-name:{championship_id}:{agg.team_name_key(name)}"],
+        )
+
+
 def _refuse_a_held_name(championship_id: uuid.UUID, team_id: uuid.UUID, name: str) -> None:
     key = agg.team_name_key(name)
+    lock_team_name(championship_id, name)
     if any(key in holder(championship_id, team_id) for holder in name_holders):
         raise InvalidState(f"a team named {' '.join(name.split())!r} is already entered")
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from championships.aggregates.championship import team_name_key
+from championships.commands.championship import lock_team_name
 from championships.commands.streams import authorise, get_championship
 from championships.exceptions import InvalidCommand, InvalidState, NotFound
 from championships.models import GROUP_FORMATS, Team, Visibility
@@ -111,6 +112,7 @@ def team_entry_request(*, actor_id: int, championship_id: uuid.UUID, team_name: 
         )
         if window is None or championship.fixtures_generated:
             raise InvalidState("entries to this championship are not open")
+        lock_team_name(championship.id, team_name)  # as an organiser's registration does
         if team_name_key(team_name) in names_taken(championship.id):
             raise InvalidState(f"a team named {team_name!r} is already entered")
         entry = TeamEntry.objects.create(

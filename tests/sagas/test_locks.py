@@ -12,7 +12,9 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from bench.workers import database_url
+from championships.commands import team_register
 from championships.exceptions import InvalidState
+from championships.models import Team
 from events.testing import EventBus
 from sagas import bus, engine, entries, registration
 from sagas.models import CommandRecord, Payment, TeamEntry
@@ -226,3 +228,51 @@ def test_two_managers_entering_one_team_name_at_once_get_one_entry(
     # RegisterTeam then failed and it was refunded
     assert [type(e) for e in errors] == [InvalidState]
     assert list(TeamEntry.objects.values_list("team_name", flat=True)) == ["Lions"]
+
+
+@pytest.mark.parametrize("first_comes", ["organiser", "manager"])
+def test_an_organisers_team_and_a_managers_entry_cannot_both_take_one_name(
+    event_bus: EventBus, open_championship, first_comes: str
+) -> None:
+    # Given one of them taking "Lions", its transaction not yet committed
+    inside, release = threading.Event(), threading.Event()
+    manager = UserFactory.create()
+    owner_id = open_championship.owner_id
+
+    def organiser(name: str) -> object:
+        return team_register(actor_id=owner_id, championship_id=open_championship.id, name=name)
+
+    def entry(name: str) -> object:
+        return entries.team_entry_request(
+            actor_id=manager.id, championship_id=open_championship.id, team_name=name
+        )
+
+    take, then = (organiser, entry) if first_comes == "organiser" else (entry, organiser)
+
+    def first() -> None:
+        with transaction.atomic():
+            take("Lions")
+            inside.set()
+            release.wait(10)
+
+    errors: list[BaseException] = []
+    one = in_thread(first, errors)
+    assert inside.wait(10)
+
+    # When the other takes "lions" meanwhile
+    other = in_thread(lambda: then("lions"), errors)
+    wait_for(
+        lambda: waiting_for_a_lock(own_pid()) or not other.is_alive(),
+        10,
+        "the second to wait or end",
+    )
+    release.set()
+    one.join(10)
+    other.join(10)
+
+    # Then the second is refused: one team or one entry holds the name
+    # Before: both got it; the entry then paid, failed RegisterTeam and was refunded
+    assert [type(e) for e in errors] == [InvalidState]
+    teams = list(Team.objects.filter(championship=open_championship).values_list("name", flat=True))
+    entered = list(TeamEntry.objects.values_list("team_name", flat=True))
+    assert teams + entered == ["Lions"]
