@@ -538,10 +538,7 @@ def check_start(row: Match) -> None:
             ranking = group_ranking(championship, parsed[1])
             expected[side] = ranking[parsed[0] - 1] if ranking else None
             if ranking and expected[side] is None:
-                raise InvalidState(
-                    f"the group's place {label} is shared by teams level on every "
-                    "criterion: draw lots first"
-                )
+                raise _shared_place(label)
     for side, team in expected.items():
         current = row.home_team_id if side == "home" else row.away_team_id
         if current != team:
@@ -549,6 +546,29 @@ def check_start(row: Match) -> None:
                 "the bracket is being updated after a result or a change to a table that "
                 "feeds this match: try again in a moment"
             )
+
+
+def _shared_place(label: str) -> InvalidState:
+    return InvalidState(
+        f"the group's place {label} is shared by teams level on every criterion: draw lots first"
+    )
+
+
+def refuse_an_undrawn_place(row: Match) -> None:
+    """A tie's side still empty because its group place is shared by teams level on every
+    criterion: say so (the lots decide it), rather than only that it is not decided."""
+    if not row.is_knockout or row.leg == 2:
+        return
+    groups = championship_groups(row.championship)
+    for team_id, label in (
+        (row.home_team_id, row.home_source),
+        (row.away_team_id, row.away_source),
+    ):
+        parsed = knockout.parse_slot(label, groups) if team_id is None else None
+        if parsed is not None:
+            ranking = group_ranking(row.championship, parsed[1])
+            if ranking and ranking[parsed[0] - 1] is None:
+                raise _shared_place(label)
 
 
 def _mirror(slot: str) -> str:

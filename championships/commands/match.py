@@ -90,13 +90,14 @@ def match_start(
 ) -> Match:
     """Kick off: the match goes live at minute 0."""
     now = timezone.now()
+
+    def start(row: Match, state: MatchState) -> list[Event]:
+        if row.home_team_id is None or row.away_team_id is None:
+            knockout.refuse_an_undrawn_place(row)
+        return agg.start(state, started_at=now)
+
     return _run(
-        championship_id,
-        match_id,
-        actor_id,
-        expected_version,
-        lambda s: agg.start(s, started_at=now),
-        check=_check_start,
+        championship_id, match_id, actor_id, expected_version, decide_row=start, check=_check_start
     )
 
 
