@@ -20,10 +20,15 @@ MINUTES = 90
 
 
 class Command(BaseCommand):
-    help = "Play a match live with random goals (default: the next scheduled match)."
+    help = "Play a match live with random goals (default: the live match, else the next one)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("match_id", nargs="?", type=uuid.UUID, help="default: next scheduled")
+        parser.add_argument(
+            "match_id",
+            nargs="?",
+            type=uuid.UUID,
+            help="default: the live match, else the next scheduled",
+        )
         parser.add_argument("--seconds", type=float, default=60.0, help="real time for 90 minutes")
         parser.add_argument("--goals", type=int, default=None, help="default: 1 to 5 at random")
         parser.add_argument("--seed", type=int, default=None, help="for a repeatable match")
