@@ -183,7 +183,7 @@ def test_the_same_wake_up_twice_and_the_same_delivery_twice_change_nothing(worke
     for stream in streams:
         for _ in range(2):
             deliver_stream_task.apply_async(args=(stream, "probe", None))
-    worker = workers("dup", REDIS_BROKER)
+    worker = workers("dup", REDIS_BROKER, loglevel="DEBUG")  # a line per task done
     worker.wait_ready()
 
     wait_for(lambda: applied() >= 100, 60, "the duplicated wake-ups to be handled")

@@ -31,9 +31,11 @@ class Worker:
         beat: bool = False,
         main: str = "celery",
         extra_env: dict[str, str] | None = None,
+        loglevel: str = "INFO",
     ) -> None:
         """``main``: the module run with ``python -m`` (a test entry module may prepare the
-        process, then run celery's main); ``extra_env``: more environment variables."""
+        process, then run celery's main); ``extra_env``: more environment variables;
+        ``loglevel``: DEBUG to have Celery log each task that succeeded."""
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         env = {
@@ -54,7 +56,7 @@ class Worker:
             "easychamp",
             "worker",
             "--loglevel",
-            "INFO",
+            loglevel,
             "--concurrency",
             "1",
             "--pool",
