@@ -25,7 +25,8 @@ from championships import commands, live
 from championships.events import standings_stream_id
 from championships.models import Match
 from events import store
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, missing
+from tests.browser import conftest as browser_conftest
+from tests.browser.conftest import missing
 from tests.championships.conftest import ids, play
 from tests.championships.factories import ChampionshipFactory, MatchFactory, TeamFactory
 
@@ -35,6 +36,8 @@ pytestmark = [
     pytest.mark.skipif(bool(missing()), reason=missing() or "-"),
 ]
 
+# The module's chromium (the fixture tests/browser/ uses).
+browser = browser_conftest.browser
 STATIC = Path(__file__).resolve().parents[2] / "championships/static/championships"
 ORIGIN = "http://testserver"
 DEADLINE_S = 10.0
@@ -120,20 +123,6 @@ class LivePage:
             if shown == expected or time.monotonic() > end:
                 return shown
             self.page.wait_for_timeout(50)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls and
-    # the test client's requests are still synchronous.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
 
 
 @pytest.fixture

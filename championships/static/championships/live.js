@@ -312,6 +312,16 @@
     return attempt ? Math.min(REFRESH_MAX_MS, 1000 * Math.pow(2, attempt - 1)) : REFRESH_FIRST_MS;
   }
 
+  // A fragment's HTML; an HTTP error rejects, as a network error does.
+  function fetchHtml(url) {
+    return fetch(url, { headers: { Accept: "text/html" } }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      return response.text();
+    });
+  }
+
   var standingsRequest = 0;
   var standingsTimer = null;
 
@@ -322,13 +332,7 @@
       var request = ++standingsRequest;
       each("[data-standings]", function (section) {
         var before = positions(section);
-        fetch(section.getAttribute("data-standings-url"), { headers: { Accept: "text/html" } })
-          .then(function (response) {
-            if (!response.ok) {
-              throw new Error("HTTP " + response.status);
-            }
-            return response.text();
-          })
+        fetchHtml(section.getAttribute("data-standings-url"))
           .then(function (html) {
             if (request !== standingsRequest) {
               return;  // a newer refresh is under way
@@ -356,13 +360,7 @@
     bracketTimer = setTimeout(function () {
       var request = ++bracketRequest;
       each("[data-bracket]", function (section) {
-        fetch(section.getAttribute("data-bracket-url"), { headers: { Accept: "text/html" } })
-          .then(function (response) {
-            if (!response.ok) {
-              throw new Error("HTTP " + response.status);
-            }
-            return response.text();
-          })
+        fetchHtml(section.getAttribute("data-bracket-url"))
           .then(function (html) {
             if (request === bracketRequest) {
               section.innerHTML = html;
@@ -388,13 +386,7 @@
     clearTimeout(matchTimers[matchId]);
     matchTimers[matchId] = setTimeout(function () {
       each('[data-match-fragment="' + matchId + '"]', function (el) {
-        fetch(el.getAttribute("data-fragment-url"), { headers: { Accept: "text/html" } })
-          .then(function (response) {
-            if (!response.ok) {
-              throw new Error("HTTP " + response.status);
-            }
-            return response.text();
-          })
+        fetchHtml(el.getAttribute("data-fragment-url"))
           .then(function (html) {
             var template = document.createElement("template");
             template.innerHTML = html.trim();
