@@ -184,18 +184,22 @@ def leave_league_when_deleted(sender: Any, instance: PlayerProfile, **kwargs: An
     the place it held goes to the waiting list, as when the player leaves. After the
     delete, not before: every profile deleted with it is gone by then, so none of them
     is given the place (the instance is as it was read before the deletion)."""
-    if instance.league_id is None:
-        return
-    stream = player_stream(instance.user_id)
-    store.append(
-        stream,
-        [PlayerLeftLeague(user_id=instance.user_id, league_id=instance.league_id)],
-        store.stream_version(stream),
-        stream_type=PLAYER_STREAM,
-    )
-    league = League.objects.select_for_update().filter(id=instance.league_id).first()
-    if league is not None:
-        league_fill_from_waiting_list(league)
+    if instance.league_id is not None:
+        stream = player_stream(instance.user_id)
+        store.append(
+            stream,
+            [PlayerLeftLeague(user_id=instance.user_id, league_id=instance.league_id)],
+            store.stream_version(stream),
+            stream_type=PLAYER_STREAM,
+        )
+    # Also the league it was waiting for: it may have been given the place meanwhile (the
+    # instance read before that committed), and the place went with it.
+    for league_id in (instance.league_id, instance.waiting_for_id):
+        if league_id is None:
+            continue
+        league = League.objects.select_for_update().filter(id=league_id).first()
+        if league is not None:
+            league_fill_from_waiting_list(league)
 
 
 def league_fill_from_waiting_list(league: League) -> int:

@@ -1,7 +1,8 @@
 """Request rates: per user, per anonymous address, and login attempts per address.
 
 Rates come from the environment (``API_THROTTLE_USER``, ``API_THROTTLE_ANON``,
-``API_THROTTLE_LOGIN``, like ``1200/min``; empty or ``off`` turns a scope off). Each
+``API_THROTTLE_LOGIN``, like ``1200/min``; ``off`` turns a scope off, empty means the
+default). Each
 scope counts requests in fixed windows kept in the shared cache (Redis), so every web
 process counts against the same limit, in one round trip per request (SET NX EX and
 INCR, pipelined) rather than DRF's read-modify-write of a timestamp list. A throttled

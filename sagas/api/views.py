@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from championships.api import schema
 from championships.api.authentication import token_expires_at, token_for
 from championships.api.idempotency import idempotent
+from championships.api.throttling import AnonThrottle, LoginThrottle
 from championships.api.views.base import actor, allow_methods, parse
 from championships.exceptions import NotFound
 from sagas import entries, registration
@@ -40,6 +41,9 @@ class RegisterSerializer(serializers.Serializer[Any]):
 class RegisterView(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
+    # A sign-up hands out a token too: it counts as a login attempt of its address (as the
+    # sign-up page does), besides the anonymous rate.
+    throttle_classes = [AnonThrottle, LoginThrottle]
 
     @extend_schema(
         tags=["auth"],

@@ -17,7 +17,7 @@ from championships.exceptions import InvalidState
 from championships.models import Team
 from events.testing import EventBus
 from sagas import bus, engine, entries, registration
-from sagas.models import CommandRecord, Payment, TeamEntry
+from sagas.models import CommandRecord, Payment, PlayerProfile, TeamEntry
 from tests.championships.factories import UserFactory
 from tests.events.workers import wait_for
 from tests.sagas.conftest import settle
@@ -276,3 +276,38 @@ def test_an_organisers_team_and_a_managers_entry_cannot_both_take_one_name(
     teams = list(Team.objects.filter(championship=open_championship).values_list("name", flat=True))
     entered = list(TeamEntry.objects.values_list("team_name", flat=True))
     assert teams + entered == ["Lions"]
+
+
+def test_a_player_deleted_while_being_given_a_place_passes_it_on(event_bus: EventBus) -> None:
+    # Given a league of one place held by A, with B then C waiting
+    league = registration.league_create(name="Tiny", capacity=1, is_default=True)
+    for name in ("a", "b", "c"):
+        registration.player_register(username=name, email=f"{name}@example.com", password=STRONG)
+        settle(event_bus)
+    inside, release = threading.Event(), threading.Event()
+
+    def a_leaves() -> None:
+        with transaction.atomic():
+            registration.player_leave_league(user_id=User.objects.get(username="a").id)
+            inside.set()  # B has the place, not committed yet
+            release.wait(10)
+
+    errors: list[BaseException] = []
+    leaving = in_thread(a_leaves, errors)
+    assert inside.wait(10)
+
+    # When B's account is deleted meanwhile (read as waiting, deleted once A commits)
+    deleting = in_thread(lambda: User.objects.get(username="b").delete(), errors)
+    wait_for(
+        lambda: waiting_for_a_lock(own_pid()) or not deleting.is_alive(),
+        10,
+        "the deletion to wait or end",
+    )
+    release.set()
+    leaving.join(10)
+    deleting.join(10)
+
+    # Then C has the place
+    # Before: the place went with B
+    assert errors == []
+    assert PlayerProfile.objects.get(user__username="c").league_id == league.id

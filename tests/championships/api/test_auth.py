@@ -451,19 +451,26 @@ def test_two_sign_ins_at_once_after_the_token_expired_both_get_the_new_token(mon
     assert keys[0] == keys[1] == Token.objects.get(user=user).key != token.key
 
 
-@pytest.mark.parametrize("path", ["/admin/login/", "/signup/"])
-def test_sign_in_pages_count_their_attempts_with_the_apis(path, anonymous, user, client):
+@pytest.mark.parametrize(
+    ("path", "answer"),
+    [("/admin/login/", 200), ("/signup/", 200), ("/api/v1/auth/register/", 400)],
+)
+def test_sign_ins_and_sign_ups_count_their_attempts_with_the_apis(
+    path, answer, anonymous, user, client
+):
     # Given an address that made one attempt at the API's token endpoint
+    body = {"username": user.username, "password": "wrong"}
     with _rates(login="3/min"), _one_window(60):
         first = _login(anonymous, user, "wrong")
-        # When it tries the sign-in page twice more, then once again
-        pages = [
-            client.post(path, {"username": user.username, "password": "wrong"}).status_code
+        # When it tries the page (or the API's sign-up) twice more, then once again
+        tries = [
+            client.post(path, body, content_type="application/json").status_code
+            if path.startswith("/api/")
+            else client.post(path, body).status_code
             for _ in range(3)
         ]
 
     # Then the attempt over the rate is refused
-    # Before: the admin's and the sign-up page's attempts were never limited
+    # Before: the admin's, the sign-up page's and the API sign-up's were never limited
     assert first.status_code == 400
-    assert pages[:2] == [200, 200]
-    assert pages[2] == 429
+    assert tries == [answer, answer, 429]
