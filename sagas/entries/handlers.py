@@ -35,6 +35,7 @@ from sagas.events import (
     EntrySlotReserved,
     EntryWaitListed,
     ManagerNotified,
+    PaymentProcessed,
     PaymentRequested,
     PaymentVoided,
     TeamEntryCancelled,
@@ -56,6 +57,8 @@ from sagas.models import (
 from sagas.payments import breaker
 
 logger = logging.getLogger(__name__)
+# The "provider" of a free entry's payment (a fee of 0): nothing is asked of a provider.
+FREE = "free"
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -192,6 +195,30 @@ def request_payment(command: CommandRecord) -> None:
         # Being undone (its VoidPayment may have run already, finding nothing to void):
         # a payment asked for now would be charged and never refunded.
         return
+    if entry.fee == 0:
+        # A free entry: nothing to ask of the provider (which may refuse a payment of
+        # nothing); it is paid at once, and the saga registers the team.
+        Payment.objects.create(
+            provider=FREE,
+            provider_payment_id=f"{FREE}-{entry.id}",
+            entry=entry,
+            amount=entry.fee,
+            currency=entry.currency,
+            status=PaymentStatus.SUCCEEDED,
+        )
+        entry.status = EntryStatus.PAID
+        entry_append(
+            entry,
+            [
+                PaymentProcessed(
+                    entry_id=entry.id,
+                    provider_payment_id=f"{FREE}-{entry.id}",
+                    amount=str(entry.fee),
+                    currency=entry.currency,
+                )
+            ],
+        )
+        return
     provider = payments.provider()
     request = payments.PaymentRequest(
         reference=entry.id,
@@ -231,7 +258,8 @@ def void_payment(command: CommandRecord) -> None:
     for payment in Payment.objects.select_for_update().filter(
         entry=entry, status__in=[PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]
     ):
-        through_breaker(payments.provider().cancel_payment, payment.provider_payment_id)
+        if payment.provider != FREE:
+            through_breaker(payments.provider().cancel_payment, payment.provider_payment_id)
         payment.status = PaymentStatus.VOIDED
         payment.save(update_fields=["status"])
         entry_append(

@@ -7,6 +7,7 @@ import json
 import smtplib
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
@@ -1059,3 +1060,66 @@ def test_a_payment_of_another_amount_than_the_fee_fails_the_entry_and_is_refunde
     assert "the fee is 25.00 EUR" in entry.cancel_reason
     assert Payment.objects.get(entry=entry).status == "voided"
     assert not Team.objects.filter(id=entry.id).exists()
+
+
+class NoCallsProvider(fake.FakeProvider):
+    def create_payment(self, request: payments.PaymentRequest) -> payments.CreatedPayment:
+        raise AssertionError("a free entry asked the provider for a payment")
+
+    def cancel_payment(self, provider_payment_id: str) -> None:
+        raise AssertionError("a free entry asked the provider to cancel a payment")
+
+
+def test_a_free_entry_is_registered_without_the_payment_provider(
+    event_bus: EventBus, organiser, settings
+) -> None:
+    # Given entries with no fee, and a provider that must not be asked
+    championship = ChampionshipFactory.create(actor_id=organiser.id)
+    entries.entries_open(
+        actor_id=organiser.id,
+        championship_id=championship.id,
+        fee=Decimal("0"),
+        currency="EUR",
+        payment_deadline_seconds=60,
+        capacity=4,
+    )
+    settings.PAYMENTS_PROVIDER = f"{__name__}.NoCallsProvider"
+
+    # When a manager enters a team
+    entry = request_entry(championship, "Lions")
+    settle(event_bus)
+
+    # Then the team is registered at once
+    # Before: a payment of 0.00 was asked of the provider (a real one refuses it: the
+    # entry was then cancelled), and paid only by its webhook
+    entry.refresh_from_db()
+    assert entry.status == "registered"
+    assert Team.objects.filter(id=entry.id, name="Lions").exists()
+    assert Payment.objects.get(entry=entry).provider == "free"
+
+
+def test_a_free_entry_undone_asks_no_provider_to_cancel(
+    event_bus: EventBus, organiser, settings
+) -> None:
+    # Given a free entry paid, its registration not yet run, when the fixtures close entries
+    championship = ChampionshipFactory.create(actor_id=organiser.id)
+    for name in ("A", "B"):
+        TeamFactory.create(championship=championship, name=name)
+    entries.entries_open(
+        actor_id=organiser.id,
+        championship_id=championship.id,
+        fee=Decimal("0"),
+        currency="EUR",
+        payment_deadline_seconds=60,
+        capacity=4,
+    )
+    settings.PAYMENTS_PROVIDER = f"{__name__}.NoCallsProvider"
+    entry = request_entry(championship, "Lions")
+    settle(event_bus, never="RegisterTeam")
+
+    fixtures_generate(actor_id=organiser.id, championship_id=championship.id)
+    settle(event_bus)
+
+    entry.refresh_from_db()
+    assert entry.status == "cancelled"
+    assert Payment.objects.get(entry=entry).status == "voided"
