@@ -208,7 +208,8 @@ def league_fill_from_waiting_list(league: League) -> int:
     while league.players.count() < league.capacity:
         first = (
             PlayerProfile.objects.select_for_update()
-            .filter(waiting_for=league)
+            # A deactivated account keeps its turn but is passed over while inactive.
+            .filter(waiting_for=league, user__is_active=True)
             .order_by("waiting_since", "id")
             .first()
         )
@@ -228,9 +229,9 @@ def league_fill_from_waiting_list(league: League) -> int:
 def waiting_list_position(profile: PlayerProfile) -> int | None:
     if profile.waiting_for_id is None or profile.waiting_since is None:
         return None
-    # The fill's order: by waiting_since, then id.
+    # The fill's order: by waiting_since, then id; deactivated accounts are passed over.
     ahead = (
-        PlayerProfile.objects.filter(waiting_for_id=profile.waiting_for_id)
+        PlayerProfile.objects.filter(waiting_for_id=profile.waiting_for_id, user__is_active=True)
         .filter(
             Q(waiting_since__lt=profile.waiting_since)
             | Q(waiting_since=profile.waiting_since, id__lt=profile.id)

@@ -512,3 +512,23 @@ def test_deleting_a_member_and_a_waiting_player_together_gives_the_place_on(
     # Then the last waiting player has the place
     # Before: the place went to the other player being deleted, and was lost with them
     assert PlayerProfile.objects.get(user__username="next").league_id == league.id
+
+
+def test_a_deactivated_account_on_the_waiting_list_is_passed_over(event_bus: EventBus) -> None:
+    # Given a full league of one, and two players waiting, the first of them deactivated
+    league = registration.league_create(name="Tiny", capacity=1, is_default=True)
+    for name in ("holder", "away", "next"):
+        register(APIClient(), name)
+        settle(event_bus)
+    User.objects.filter(username="away").update(is_active=False)
+    following = PlayerProfile.objects.get(user__username="next")
+    assert registration.waiting_list_position(following) == 1
+
+    # When the place frees
+    registration.player_leave_league(user_id=User.objects.get(username="holder").id)
+    settle(event_bus)
+
+    # Then it goes to the next active player; the deactivated one keeps waiting
+    # Before: the deactivated account got the place nobody could use
+    assert PlayerProfile.objects.get(user__username="next").league_id == league.id
+    assert PlayerProfile.objects.get(user__username="away").waiting_for_id == league.id
