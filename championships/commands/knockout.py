@@ -533,12 +533,9 @@ def check_start(row: Match) -> None:
     sources = () if row.leg == 2 else (("home", row.home_source), ("away", row.away_source))
     groups = championship_groups(championship) if sources else []
     for side, label in sources:
-        parsed = knockout.parse_slot(label, groups)
-        if parsed is not None:
-            ranking = group_ranking(championship, parsed[1])
-            expected[side] = ranking[parsed[0] - 1] if ranking else None
-            if ranking and expected[side] is None:
-                raise _shared_place(label)
+        place = knockout.parse_slot(label, groups)
+        if place is not None:
+            expected[side] = _group_qualifier(championship, label, place)
     for side, team in expected.items():
         current = row.home_team_id if side == "home" else row.away_team_id
         if current != team:
@@ -548,10 +545,19 @@ def check_start(row: Match) -> None:
             )
 
 
-def _shared_place(label: str) -> InvalidState:
-    return InvalidState(
-        f"the group's place {label} is shared by teams level on every criterion: draw lots first"
-    )
+def _group_qualifier(championship: Championship, label: str, place: tuple[int, str]) -> UUID | None:
+    """Who holds the group ``place`` (position, group) the slot ``label`` names: None
+    until its group ends; a place shared by teams level on every criterion is refused
+    (the lots decide it)."""
+    position, group = place
+    ranking = group_ranking(championship, group)
+    team = ranking[position - 1] if ranking else None
+    if ranking and team is None:
+        raise InvalidState(
+            f"the group's place {label} is shared by teams level on every criterion: "
+            "draw lots first"
+        )
+    return team
 
 
 def refuse_an_undrawn_place(row: Match) -> None:
@@ -564,11 +570,9 @@ def refuse_an_undrawn_place(row: Match) -> None:
         (row.home_team_id, row.home_source),
         (row.away_team_id, row.away_source),
     ):
-        parsed = knockout.parse_slot(label, groups) if team_id is None else None
-        if parsed is not None:
-            ranking = group_ranking(row.championship, parsed[1])
-            if ranking and ranking[parsed[0] - 1] is None:
-                raise _shared_place(label)
+        place = knockout.parse_slot(label, groups) if team_id is None else None
+        if place is not None:
+            _group_qualifier(row.championship, label, place)
 
 
 def _mirror(slot: str) -> str:
