@@ -39,13 +39,14 @@ def _trace(request: HttpRequest) -> dict[str, str]:
     request appends and on every event derived from them, so a header that is not a
     W3C traceparent (and the tracestate beside it) is dropped, as is a tracestate over
     the 512 characters the specification lets a vendor truncate to."""
-    parent = _TRACEPARENT.match(request.headers.get("traceparent", "").strip())
+    header = request.headers.get("traceparent", "").strip()
+    parent = _TRACEPARENT.match(header)
     if parent is None:
         return {}
     version, trace_id, parent_id = parent.groups()
     if version == "ff" or trace_id == "0" * 32 or parent_id == "0" * 16:
         return {}
-    if version == "00" and len(request.headers["traceparent"].strip()) != parent.end():
+    if version == "00" and len(header) != parent.end():
         return {}
     trace = {"traceparent": parent.group(0)}
     state = request.headers.get("tracestate", "").strip()

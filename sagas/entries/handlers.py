@@ -198,9 +198,10 @@ def request_payment(command: CommandRecord) -> None:
     if entry.fee == 0:
         # A free entry: nothing to ask of the provider (which may refuse a payment of
         # nothing); it is paid at once, and the saga registers the team.
+        free_payment_id = f"{FREE}-{entry.id}"
         Payment.objects.create(
             provider=FREE,
-            provider_payment_id=f"{FREE}-{entry.id}",
+            provider_payment_id=free_payment_id,
             entry=entry,
             amount=entry.fee,
             currency=entry.currency,
@@ -212,7 +213,7 @@ def request_payment(command: CommandRecord) -> None:
             [
                 PaymentProcessed(
                     entry_id=entry.id,
-                    provider_payment_id=f"{FREE}-{entry.id}",
+                    provider_payment_id=free_payment_id,
                     amount=str(entry.fee),
                     currency=entry.currency,
                 )
