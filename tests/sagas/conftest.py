@@ -44,12 +44,14 @@ def organiser():
     return UserFactory.create()
 
 
-def open_entries(championship: Championship, organiser_id: int, capacity: int = 2) -> None:
-    """Open (or change) the championship's entries: 25 EUR, 60 s to pay."""
+def open_entries(
+    championship: Championship, organiser_id: int, capacity: int = 2, fee: str = "25.00"
+) -> None:
+    """Open (or change) the championship's entries: 25 EUR unless said, 60 s to pay."""
     entries.entries_open(
         actor_id=organiser_id,
         championship_id=championship.id,
-        fee=Decimal("25.00"),
+        fee=Decimal(fee),
         currency="EUR",
         payment_deadline_seconds=60,
         capacity=capacity,

@@ -7,7 +7,6 @@ import json
 import smtplib
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
@@ -1075,14 +1074,7 @@ def test_a_free_entry_is_registered_without_the_payment_provider(
 ) -> None:
     # Given entries with no fee, and a provider that must not be asked
     championship = ChampionshipFactory.create(actor_id=organiser.id)
-    entries.entries_open(
-        actor_id=organiser.id,
-        championship_id=championship.id,
-        fee=Decimal("0"),
-        currency="EUR",
-        payment_deadline_seconds=60,
-        capacity=4,
-    )
+    open_entries(championship, organiser.id, capacity=4, fee="0")
     settings.PAYMENTS_PROVIDER = f"{__name__}.NoCallsProvider"
 
     # When a manager enters a team
@@ -1105,14 +1097,7 @@ def test_a_free_entry_undone_asks_no_provider_to_cancel(
     championship = ChampionshipFactory.create(actor_id=organiser.id)
     for name in ("A", "B"):
         TeamFactory.create(championship=championship, name=name)
-    entries.entries_open(
-        actor_id=organiser.id,
-        championship_id=championship.id,
-        fee=Decimal("0"),
-        currency="EUR",
-        payment_deadline_seconds=60,
-        capacity=4,
-    )
+    open_entries(championship, organiser.id, capacity=4, fee="0")
     settings.PAYMENTS_PROVIDER = f"{__name__}.NoCallsProvider"
     entry = request_entry(championship, "Lions")
     settle(event_bus, never="RegisterTeam")

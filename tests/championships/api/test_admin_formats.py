@@ -3,6 +3,8 @@ knockout results with penalties, cards; player statistics read-only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.urls import reverse
 
@@ -114,12 +116,13 @@ def test_a_knockout_result_with_penalties_and_a_card_through_the_admin(cup, even
     assert b"Davids" in stats.content
 
 
-def test_lots_through_the_admin(event_bus):
+def _lots_in_the_admin(names: tuple[str, str], teams: str) -> tuple[Any, Any]:
+    """A league of two teams named ``names``; its organiser draws lots in the admin,
+    listing ``teams`` as typed. The championship and the response."""
     me = organiser()
     championship = ChampionshipFactory.create(actor_id=me.id, name="My League")
-    for name in ("Lions", "Tigers"):
+    for name in names:
         TeamFactory.create(championship=championship, name=name)
-
     response = _action(
         browser(me),
         "championship",
@@ -127,8 +130,13 @@ def test_lots_through_the_admin(event_bus):
         [championship.id],
         apply="yes",
         group="",
-        teams="tigers, Lions",
+        teams=teams,
     )
+    return championship, response
+
+
+def test_lots_through_the_admin(event_bus):
+    championship, response = _lots_in_the_admin(("Lions", "Tigers"), "tigers, Lions")
 
     assert any("lots recorded" in m for m in messages_of(response))
     drawn = event_bus.published_data(LotsDrawn)[0]
@@ -137,20 +145,9 @@ def test_lots_through_the_admin(event_bus):
 
 
 def test_lots_through_the_admin_for_a_team_whose_name_has_a_comma(event_bus):
-    me = organiser()
-    championship = ChampionshipFactory.create(actor_id=me.id, name="My League")
-    for name in ("Brighton, Hove", "Tigers"):
-        TeamFactory.create(championship=championship, name=name)
-
     # One name per line (before: split on commas only, "Unknown teams: Brighton, Hove")
-    response = _action(
-        browser(me),
-        "championship",
-        "draw_lots",
-        [championship.id],
-        apply="yes",
-        group="",
-        teams="Tigers\r\nBrighton, Hove\r\n",
+    championship, response = _lots_in_the_admin(
+        ("Brighton, Hove", "Tigers"), "Tigers\r\nBrighton, Hove\r\n"
     )
 
     assert any("lots recorded" in m for m in messages_of(response))
