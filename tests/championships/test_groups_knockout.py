@@ -174,15 +174,19 @@ def test_odd_groups_need_slots_given(owner):
 # --- the bracket follows the group's table (review of the formats) --------------------
 
 
+def all_but_a2_a3(championship: Championship, t: dict[str, Team]) -> None:
+    """Every group match but A2 v A3: A1 beats both, group B as registered."""
+    result(championship, t["A1"], t["A2"])
+    result(championship, t["A1"], t["A3"])
+    result(championship, t["B1"], t["B2"])
+    result(championship, t["B1"], t["B3"])
+    result(championship, t["B2"], t["B3"])
+
+
 def level_a2_a3(championship: Championship, t: dict[str, Team], *, card_for: Team | None) -> None:
     """Group A: A1 beats both; A2 and A3 draw 1-1 (level on every criterion but fair play,
     which a card for ``card_for`` decides). Group B as registered."""
-    result(championship, t["A1"], t["A2"])
-    result(championship, t["A1"], t["A3"])
-    for g in "B":
-        result(championship, t[f"{g}1"], t[f"{g}2"])
-        result(championship, t[f"{g}1"], t[f"{g}3"])
-        result(championship, t[f"{g}2"], t[f"{g}3"])
+    all_but_a2_a3(championship, t)
     draw = group_match(championship, t["A2"], t["A3"])
     commands.match_start(**ids(draw))
     if card_for is not None:
@@ -441,12 +445,7 @@ def test_a_slot_is_read_against_every_group(owner, event_bus):
 
 def test_a_group_whose_last_match_is_cancelled_sends_its_qualifiers(owner, event_bus):
     championship, t = world_cup(owner)
-    result(championship, t["A1"], t["A2"])
-    result(championship, t["A1"], t["A3"])
-    for g in "B":
-        result(championship, t[f"{g}1"], t[f"{g}2"])
-        result(championship, t[f"{g}1"], t[f"{g}3"])
-        result(championship, t[f"{g}2"], t[f"{g}3"])
+    all_but_a2_a3(championship, t)
     event_bus.deliver()
 
     commands.match_cancel(**ids(group_match(championship, t["A2"], t["A3"])), reason="storm")
